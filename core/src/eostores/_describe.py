@@ -1,0 +1,160 @@
+"""Building descriptors from lazily opened data: metadata and 1-D coordinates only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .descriptor import DatasetDescriptor, GeoDataFrameDescriptor, VariableDescriptor
+
+_X_NAMES = ("lon", "longitude", "x")
+_Y_NAMES = ("lat", "latitude", "y")
+_TIME_NAMES = ("time", "t", "valid_time")
+
+
+def describe_variable(name: str, variable: Any) -> VariableDescriptor:
+    chunks = None
+    if variable.chunks:
+        chunks = tuple(c[0] for c in variable.chunks)
+    else:
+        preferred = variable.encoding.get("preferred_chunks") or {}
+        if preferred and all(d in preferred for d in variable.dims):
+            chunks = tuple(preferred[d] for d in variable.dims)
+        elif variable.encoding.get("chunks"):
+            chunks = tuple(variable.encoding["chunks"])
+    return VariableDescriptor(
+        name=str(name), dtype=str(variable.dtype), dims=variable.dims, chunks=chunks,
+        attrs=dict(variable.attrs),
+    )
+
+
+def _find_coord(dataset: Any, names: tuple[str, ...]) -> Any:
+    for name in names:
+        if name in dataset.coords and dataset.coords[name].ndim == 1:
+            return dataset.coords[name]
+    return None
+
+
+def _edges(coord: Any) -> tuple[float, float, float | None]:
+    values = coord.values
+    if values.size == 0:
+        raise ValueError("empty coordinate")
+    lo, hi = float(values.min()), float(values.max())
+    if values.size < 2:
+        return lo, hi, None
+    res = abs(float(values[1]) - float(values[0]))
+    return lo - res / 2, hi + res / 2, res
+
+
+def _crs_of(dataset: Any, x_name: str | None) -> str | None:
+    for var in dataset.variables.values():
+        wkt = var.attrs.get("crs_wkt") or var.attrs.get("spatial_ref")
+        if wkt:
+            try:
+                import pyproj
+
+                crs = pyproj.CRS.from_user_input(wkt)
+                code = crs.to_authority()
+                return f"{code[0]}:{code[1]}" if code else crs.to_string()
+            except Exception:
+                return None
+    if x_name in ("lon", "longitude"):
+        return "EPSG:4326"
+    return None
+
+
+def infer_time_period(times: Any) -> str | None:
+    """The regular period of a time coordinate as ``<n><unit>``, or None when irregular."""
+    import numpy as np
+    import pandas as pd
+
+    if len(times) < 2:
+        return None
+    index = pd.DatetimeIndex(times)
+    freq = pd.infer_freq(index) if len(index) >= 3 else None
+    if freq is not None:
+        offset = pd.tseries.frequencies.to_offset(freq)
+        name = type(offset).__name__
+        units = {"Day": "D", "Hour": "H", "Week": "W", "MonthBegin": "M", "MonthEnd": "M",
+                 "YearBegin": "Y", "YearEnd": "Y"}
+        if name in units:
+            return f"{offset.n}{units[name]}"
+    deltas = np.unique(np.diff(index.values).astype("timedelta64[s]").astype(np.int64))
+    if deltas.size == 1:
+        seconds = int(deltas[0])
+        for unit, size in (("W", 604800), ("D", 86400), ("H", 3600)):
+            if seconds % size == 0:
+                return f"{seconds // size}{unit}"
+    return None
+
+
+def describe_dataset(
+    cls: type[DatasetDescriptor], data_id: str, dataset: Any, **kwargs: Any
+) -> DatasetDescriptor:
+    x = _find_coord(dataset, _X_NAMES)
+    y = _find_coord(dataset, _Y_NAMES)
+    bbox = spatial_res = None
+    if x is not None and y is not None and x.size and y.size:
+        x0, x1, xres = _edges(x)
+        y0, y1, yres = _edges(y)
+        bbox = (x0, y0, x1, y1)
+        spatial_res = xres if xres is not None else yres
+    time_range = time_period = None
+    t = _find_coord(dataset, _TIME_NAMES)
+    if t is not None and t.size and t.dtype.kind == "M":
+        import pandas as pd
+
+        times = pd.DatetimeIndex(t.values)
+        time_range = (_iso(times.min()), _iso(times.max()))
+        time_period = infer_time_period(t.values)
+    values = dict(
+        data_id=data_id,
+        crs=_crs_of(dataset, x.name if x is not None else None),
+        bbox=bbox,
+        time_range=time_range,
+        time_period=time_period,
+        spatial_res=spatial_res,
+        dims={str(k): int(v) for k, v in dataset.sizes.items()},
+        coords={str(k): describe_variable(k, v) for k, v in dataset.coords.items()},
+        data_vars={str(k): describe_variable(k, v) for k, v in dataset.data_vars.items()},
+        attrs=dict(dataset.attrs),
+    )
+    values.update(kwargs)
+    return cls(**values)
+
+
+def _iso(timestamp: Any) -> str:
+    if timestamp.hour == timestamp.minute == timestamp.second == 0 and not timestamp.microsecond:
+        return timestamp.strftime("%Y-%m-%d")
+    return timestamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe_geodataframe(data_id: str, gdf: Any, **kwargs: Any) -> GeoDataFrameDescriptor:
+    from .schema import (
+        JsonBooleanSchema,
+        JsonIntegerSchema,
+        JsonNumberSchema,
+        JsonObjectSchema,
+        JsonStringSchema,
+    )
+
+    properties = {}
+    for name, dtype in gdf.dtypes.items():
+        if name == gdf.geometry.name:
+            continue
+        kind = getattr(dtype, "kind", "O")
+        schema = {"b": JsonBooleanSchema, "i": JsonIntegerSchema, "u": JsonIntegerSchema,
+                  "f": JsonNumberSchema}.get(kind, JsonStringSchema)
+        properties[str(name)] = schema(nullable=True)
+    bbox = None
+    crs = None
+    if len(gdf):
+        bbox = tuple(float(v) for v in gdf.total_bounds)
+    if gdf.crs is not None:
+        code = gdf.crs.to_authority()
+        crs = f"{code[0]}:{code[1]}" if code else gdf.crs.to_string()
+    values = dict(
+        data_id=data_id, crs=crs, bbox=bbox, num_features=len(gdf),
+        feature_schema=JsonObjectSchema(properties=properties),
+    )
+    values.update(kwargs)
+    return GeoDataFrameDescriptor(**values)

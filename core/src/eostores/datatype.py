@@ -1,0 +1,126 @@
+"""The in-memory data types a store can deliver, and their aliases.
+
+Types are identified by the qualified names of their classes, so that this module
+never imports xarray or geopandas: ``DataType.is_instance`` inspects the class
+hierarchy by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .errors import InvalidParameterError
+
+__all__ = [
+    "ANY_TYPE",
+    "DATASET_TYPE",
+    "GEO_DATA_FRAME_TYPE",
+    "MULTI_LEVEL_DATASET_TYPE",
+    "DataType",
+    "DataTypeLike",
+]
+
+
+@dataclass(frozen=True)
+class DataType:
+    """A data type: an alias such as ``"dataset"`` and the class names it stands for."""
+
+    alias: str
+    class_names: tuple[str, ...] = ()
+    description: str = ""
+
+    def __str__(self) -> str:
+        return self.alias
+
+    def is_instance(self, data: Any) -> bool:
+        """Whether ``data`` is of this type (``any`` accepts everything)."""
+        if not self.class_names:
+            return True
+        return any(_qualname(cls) in self.class_names for cls in type(data).__mro__)
+
+    def is_super_type_of(self, other: DataTypeLike) -> bool:
+        """Whether every value of ``other`` is also a value of this type."""
+        other = DataType.normalize(other)
+        return self is ANY_TYPE or self == other
+
+    def is_sub_type_of(self, other: DataTypeLike) -> bool:
+        return DataType.normalize(other).is_super_type_of(self)
+
+    @classmethod
+    def normalize(cls, data_type: DataTypeLike) -> DataType:
+        """Turn an alias, a class, ``None`` (any) or a DataType into a registered DataType."""
+        if data_type is None:
+            return ANY_TYPE
+        if isinstance(data_type, DataType):
+            return data_type
+        if isinstance(data_type, str):
+            found = _BY_ALIAS.get(data_type) or _BY_CLASS_NAME.get(data_type)
+            if found is None:
+                raise InvalidParameterError(
+                    f"unknown data type {data_type!r}; allowed: {', '.join(_BY_ALIAS)}",
+                    parameter="data_type",
+                )
+            return found
+        if isinstance(data_type, type):
+            for cls in data_type.__mro__:
+                found = _BY_CLASS_NAME.get(_qualname(cls))
+                if found is not None:
+                    return found
+            raise InvalidParameterError(
+                f"no data type is registered for class {_qualname(data_type)}",
+                parameter="data_type",
+            )
+        raise InvalidParameterError(
+            f"data_type must be a string, a class or None, not {type(data_type).__name__}",
+            parameter="data_type",
+        )
+
+    @classmethod
+    def of(cls, data: Any) -> DataType:
+        """The most specific registered type of ``data``."""
+        for data_type in _BY_ALIAS.values():
+            if data_type.class_names and data_type.is_instance(data):
+                return data_type
+        raise InvalidParameterError(
+            f"data of type {_qualname(type(data))} is not supported; expected one of "
+            + ", ".join(t.alias for t in _BY_ALIAS.values() if t.class_names),
+            parameter="data",
+        )
+
+    @classmethod
+    def all(cls) -> list[DataType]:
+        return list(_BY_ALIAS.values())
+
+
+DataTypeLike = Union[str, type, DataType, None]
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+ANY_TYPE = DataType("any", (), "Any data")
+DATASET_TYPE = DataType(
+    "dataset",
+    ("xarray.core.dataset.Dataset", "xarray.Dataset"),
+    "An xarray.Dataset: gridded, labelled, N-dimensional variables",
+)
+MULTI_LEVEL_DATASET_TYPE = DataType(
+    "mldataset",
+    ("eostores.mldataset.MultiLevelDataset",),
+    "An eostores.MultiLevelDataset: a dataset at several spatial resolutions",
+)
+GEO_DATA_FRAME_TYPE = DataType(
+    "geodataframe",
+    ("geopandas.geodataframe.GeoDataFrame", "geopandas.GeoDataFrame"),
+    "A geopandas.GeoDataFrame: vector features with attributes",
+)
+
+# Order matters for DataType.of: more specific types first.
+_BY_ALIAS: dict[str, DataType] = {
+    t.alias: t for t in (MULTI_LEVEL_DATASET_TYPE, DATASET_TYPE, GEO_DATA_FRAME_TYPE, ANY_TYPE)
+}
+_BY_CLASS_NAME: dict[str, DataType] = {
+    name: t for t in _BY_ALIAS.values() for name in t.class_names
+}

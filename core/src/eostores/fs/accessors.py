@@ -1,0 +1,69 @@
+"""Openers and writers ``<data_type>:<format>:<protocol>`` for the filesystem formats."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..schema import JsonObjectSchema
+
+PROTOCOLS = ("file", "memory", "s3", "https", "ftp", "abfs")
+
+
+class FsDataAccessor:
+    """Opens (and writes) one format on one filesystem, without a store's listing.
+
+    Takes the store parameters of that filesystem (``root``, ``storage_options``...);
+    data ids are paths relative to ``root``.
+    """
+
+    def __init__(self, accessor_id: str, **store_params: Any):
+        from ..accessor import parse_accessor_id
+        from .stores import fs_store_class
+
+        self.accessor_id = accessor_id
+        self._accessor = parse_accessor_id(accessor_id)
+        self._store = fs_store_class(self._accessor.storage)(**store_params)
+
+    def __repr__(self) -> str:
+        return f"FsDataAccessor({self.accessor_id!r}, store={self._store!r})"
+
+    def get_open_data_params_schema(self, data_id: str | None = None) -> JsonObjectSchema:
+        return self._store.get_open_data_params_schema(data_id, opener_id=self.accessor_id)
+
+    def open_data(self, data_id: str, **open_params: Any) -> Any:
+        return self._store.open_data(data_id, opener_id=self.accessor_id, **open_params)
+
+    def get_write_data_params_schema(self) -> JsonObjectSchema:
+        return self._store.get_write_data_params_schema(self.accessor_id)
+
+    def write_data(self, data: Any, data_id: str | None = None, replace: bool = False,
+                   **write_params: Any) -> str:
+        return self._store.write_data(data, data_id, writer_id=self.accessor_id,
+                                      replace=replace, **write_params)
+
+    def get_delete_data_params_schema(self, data_id: str | None = None) -> JsonObjectSchema:
+        return self._store.get_delete_data_params_schema(data_id)
+
+    def delete_data(self, data_id: str, **delete_params: Any) -> None:
+        self._store.delete_data(data_id, **delete_params)
+
+
+def register_fs_accessors() -> None:
+    """Register an opener (and writer where the format allows) per format and protocol."""
+    from ..registry import OPENERS_GROUP, WRITERS_GROUP, register_extension
+    from .formats import all_handlers
+
+    def loader(accessor_id: str):
+        return lambda: (lambda **params: FsDataAccessor(accessor_id, **params))
+
+    for handler in all_handlers():
+        for protocol in PROTOCOLS:
+            for data_type in handler.data_types:
+                name = f"{data_type}:{handler.format_id}:{protocol}"
+                register_extension(OPENERS_GROUP, name, loader(name), package="eostores",
+                                   value="eostores.fs.accessors:FsDataAccessor")
+            for data_type in handler.writable_types:
+                name = f"{data_type}:{handler.format_id}:{protocol}"
+                register_extension(WRITERS_GROUP, name, loader(name), package="eostores",
+                                   value="eostores.fs.accessors:FsDataAccessor")

@@ -1,0 +1,118 @@
+"""Data formats of the filesystem stores: which format a path has and how to handle it."""
+
+from __future__ import annotations
+
+import posixpath
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+    from ..descriptor import DataDescriptor
+    from ..schema import JsonObjectSchema
+
+
+class FormatHandler(ABC):
+    """Reads (and possibly writes) one format on any fsspec filesystem."""
+
+    format_id: ClassVar[str]
+    #: Data types the format can be opened as; the first is the default.
+    data_types: ClassVar[tuple[str, ...]]
+    #: Lower-case file name suffixes, first one used for new data ids.
+    extensions: ClassVar[tuple[str, ...]]
+    #: Data types the format can be written from (empty: read-only format).
+    writable_types: ClassVar[tuple[str, ...]] = ()
+    #: Whether the data is a directory (zarr, levels) rather than a file.
+    is_directory: ClassVar[bool] = False
+
+    @abstractmethod
+    def get_open_params_schema(self, data_type: str) -> JsonObjectSchema:
+        """Parameters of ``open`` for ``data_type``."""
+
+    @abstractmethod
+    def open(self, fs: AbstractFileSystem, path: str, data_type: str, params: Mapping) -> Any:
+        """Open ``path`` lazily as ``data_type`` with validated ``params``."""
+
+    def describe(
+        self, fs: AbstractFileSystem, path: str, data_id: str, data_type: str
+    ) -> DataDescriptor:
+        """Describe ``path`` from its metadata; the default opens it lazily."""
+        from ..descriptor import new_data_descriptor
+
+        return new_data_descriptor(data_id, self.open(fs, path, data_type, {}))
+
+    def get_write_params_schema(self) -> JsonObjectSchema:
+        from ..schema import JsonObjectSchema
+
+        return JsonObjectSchema(additional_properties=False)
+
+    def write(self, data: Any, fs: AbstractFileSystem, path: str, params: Mapping) -> None:
+        """Write ``data`` to the new ``path`` (the caller makes the write atomic)."""
+        raise InvalidParameterError(f"the {self.format_id} format cannot be written",
+                                    parameter="writer_id")
+
+    def delete(self, fs: AbstractFileSystem, path: str) -> None:
+        """Remove ``path`` and anything that belongs to it."""
+        fs.rm(path, recursive=self.is_directory)
+
+    def append(self, data: Any, fs: AbstractFileSystem, path: str, params: Mapping) -> None:
+        """Append ``data`` to the existing ``path``."""
+        raise InvalidParameterError(
+            f"the {self.format_id} format does not support appending", parameter="append_dim"
+        )
+
+
+_HANDLERS: dict[str, FormatHandler] = {}
+
+
+def _load_handlers() -> dict[str, FormatHandler]:
+    if not _HANDLERS:
+        from .geojson import GeoJsonHandler
+        from .geotiff import GeoTiffHandler
+        from .levels import LevelsHandler
+        from .netcdf import NetcdfHandler
+        from .shapefile import ShapefileHandler
+        from .zarr import ZarrHandler
+
+        for cls in (ZarrHandler, NetcdfHandler, LevelsHandler, GeoTiffHandler,
+                    GeoJsonHandler, ShapefileHandler):
+            _HANDLERS[cls.format_id] = cls()
+    return _HANDLERS
+
+
+def get_handler(format_id: str) -> FormatHandler:
+    handlers = _load_handlers()
+    if format_id not in handlers:
+        raise InvalidParameterError(
+            f"unknown format {format_id!r}; allowed: {', '.join(handlers)}",
+            parameter="format",
+        )
+    return handlers[format_id]
+
+
+def all_handlers() -> list[FormatHandler]:
+    return list(_load_handlers().values())
+
+
+def handler_for_path(path: str) -> FormatHandler | None:
+    """The handler whose extension ends ``path`` (longest match), or None."""
+    name = posixpath.basename(path.rstrip("/")).lower()
+    best, best_len = None, 0
+    for handler in _load_handlers().values():
+        for ext in handler.extensions:
+            if name.endswith(ext) and len(ext) > best_len:
+                best, best_len = handler, len(ext)
+    return best
+
+
+def handler_for_data_type(data_type: str) -> FormatHandler:
+    """The default handler for writing ``data_type``."""
+    defaults = {"dataset": "zarr", "mldataset": "levels", "geodataframe": "geojson"}
+    if data_type not in defaults:
+        raise InvalidParameterError(f"cannot write data of type {data_type!r}",
+                                    parameter="data")
+    return get_handler(defaults[data_type])

@@ -1,0 +1,573 @@
+"""The filesystem data stores: file, memory, s3, https, ftp, abfs (reference: reference.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..datatype import DataType, DataTypeLike
+from ..errors import (
+    AuthenticationError,
+    DataNotFoundError,
+    DataStoreError,
+    InvalidParameterError,
+    ServiceError,
+)
+from ..store import MutableDataStore
+from .formats import (
+    FormatHandler,
+    all_handlers,
+    get_handler,
+    handler_for_data_type,
+    handler_for_path,
+)
+from .paths import is_included, join_root, normalize_data_id
+from .storage_options import STORE_IDS, store_params_schema
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+    from ..descriptor import DataDescriptor
+    from ..schema import JsonObjectSchema
+
+__all__ = [
+    "AbfsDataStore",
+    "FileDataStore",
+    "FsDataStore",
+    "FtpDataStore",
+    "HttpsDataStore",
+    "MemoryDataStore",
+    "S3DataStore",
+    "new_fs_data_store",
+]
+
+
+@contextlib.contextmanager
+def translate_errors(store_id: str, data_id: str | None) -> Iterator[None]:
+    """Turn filesystem and library exceptions into DataStoreError subclasses."""
+    try:
+        yield
+    except DataStoreError:
+        raise
+    except FileNotFoundError as error:
+        raise DataNotFoundError(f"no such data ({error})", store_id=store_id,
+                                data_id=data_id) from error
+    except PermissionError as error:
+        raise AuthenticationError(f"access denied: {error}", store_id=store_id,
+                                  data_id=data_id) from error
+    except (OSError, TimeoutError) as error:
+        raise ServiceError(f"{type(error).__name__}: {error}", store_id=store_id,
+                           data_id=data_id) from error
+    except (ValueError, TypeError, KeyError) as error:
+        raise DataStoreError(f"cannot read the data: {type(error).__name__}: {error}",
+                             store_id=store_id, data_id=data_id) from error
+
+
+class FsDataStore(MutableDataStore):
+    """A store of data files and directories below ``root`` on an fsspec filesystem.
+
+    Data ids are paths relative to ``root``; the format follows from the file name
+    extension (``.zarr``, ``.nc``, ``.tif``, ``.geojson``, ``.shp``, ``.levels``).
+    """
+
+    protocol: ClassVar[str] = "file"
+
+    def __init__(self, **store_params: Any):
+        super().__init__(**store_params)
+        self._fs: AbstractFileSystem | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_fs"] = None
+        return state
+
+    @classmethod
+    def get_data_store_params_schema(cls) -> JsonObjectSchema:
+        return store_params_schema(cls.protocol)
+
+    @classmethod
+    def get_data_types(cls) -> tuple[str, ...]:
+        return ("dataset", "mldataset", "geodataframe")
+
+    # -- filesystem access ------------------------------------------------------------------
+
+    @property
+    def root(self) -> str:
+        return self._store_params.get("root") or ""
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self._store_params.get("read_only"))
+
+    def _storage_options(self) -> dict[str, Any]:
+        return dict(self._store_params.get("storage_options") or {})
+
+    @property
+    def fs(self) -> AbstractFileSystem:
+        """The fsspec filesystem, created on first use."""
+        if self._fs is None:
+            import fsspec
+
+            with translate_errors(self.store_id, None):
+                self._fs = fsspec.filesystem(self.protocol, **self._storage_options())
+        return self._fs
+
+    def _path(self, data_id: str) -> str:
+        return join_root(self.root, data_id)
+
+    def _normalize(self, data_id: str) -> str:
+        return normalize_data_id(data_id, store_id=self.store_id)
+
+    def _patterns(self, key: str) -> list[str] | None:
+        value = self._store_params.get(key)
+        return [value] if isinstance(value, str) else value
+
+    # -- listing ----------------------------------------------------------------------------
+
+    def _walk(self) -> Iterator[tuple[str, FormatHandler]]:
+        max_depth = self._store_params.get("max_depth", 1)
+        root_path = self.root.rstrip("/") or ("/" if self.root.startswith("/") else "")
+        pending: list[tuple[str, int]] = [(root_path, 1)]
+        with translate_errors(self.store_id, None):
+            if root_path and not self.fs.exists(root_path):
+                return
+            while pending:
+                directory, depth = pending.pop(0)
+                entries = sorted(self.fs.ls(directory or "", detail=True),
+                                 key=lambda e: e["name"])
+                for entry in entries:
+                    name = entry["name"].rstrip("/")
+                    base = posixpath.basename(name)
+                    if base.startswith(".") or not base:
+                        continue
+                    data_id = self._relative(name)
+                    if data_id is None:
+                        continue
+                    is_dir = entry.get("type") == "directory"
+                    handler = self._handler_of(name, is_dir)
+                    if handler is not None:
+                        if is_included(data_id, self._patterns("includes"),
+                                       self._patterns("excludes")):
+                            yield data_id, handler
+                    elif is_dir and (max_depth is None or depth < max_depth):
+                        pending.append((name, depth + 1))
+
+    def _relative(self, name: str) -> str | None:
+        root = self.fs._strip_protocol(self.root).rstrip("/") if self.root else ""
+        name = self.fs._strip_protocol(name).rstrip("/")
+        if root and not name.startswith(root + "/"):
+            return None
+        return name[len(root) + 1:] if root else name.lstrip("/")
+
+    def _handler_of(self, path: str, is_dir: bool) -> FormatHandler | None:
+        handler = handler_for_path(path)
+        if handler is not None:
+            return handler if handler.is_directory == is_dir else None
+        if is_dir:
+            from .zarr import is_zarr
+
+            if is_zarr(self.fs, path):
+                return get_handler("zarr")
+        return None
+
+    def get_data_ids(
+        self,
+        data_type: DataTypeLike = None,
+        include_attrs: bool | list[str] | None = None,
+    ) -> Iterator[str | tuple[str, dict[str, Any]]]:
+        wanted = self._assert_data_type(data_type)
+        for data_id, handler in self._walk():
+            if not _handler_delivers(handler, wanted):
+                continue
+            if include_attrs:
+                attrs = {"data_type": handler.data_types[0], "format": handler.format_id}
+                yield data_id, self._attrs_selection(attrs, include_attrs)
+            else:
+                yield data_id
+
+    def has_data(self, data_id: str, data_type: DataTypeLike = None) -> bool:
+        wanted = self._assert_data_type(data_type)
+        try:
+            data_id = self._normalize(data_id)
+        except InvalidParameterError:
+            return False
+        if not is_included(data_id, self._patterns("includes"), self._patterns("excludes")):
+            return False
+        with translate_errors(self.store_id, data_id):
+            handler = self._existing_handler(data_id)
+        return handler is not None and _handler_delivers(handler, wanted)
+
+    def _existing_handler(self, data_id: str) -> FormatHandler | None:
+        path = self._path(data_id)
+        if not self.fs.exists(path):
+            return None
+        return self._handler_of(path, self.fs.isdir(path))
+
+    def _resolve(self, data_id: str, opener_id: str | None) -> tuple[str, FormatHandler]:
+        data_id = self._normalize(data_id)
+        if not is_included(data_id, self._patterns("includes"), self._patterns("excludes")):
+            raise self._not_found(data_id, "excluded by the store's includes/excludes")
+        with translate_errors(self.store_id, data_id):
+            handler = self._existing_handler(data_id)
+            if handler is None:
+                if not self.fs.exists(self._path(data_id)):
+                    raise self._not_found(data_id, f"nothing at {self._path(data_id)}")
+                raise InvalidParameterError(
+                    "the format cannot be determined from the data id; known extensions: "
+                    + ", ".join(e for h in all_handlers() for e in h.extensions),
+                    store_id=self.store_id, data_id=data_id,
+                )
+        if opener_id is not None:
+            handler = self._handler_for_accessor(opener_id, "opener_id", data_id)
+        return data_id, handler
+
+    def _handler_for_accessor(self, accessor_id: str, parameter: str,
+                              data_id: str | None) -> FormatHandler:
+        from ..accessor import parse_accessor_id
+
+        accessor = parse_accessor_id(accessor_id)
+        if accessor.storage != self.protocol and accessor.storage != self.store_id:
+            raise InvalidParameterError(
+                f"{parameter} {accessor_id!r} is for storage {accessor.storage!r}, "
+                f"this store uses {self.protocol!r}",
+                store_id=self.store_id, data_id=data_id, parameter=parameter,
+            )
+        return get_handler(accessor.format)
+
+    def _data_type_for(self, handler: FormatHandler, data_type: DataTypeLike,
+                       data_id: str) -> str:
+        wanted = self._assert_data_type(data_type)
+        if wanted.alias == "any":
+            return handler.data_types[0]
+        if wanted.alias not in handler.data_types:
+            raise InvalidParameterError(
+                f"{handler.format_id} data cannot be opened as {wanted.alias!r}; "
+                f"allowed: {', '.join(handler.data_types)}",
+                store_id=self.store_id, data_id=data_id, parameter="data_type",
+            )
+        return wanted.alias
+
+    def get_data_types_for_data(self, data_id: str) -> tuple[str, ...]:
+        return self._resolve(data_id, None)[1].data_types
+
+    def get_data_opener_ids(
+        self, data_id: str | None = None, data_type: DataTypeLike = None
+    ) -> tuple[str, ...]:
+        wanted = self._assert_data_type(data_type)
+        handlers = [self._resolve(data_id, None)[1]] if data_id else all_handlers()
+        return tuple(
+            f"{t}:{h.format_id}:{self.protocol}"
+            for h in handlers
+            for t in h.data_types
+            if wanted.alias in ("any", t)
+        )
+
+    # -- describing and opening -------------------------------------------------------------
+
+    def describe_data(self, data_id: str, data_type: DataTypeLike = None) -> DataDescriptor:
+        data_id, handler = self._resolve(data_id, None)
+        dtype = self._data_type_for(handler, data_type, data_id)
+        with translate_errors(self.store_id, data_id):
+            descriptor = handler.describe(self.fs, self._path(data_id), data_id, dtype)
+        descriptor.open_params_schema = handler.get_open_params_schema(dtype)
+        return descriptor
+
+    def get_open_data_params_schema(
+        self, data_id: str | None = None, opener_id: str | None = None
+    ) -> JsonObjectSchema:
+        if data_id is None and opener_id is None:
+            from ..schema import JsonObjectSchema
+
+            return JsonObjectSchema(
+                additional_properties=True,
+                description="The parameters depend on the format; "
+                "pass a data id or an opener id.",
+            )
+        if data_id is not None:
+            data_id, handler = self._resolve(data_id, opener_id)
+        else:
+            handler = self._handler_for_accessor(opener_id, "opener_id", None)
+        data_type = handler.data_types[0]
+        if opener_id is not None:
+            from ..accessor import parse_accessor_id
+
+            data_type = parse_accessor_id(opener_id).data_type
+        return handler.get_open_params_schema(data_type)
+
+    def open_data(
+        self,
+        data_id: str,
+        opener_id: str | None = None,
+        data_type: DataTypeLike = None,
+        **open_params: Any,
+    ) -> Any:
+        data_id, handler = self._resolve(data_id, opener_id)
+        if opener_id is not None and data_type is None:
+            from ..accessor import parse_accessor_id
+
+            data_type = parse_accessor_id(opener_id).data_type
+        dtype = self._data_type_for(handler, data_type, data_id)
+        schema = handler.get_open_params_schema(dtype)
+        params = schema.validate_params(open_params, store_id=self.store_id, data_id=data_id)
+        context = dict(store_id=self.store_id, data_id=data_id)
+        with translate_errors(self.store_id, data_id):
+            data = handler.open(self.fs, self._path(data_id), dtype, params)
+            if dtype == "dataset":
+                from .subset import apply_common_params
+
+                data = apply_common_params(data, params, **context)
+        return data
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def get_data_writer_ids(self, data_type: DataTypeLike = None) -> tuple[str, ...]:
+        wanted = self._assert_data_type(data_type)
+        return tuple(
+            f"{t}:{h.format_id}:{self.protocol}"
+            for h in all_handlers()
+            for t in h.writable_types
+            if wanted.alias in ("any", t)
+        )
+
+    def get_write_data_params_schema(self, writer_id: str | None = None) -> JsonObjectSchema:
+        if writer_id is None:
+            return get_handler("zarr").get_write_params_schema()
+        return self._handler_for_accessor(writer_id, "writer_id", None).get_write_params_schema()
+
+    def get_delete_data_params_schema(self, data_id: str | None = None) -> JsonObjectSchema:
+        from ..schema import JsonObjectSchema
+
+        return JsonObjectSchema(additional_properties=False)
+
+    def _assert_writable(self, data_id: str | None) -> None:
+        if self.read_only:
+            raise DataStoreError("the store is read-only (read_only=True)",
+                                 store_id=self.store_id, data_id=data_id)
+
+    def write_data(
+        self,
+        data: Any,
+        data_id: str | None = None,
+        writer_id: str | None = None,
+        replace: bool = False,
+        **write_params: Any,
+    ) -> str:
+        """Write ``data``; atomically unless appending (``append_dim``) to existing data."""
+        self._assert_writable(data_id)
+        data_type = DataType.of(data).alias
+        handler = self._writer_handler(data_type, data_id, writer_id)
+        if data_id is None:
+            data_id = uuid.uuid4().hex + handler.extensions[0]
+        data_id = self._normalize(data_id)
+        if data_type not in handler.writable_types:
+            raise InvalidParameterError(
+                f"the {handler.format_id} writer cannot write {data_type} data",
+                store_id=self.store_id, data_id=data_id, parameter="writer_id",
+            )
+        params = handler.get_write_params_schema().validate_params(
+            write_params, store_id=self.store_id, data_id=data_id
+        )
+        path = self._path(data_id)
+        with translate_errors(self.store_id, data_id):
+            exists = self.fs.exists(path)
+            if params.get("append_dim") and exists:
+                handler.append(data, self.fs, path, params)
+                return data_id
+            if exists and not replace:
+                raise InvalidParameterError(
+                    "data with this id exists; pass replace=True to overwrite it",
+                    store_id=self.store_id, data_id=data_id, parameter="replace",
+                )
+            self._write_atomically(handler, data, path, params, exists)
+        return data_id
+
+    def _writer_handler(self, data_type: str, data_id: str | None,
+                        writer_id: str | None) -> FormatHandler:
+        if writer_id is not None:
+            return self._handler_for_accessor(writer_id, "writer_id", data_id)
+        if data_id is not None:
+            handler = handler_for_path(data_id)
+            if handler is not None:
+                return handler
+        return handler_for_data_type(data_type)
+
+    def _write_atomically(self, handler: FormatHandler, data: Any, path: str,
+                          params: dict[str, Any], exists: bool) -> None:
+        directory, name = posixpath.split(path)
+        token = uuid.uuid4().hex[:12]
+        temporary = posixpath.join(directory, f".tmp-{token}-{name}")
+        if directory:
+            self.fs.makedirs(directory, exist_ok=True)
+        try:
+            handler.write(data, self.fs, temporary, params)
+            if exists:
+                old = posixpath.join(directory, f".old-{token}-{name}")
+                self.fs.mv(path, old, recursive=handler.is_directory)
+                self.fs.mv(temporary, path, recursive=handler.is_directory)
+                handler.delete(self.fs, old)
+            else:
+                self.fs.mv(temporary, path, recursive=handler.is_directory)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if self.fs.exists(temporary):
+                    handler.delete(self.fs, temporary)
+            raise
+
+    def delete_data(self, data_id: str, **delete_params: Any) -> None:
+        self._assert_writable(data_id)
+        self.get_delete_data_params_schema(data_id).validate_params(
+            delete_params, store_id=self.store_id, data_id=data_id
+        )
+        data_id, handler = self._resolve(data_id, None)
+        with translate_errors(self.store_id, data_id):
+            handler.delete(self.fs, self._path(data_id))
+
+
+def _handler_delivers(handler: FormatHandler, wanted: DataType) -> bool:
+    return wanted.alias == "any" or wanted.alias in handler.data_types
+
+
+class FileDataStore(FsDataStore):
+    """Data in a directory of the local filesystem."""
+
+    protocol = "file"
+    store_id = "file"
+
+    def _storage_options(self) -> dict[str, Any]:
+        return {"auto_mkdir": True, **super()._storage_options()}
+
+
+class MemoryDataStore(FsDataStore):
+    """Data in fsspec's process-wide in-memory filesystem (tests, scratch space)."""
+
+    protocol = "memory"
+    store_id = "memory"
+
+
+class S3DataStore(FsDataStore):
+    """Data in an S3 bucket (or any S3-compatible object store)."""
+
+    protocol = "s3"
+    store_id = "s3"
+
+    def _storage_options(self) -> dict[str, Any]:
+        options = super()._storage_options()
+        endpoint = options.pop("endpoint_url", None)
+        if endpoint:
+            options["client_kwargs"] = {"endpoint_url": endpoint,
+                                        **options.get("client_kwargs", {})}
+        return options
+
+
+class HttpsDataStore(FsDataStore):
+    """Data below an https URL; read-only unless the server accepts uploads.
+
+    Credentials: ``bearer_token``, or the login for the root URL's host in ``~/.netrc``
+    (or the file named by ``NETRC``).
+    """
+
+    protocol = "https"
+    store_id = "https"
+
+    @classmethod
+    def get_data_store_params_schema(cls) -> JsonObjectSchema:
+        from ..schema import JsonBooleanSchema, JsonStringSchema
+
+        return store_params_schema(
+            cls.protocol,
+            bearer_token=JsonStringSchema(
+                title="Bearer token sent as 'Authorization: Bearer ...'",
+                description="A secret: never shown in reprs, logs or errors.",
+            ),
+            use_netrc=JsonBooleanSchema(
+                default=True, title="Use the login in .netrc for the root URL's host"
+            ),
+        )
+
+    def _storage_options(self) -> dict[str, Any]:
+        options = super()._storage_options()
+        headers = dict(options.pop("headers", None) or {})
+        client_kwargs = dict(options.get("client_kwargs") or {})
+        token = self._store_params.get("bearer_token")
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif self._store_params.get("use_netrc", True) and "auth" not in client_kwargs:
+            auth = _netrc_auth(self.root)
+            if auth is not None:
+                client_kwargs["auth"] = auth
+        if headers:
+            client_kwargs["headers"] = {**client_kwargs.get("headers", {}), **headers}
+        if client_kwargs:
+            options["client_kwargs"] = client_kwargs
+        return options
+
+
+def _netrc_auth(url: str) -> Any:
+    from urllib.parse import urlparse
+
+    from ..credentials import netrc_credentials
+
+    host = urlparse(url).hostname
+    found = netrc_credentials(host) if host else None
+    if found is None:
+        return None
+    import aiohttp
+
+    return aiohttp.BasicAuth(found[0], found[1])
+
+
+class FtpDataStore(FsDataStore):
+    """Data on an FTP server (``storage_options``: host, port, username, password)."""
+
+    protocol = "ftp"
+    store_id = "ftp"
+
+
+class AbfsDataStore(FsDataStore):
+    """Data in an Azure Blob Storage container."""
+
+    protocol = "abfs"
+    store_id = "abfs"
+
+
+_CLASSES: dict[str, type[FsDataStore]] = {
+    cls.protocol: cls
+    for cls in (FileDataStore, MemoryDataStore, S3DataStore, HttpsDataStore, FtpDataStore,
+                AbfsDataStore)
+}
+
+
+def fs_store_class(protocol: str) -> type[FsDataStore]:
+    """The store class for an fsspec protocol; a generic one for other protocols."""
+    protocol = "https" if protocol == "http" else protocol
+    if protocol == "reference":
+        from .reference import ReferenceDataStore
+
+        return ReferenceDataStore
+    if protocol in _CLASSES:
+        return _CLASSES[protocol]
+    return type(f"{protocol.title()}DataStore", (FsDataStore,),
+                {"protocol": protocol, "store_id": STORE_IDS.get(protocol, protocol),
+                 "__module__": __name__})
+
+
+def new_fs_data_store(
+    protocol: str,
+    root: str = "",
+    max_depth: int | None = 1,
+    read_only: bool = False,
+    includes: str | list[str] | None = None,
+    excludes: str | list[str] | None = None,
+    storage_options: dict[str, Any] | None = None,
+    **params: Any,
+) -> FsDataStore:
+    """A filesystem store for ``protocol`` (file, memory, s3, https, ftp, abfs, reference...)."""
+    values = dict(root=root, max_depth=max_depth, read_only=read_only, **params)
+    for key, value in (("includes", includes), ("excludes", excludes),
+                       ("storage_options", storage_options)):
+        if value is not None:
+            values[key] = value
+    return fs_store_class(protocol)(**values)

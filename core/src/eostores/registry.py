@@ -1,0 +1,272 @@
+"""Plugin registry: stores, openers, writers and emulators found through entry points.
+
+Listing reads entry point metadata only; a plugin module is imported when its store
+is first used, so a broken plugin fails alone, with a message naming it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any
+
+from .errors import DataStoreError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from .schema import JsonObjectSchema
+    from .store import DataStore
+
+__all__ = [
+    "Extension",
+    "find_data_opener_extensions",
+    "find_data_store_extensions",
+    "find_data_writer_extensions",
+    "find_emulator_extensions",
+    "get_data_store_class",
+    "get_data_store_params_schema",
+    "get_emulator_class",
+    "list_data_store_ids",
+    "new_data_opener",
+    "new_data_store",
+    "new_data_writer",
+]
+
+STORES_GROUP = "eostores.stores"
+OPENERS_GROUP = "eostores.openers"
+WRITERS_GROUP = "eostores.writers"
+EMULATORS_GROUP = "eostores.emulators"
+
+
+@dataclass
+class Extension:
+    """A registered component: its name, where it comes from, and a lazy loader."""
+
+    name: str
+    group: str
+    value: str
+    package: str | None = None
+    version: str | None = None
+    description: str | None = None
+    conflicts: list[str] = field(default_factory=list)
+    _loader: Callable[[], Any] | None = field(default=None, repr=False)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "version": self.version,
+            "description": self.description,
+            "object": self.value,
+        }
+
+    def load(self) -> Any:
+        """Import and return the component; DataStoreError names the plugin on failure."""
+        if self.conflicts:
+            raise DataStoreError(
+                f"{_KIND[self.group]} id {self.name!r} is claimed by several packages: "
+                + ", ".join(self.conflicts)
+                + "; uninstall all but one"
+            )
+        try:
+            return self._loader() if self._loader else _load_entry_point_value(self.value)
+        except Exception as error:
+            raise DataStoreError(
+                f"{_KIND[self.group]} {self.name!r} from package {self.package or '?'} "
+                f"could not be loaded ({self.value}): {type(error).__name__}: {error}"
+            ) from error
+
+
+_KIND = {
+    STORES_GROUP: "data store",
+    OPENERS_GROUP: "data opener",
+    WRITERS_GROUP: "data writer",
+    EMULATORS_GROUP: "emulator",
+}
+
+
+def _load_entry_point_value(value: str) -> Any:
+    return EntryPoint(name="", value=value, group="").load()
+
+
+def _from_entry_point(ep: EntryPoint) -> Extension:
+    dist = getattr(ep, "dist", None)
+    package = version = description = None
+    if dist is not None:
+        package, version = dist.metadata["Name"], dist.version
+        description = dist.metadata.get("Summary")
+    return Extension(ep.name, ep.group, ep.value, package, version, description)
+
+
+_builtin: dict[str, dict[str, Extension]] = {group: {} for group in _KIND}
+
+
+def register_extension(group: str, name: str, loader: Callable[[], Any], **metadata) -> None:
+    """Register a component programmatically (used by the core for its own accessors)."""
+    _builtin[group][name] = Extension(name, group, metadata.pop("value", name), _loader=loader,
+                                      **metadata)
+    _extensions.cache_clear()
+
+
+@cache
+def _extensions(group: str) -> dict[str, Extension]:
+    found: dict[str, Extension] = dict(_builtin[group])
+    for ep in entry_points(group=group):
+        extension = _from_entry_point(ep)
+        existing = found.get(ep.name)
+        if existing is None:
+            found[ep.name] = extension
+        elif (existing.package, existing.value) != (extension.package, extension.value):
+            claims = existing.conflicts or [f"{existing.package} ({existing.value})"]
+            existing.conflicts = [*claims, f"{extension.package} ({extension.value})"]
+    return found
+
+
+def refresh() -> None:
+    """Forget what was discovered, e.g. after installing a plugin in a running process."""
+    _extensions.cache_clear()
+
+
+def _find(group: str, predicate: Callable[[Extension], bool] | None) -> list[Extension]:
+    return [e for e in _extensions(group).values() if predicate is None or predicate(e)]
+
+
+def _get(group: str, name: str) -> Extension:
+    extension = _extensions(group).get(name)
+    if extension is None:
+        known = ", ".join(sorted(_extensions(group))) or "none"
+        hint = f" (is the package eostores-{name.split('-')[0]} installed?)"
+        raise DataStoreError(f"unknown {_KIND[group]} {name!r}{hint}; installed: {known}")
+    return extension
+
+
+# -- stores ---------------------------------------------------------------------------------
+
+
+def find_data_store_extensions(
+    predicate: Callable[[Extension], bool] | None = None,
+) -> list[Extension]:
+    """The registered data stores, optionally filtered."""
+    return _find(STORES_GROUP, predicate)
+
+
+def list_data_store_ids(detail: bool = False) -> list[str] | dict[str, dict[str, Any]]:
+    """The ids of the installed data stores, or ``{id: metadata}`` with ``detail=True``.
+
+    Reads entry point metadata only: no plugin is imported.
+    """
+    extensions = _extensions(STORES_GROUP)
+    for extension in extensions.values():
+        if extension.conflicts:
+            warnings.warn(
+                f"data store id {extension.name!r} is claimed by several packages: "
+                + ", ".join(extension.conflicts),
+                stacklevel=2,
+            )
+    if detail:
+        return {name: e.metadata for name, e in sorted(extensions.items())}
+    return sorted(extensions)
+
+
+def get_data_store_class(store_id: str) -> type[DataStore]:
+    """The class of the store registered as ``store_id`` (imports its plugin)."""
+    cls = _get(STORES_GROUP, store_id).load()
+    if not getattr(cls, "store_id", None):
+        cls.store_id = store_id
+    return cls
+
+
+def get_data_store_params_schema(store_id: str) -> JsonObjectSchema:
+    """The parameters ``new_data_store(store_id, ...)`` accepts."""
+    return get_data_store_class(store_id).get_data_store_params_schema()
+
+
+def new_data_store(store_id: str, **store_params: Any) -> DataStore:
+    """Create the store ``store_id``; its parameters are validated, no request is made."""
+    return get_data_store_class(store_id)(**store_params)
+
+
+# -- openers and writers ---------------------------------------------------------------------
+
+
+def _accessor_predicate(
+    data_type: str | None, format_id: str | None, storage_id: str | None
+) -> Callable[[Extension], bool]:
+    from .accessor import parse_accessor_id
+
+    def predicate(extension: Extension) -> bool:
+        try:
+            accessor = parse_accessor_id(extension.name)
+        except InvalidParameterError:
+            return False
+        return accessor.matches(data_type, format_id, storage_id)
+
+    return predicate
+
+
+def find_data_opener_extensions(
+    predicate: Callable[[Extension], bool] | None = None,
+    *,
+    data_type: str | None = None,
+    format_id: str | None = None,
+    storage_id: str | None = None,
+) -> list[Extension]:
+    """The registered openers, filtered by a predicate and/or accessor id parts."""
+    _register_core_accessors()
+    matching = _accessor_predicate(data_type, format_id, storage_id)
+    return [e for e in _find(OPENERS_GROUP, predicate) if matching(e)]
+
+
+def find_data_writer_extensions(
+    predicate: Callable[[Extension], bool] | None = None,
+    *,
+    data_type: str | None = None,
+    format_id: str | None = None,
+    storage_id: str | None = None,
+) -> list[Extension]:
+    """The registered writers, filtered by a predicate and/or accessor id parts."""
+    _register_core_accessors()
+    matching = _accessor_predicate(data_type, format_id, storage_id)
+    return [e for e in _find(WRITERS_GROUP, predicate) if matching(e)]
+
+
+def new_data_opener(opener_id: str, **params: Any) -> Any:
+    """Create the opener ``<data_type>:<format>:<storage>``."""
+    from .accessor import parse_accessor_id
+
+    parse_accessor_id(opener_id)
+    _register_core_accessors()
+    return _get(OPENERS_GROUP, opener_id).load()(**params)
+
+
+def new_data_writer(writer_id: str, **params: Any) -> Any:
+    """Create the writer ``<data_type>:<format>:<storage>``."""
+    from .accessor import parse_accessor_id
+
+    parse_accessor_id(writer_id)
+    _register_core_accessors()
+    return _get(WRITERS_GROUP, writer_id).load()(**params)
+
+
+@cache
+def _register_core_accessors() -> None:
+    from .fs.accessors import register_fs_accessors
+
+    register_fs_accessors()
+
+
+# -- emulators ---------------------------------------------------------------------------------
+
+
+def find_emulator_extensions(
+    predicate: Callable[[Extension], bool] | None = None,
+) -> list[Extension]:
+    """The registered service emulators."""
+    return _find(EMULATORS_GROUP, predicate)
+
+
+def get_emulator_class(name: str) -> type:
+    """The emulator class registered as ``name``."""
+    return _get(EMULATORS_GROUP, name).load()
