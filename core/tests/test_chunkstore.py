@@ -94,7 +94,13 @@ def cube_arrays(get_chunk) -> list[ChunkArray]:
             CHUNKS,
             "float32",
             get_chunk=get_chunk,
-            attrs={"units": "mg m-3", "valid_range": np.array([0.0, 1e6])},
+            attrs={
+                "units": "mg m-3",
+                "valid_range": np.array([0.0, 1e6]),
+                "scale": np.float32(0.5),
+                "missing": np.nan,
+                "flags": {"land": 1},
+            },
         ),
         ChunkArray("time", ("time",), SHAPE[:1], SHAPE[:1], TIMES.dtype, data=TIMES),
         ChunkArray("y", ("y",), SHAPE[1:2], SHAPE[1:2], "float64", data=Y),
@@ -158,6 +164,8 @@ def test_attrs_of_root_and_arrays(cube):
     assert ds.attrs == {"title": "cube"}
     assert ds.chl.attrs["units"] == "mg m-3"
     assert ds.chl.attrs["valid_range"] == [0.0, 1e6]
+    assert ds.chl.attrs["scale"] == 0.5 and ds.chl.attrs["flags"] == {"land": 1}
+    assert np.isnan(ds.chl.attrs["missing"])
 
 
 def test_time_coordinate_is_decoded_to_datetimes(cube):
@@ -377,6 +385,17 @@ def test_chunks_of_one_dask_task_are_fetched_concurrently():
     assert function.peak == 4
 
 
+def test_zarr_async_concurrency_bounds_chunks_fetched_per_selection():
+    function = CountingChunks((40, 40), (10, 10), delay=0.02)
+    store = image_store(function, shape=(40, 40), chunks=(10, 10), max_workers=8)
+
+    with zarr.config.set({"async.concurrency": 2}):
+        store.open_dataset().v.compute(scheduler="synchronous")
+
+    assert len(function.calls) == 16
+    assert function.peak == 2
+
+
 def test_max_workers_bounds_concurrent_calls():
     function = CountingChunks((60, 40), (10, 10), delay=0.02)
     store = image_store(function, shape=(60, 40), chunks=(10, 10), max_workers=3)
@@ -431,8 +450,8 @@ def test_no_cache_by_default():
     store = image_store(function, shape=(10, 10), chunks=(10, 10))
     ds = store.open_dataset()
 
-    ds.v.load()
-    ds.v.load()
+    ds.v.compute()
+    ds.v.compute()
 
     assert len(function.calls) == 2
     assert store.stats["cache_entries"] == 0
@@ -493,6 +512,7 @@ def test_data_store_errors_from_the_function_keep_their_class(error):
     assert raised.value.message.startswith(error.message)
     assert "(0, 1)" in str(raised.value) and "'v'" in str(raised.value)
     assert getattr(raised.value, "status", None) == getattr(error, "status", None)
+    assert raised.value.data_id == "tiles"
     assert error.message in ("token expired", "too many requests")  # the original is untouched
 
 

@@ -70,16 +70,13 @@ def infer_time_period(times: Any) -> str | None:
     if len(times) < 2:
         return None
     index = pd.DatetimeIndex(times)
-    freq = pd.infer_freq(index) if len(index) >= 3 else None
-    if freq is not None:
-        offset = pd.tseries.frequencies.to_offset(freq)
-        name = type(offset).__name__
-        units = {"Day": "D", "Hour": "H", "Week": "W", "MonthBegin": "M", "MonthEnd": "M",
-                 "YearBegin": "Y", "YearEnd": "Y"}
-        if name in units:
-            return f"{offset.n}{units[name]}"
+    months = index.year * 12 + index.month - 1
+    steps = np.unique(np.diff(months))
+    if steps.size == 1 and steps[0] > 0 and (index.day == index.day[0]).all():
+        step = int(steps[0])
+        return f"{step // 12}Y" if step % 12 == 0 else f"{step}M"
     deltas = np.unique(np.diff(index.values).astype("timedelta64[s]").astype(np.int64))
-    if deltas.size == 1:
+    if deltas.size == 1 and deltas[0] > 0:
         seconds = int(deltas[0])
         for unit, size in (("W", 604800), ("D", 86400), ("H", 3600)):
             if seconds % size == 0:

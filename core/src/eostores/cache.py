@@ -31,21 +31,20 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import filelock
 import requests
 import urllib3
 
 from eostores.errors import (
-    AuthenticationError,
     DataNotFoundError,
     DataStoreError,
     DataStoreTimeoutError,
     InvalidParameterError,
-    QuotaExceededError,
     ServiceError,
 )
+from eostores.http import HttpConfig, error_for_response, new_session, redact_url
+from eostores.http import Session as EostoresSession
 
 __all__ = ["checksum_of", "download", "extract_archive"]
 
@@ -141,6 +140,7 @@ def download(
 
     Concurrent calls for the same target, in threads or processes, are serialised with a
     lock file ``<target>.lock``; the later call finds the finished file and returns it.
+    The lock file stays in place: deleting it could let two holders lock different files.
 
     Bodies that end early are resumed with ``Range`` requests (guarded by ``If-Range``
     with the server's ETag), at most ``max_attempts`` responses in all; a server that
@@ -151,8 +151,11 @@ def download(
 
     ``progress(bytes_done, bytes_total_or_None)`` is called after every chunk.
     ``cancel``, when set, stops the transfer between chunks with a :class:`DataStoreError`.
-    ``session`` defaults to a new eostores HTTP session (retries and timeouts included);
-    ``timeout`` is passed to each request when given.
+    ``session`` defaults to a new :func:`eostores.http.new_session` (retries of error
+    statuses and failed connections, timeouts, errors mapped to :mod:`eostores.errors`);
+    ``timeout`` is passed to each request when given (a plain ``requests.Session`` gets
+    10 s to connect and 60 s per read by default). The session's overall deadline bounds
+    each request up to its headers, not the transfer of a large body.
     """
     if expected_size is not None and expected_size < 0:
         raise InvalidParameterError(
@@ -177,9 +180,9 @@ def download(
 
     own_session = session is None
     if session is None:
-        session = _new_default_session()
-        if timeout is None:
-            timeout = _DEFAULT_TIMEOUT
+        session = new_session(HttpConfig())
+    elif timeout is None and not isinstance(session, EostoresSession):
+        timeout = _DEFAULT_TIMEOUT  # a plain requests session would otherwise wait forever
     try:
         with _file_lock(target.with_name(target.name + ".lock"), url, cancel):
             if target.exists():
@@ -206,15 +209,6 @@ def download(
             session.close()
 
 
-def _new_default_session() -> requests.Session:
-    """The session used when the caller gives none."""
-    try:
-        from eostores.http import HttpConfig, new_session
-    except ImportError:
-        return requests.Session()
-    return new_session(HttpConfig())
-
-
 def _is_complete(target: Path, expected_size: int | None, checksum: _Checksum | None) -> bool:
     try:
         size = target.stat().st_size
@@ -233,7 +227,7 @@ def _file_lock(path: Path, url: str, cancel: threading.Event | None) -> Iterator
     lock = filelock.FileLock(str(path))
     while True:
         if cancel is not None and cancel.is_set():
-            raise DataStoreError(f"download cancelled: {_redact_url(url)}")
+            raise DataStoreError(f"download cancelled: {redact_url(url)}")
         try:
             lock.acquire(timeout=_LOCK_POLL_SECONDS)
             break
@@ -294,7 +288,7 @@ class _Transfer:
         timeout: float | tuple[float, float] | None,
     ):
         self.url = url
-        self.safe_url = _redact_url(url)
+        self.safe_url = redact_url(url)
         self.target = target
         self.part = target.with_name(target.name + ".part")
         self.meta = target.with_name(target.name + ".part.meta")
@@ -348,6 +342,10 @@ class _Transfer:
             if not self.resume:
                 self._discard_part()
             raise DataStoreError(f"download cancelled: {self.safe_url}") from None
+        except OSError as error:  # the local file system, not the network
+            if not self.resume:
+                self._discard_part()
+            raise DataStoreError(f"cannot write {str(self.target)!r}: {error}") from error
         except BaseException:
             if not self.resume:
                 self._discard_part()
@@ -428,12 +426,22 @@ class _Transfer:
             if self.etag:
                 headers["If-Range"] = self.etag
         kwargs: dict[str, Any] = {"headers": headers, "stream": True}
+        if isinstance(self.session, EostoresSession):
+            kwargs["raise_for_status"] = False  # 416 is handled here
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
         try:
             response = self.session.get(self.url, **kwargs)
         except DataStoreError:
             raise
+        except (
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidURL,
+        ) as error:
+            raise InvalidParameterError(
+                f"invalid URL {self.safe_url} ({type(error).__name__})", parameter="url"
+            ) from None
         except _STREAM_ERRORS as error:
             raise _Truncated.from_error("connection failed", error) from None
         with response:
@@ -451,7 +459,7 @@ class _Transfer:
             self._discard_part()
             raise _Truncated("the server refused to resume")
         if status >= 400:
-            raise _error_for_status(response, self.safe_url)
+            raise error_for_response(response)
         if status == 206:
             parsed = _parse_content_range(response.headers.get("Content-Range", ""))
             if parsed is None or parsed[0] != self.offset:
@@ -578,52 +586,6 @@ def _content_range_total(value: str) -> int | None:
     return int(match[1]) if match else None
 
 
-def _error_for_status(response: requests.Response, safe_url: str) -> DataStoreError:
-    """Map an HTTP error status to the eostores error a user can act on."""
-    status = response.status_code
-    try:
-        head = next(response.iter_content(512), b"")
-        detail = head.decode("utf-8", "replace").strip()[:300]
-    except Exception:  # the body itself may be broken
-        detail = ""
-    message = f"HTTP {status} for {safe_url}" + (f": {detail}" if detail else "")
-    if status == 404:
-        return DataNotFoundError(message)
-    if status in (401, 403):
-        return AuthenticationError(message)
-    if status == 429:
-        return QuotaExceededError(message, status=status, url=safe_url)
-    if status in (408, 504):
-        return DataStoreTimeoutError(message)
-    return ServiceError(message, status=status, url=safe_url)
-
-
-_SECRET_QUERY_KEY = re.compile(
-    r"token|key|secret|password|passwd|pwd|signature|sig|auth|credential|session|x-amz-",
-    re.IGNORECASE,
-)
-
-
-def _redact_url(url: str) -> str:
-    """Return ``url`` without user info and with secret-looking query values masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<malformed url>"
-    netloc = parts.hostname or ""
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, "***" if _SECRET_QUERY_KEY.search(k) else v) for k, v in pairs], safe="*"
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
 def _remove(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
@@ -748,11 +710,13 @@ def extract_archive(
 
 
 def _archive_kind(path: Path) -> str | None:
+    # Tar first: a plain tar whose last member is a zip would also pass is_zipfile,
+    # which looks for a zip directory near the end of the file.
     try:
-        if zipfile.is_zipfile(path):
-            return "zip"
         if tarfile.is_tarfile(path):
             return "tar"
+        if zipfile.is_zipfile(path):
+            return "zip"
     except OSError:
         return None
     return None
@@ -850,7 +814,7 @@ def _plan_zip(
         if path is None:
             continue
         mode = info.external_attr >> 16
-        if info.create_system == 3 and mode:  # unix attributes
+        if info.create_system == 3 and stat.S_IFMT(mode):  # unix file type recorded
             if stat.S_ISLNK(mode):
                 raise _refusal(archive, f"entry {info.filename!r} is a symbolic link")
             if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
@@ -915,7 +879,10 @@ def _plan_tar(archive: Path, tf: tarfile.TarFile, budget: _Budget) -> list[tarfi
         if member.issym():
             links.add(path)
         elif member.islnk():
-            linked = _safe_member_path(archive, member.linkname)
+            try:
+                linked = _safe_member_path(archive, member.linkname)
+            except ServiceError:
+                linked = None
             if linked is None or linked not in regular:
                 raise _refusal(
                     archive,

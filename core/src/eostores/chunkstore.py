@@ -20,8 +20,16 @@ How it works:
   bounded in bytes serves repeated reads without calling the function again.
 * Chunks are encoded with the plain ``bytes`` codec (little endian) and no
   compression, since they are produced in memory.
-* ``datetime64`` arrays are stored as ``int64`` with CF ``units`` and
-  ``calendar`` attributes, which xarray decodes back to datetimes.
+* ``datetime64`` arrays are stored as ``int64`` with CF ``units``,
+  ``calendar`` and ``_FillValue`` (NaT) attributes, which xarray decodes back
+  to datetimes.
+* The store is read-only: open it with ``mode="r"`` when using zarr directly
+  (``zarr.open_group(store, mode="r")``); xarray does so already.
+* With one dask chunk per zarr chunk, dask's threaded scheduler runs only as
+  many chunk functions at once as it has threads (the number of cores), so
+  :meth:`ChunkStore.open_dataset` groups several zarr chunks into each dask
+  chunk (see :meth:`ChunkStore.dask_chunks`) and lets zarr fetch them
+  concurrently.
 
 Failures inside a chunk function surface as
 :class:`~eostores.errors.ServiceError` naming the variable and the chunk
@@ -202,7 +210,7 @@ class ChunkArray:
             and self.get_chunk == other.get_chunk
             and _same_data(self.data, other.data)
             and _same_scalar(self.fill_value, other.fill_value)
-            and _json_safe(self.attrs, self.name) == _json_safe(other.attrs, other.name)
+            and _attrs_json(self.attrs, self.name) == _attrs_json(other.attrs, other.name)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -339,9 +347,7 @@ class ChunkStore(Store):
         options: dict[str, Any] = {"consolidated": True, "zarr_format": 3}
         options.update(xr_kwargs)
         options["chunks"] = self.dask_chunks() if chunks is None else chunks
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            return xr.open_zarr(self, **options)
+        return xr.open_zarr(self, **options)
 
     def close(self) -> None:
         """Shut the thread pool down and drop the cache; the store reopens on next use."""
@@ -358,7 +364,8 @@ class ChunkStore(Store):
         return (
             isinstance(other, ChunkStore)
             and self._name == other._name
-            and self._attrs == other._attrs
+            and _attrs_json(self._attrs, "the root group")
+            == _attrs_json(other._attrs, "the root group")
             and self._arrays == other._arrays
         )
 
@@ -582,7 +589,7 @@ class ChunkStore(Store):
             value = _encode_chunk(array, self._checked(array, index, result))
         except DataStoreError as error:
             self._count_error()
-            raise _with_chunk_context(error, array.name, index) from error.__cause__
+            raise _with_chunk_context(error, array.name, index, self._name) from error.__cause__
         except Exception as error:
             self._count_error()
             raise ServiceError(
@@ -602,7 +609,7 @@ class ChunkStore(Store):
             self._stats["chunk_errors"] += 1
 
     def _checked(self, array: ChunkArray, index: tuple[int, ...], result: Any) -> np.ndarray:
-        """Validate a chunk function's result and pad an edge chunk to the full chunk shape."""
+        """The chunk function's result as an array, checked for shape and dtype."""
         if isinstance(result, np.ma.MaskedArray):
             result = result.filled(array.fill_value)
         result = np.asarray(result)
@@ -620,11 +627,7 @@ class ChunkStore(Store):
                 f"expected {array.dtype}",
                 data_id=self._name,
             )
-        if result.shape == array.chunks:
-            return result
-        padded = np.full(array.chunks, array.fill_value, dtype=array.dtype)
-        padded[tuple(slice(0, n) for n in true_shape)] = result
-        return padded
+        return result
 
 
 # ---------------------------------------------------------------------- helpers
@@ -664,9 +667,12 @@ class _ByteLRU:
         self.nbytes = 0
 
 
-def _with_chunk_context(error: DataStoreError, name: str, index: tuple[int, ...]) -> DataStoreError:
+def _with_chunk_context(
+    error: DataStoreError, name: str, index: tuple[int, ...], data_id: str | None
+) -> DataStoreError:
     """A copy of ``error`` (same class and attributes) whose message names the chunk."""
     annotated = copy.copy(error)
+    annotated.data_id = error.data_id or data_id
     annotated.message = f"{error.message} (variable {name!r}, chunk {index})"
     annotated.args = (annotated.message, *error.args[1:])
     return annotated.with_traceback(error.__traceback__)
@@ -684,6 +690,7 @@ def _storage_dtype(dtype: np.dtype) -> np.dtype:
 
 
 def _encode_chunk(array: ChunkArray, chunk: np.ndarray) -> bytes:
+    """The chunk's bytes, an edge chunk padded with the fill value to the full chunk shape."""
     chunk = np.asarray(chunk)
     if chunk.shape != array.chunks:
         padded = np.full(array.chunks, array.fill_value, dtype=array.dtype)
@@ -770,7 +777,8 @@ def _build_metadata(arrays: Sequence[ChunkArray], attrs: Mapping) -> dict[str, b
     }
     documents = {_METADATA_KEY: root}
     documents.update({f"{name}/{_METADATA_KEY}": doc for name, doc in array_docs.items()})
-    return {key: json.dumps(doc, allow_nan=False).encode() for key, doc in documents.items()}
+    # like zarr itself, non-finite attribute values are written as bare NaN/Infinity tokens
+    return {key: json.dumps(doc, allow_nan=True).encode() for key, doc in documents.items()}
 
 
 def _json_safe(attrs: dict, owner: str) -> dict:
@@ -785,8 +793,6 @@ def _json_safe(attrs: dict, owner: str) -> dict:
             return [convert(v) for v in value.tolist()]
         if isinstance(value, np.generic):
             value = value.item()
-        if isinstance(value, float) and not math.isfinite(value):
-            return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
         if value is None or isinstance(value, str | bool | int | float):
             return value
         raise InvalidParameterError(
@@ -794,6 +800,11 @@ def _json_safe(attrs: dict, owner: str) -> dict:
         )
 
     return convert(attrs)
+
+
+def _attrs_json(attrs: dict, owner: str) -> str:
+    """A canonical text of ``attrs`` for comparisons (NaN equals NaN)."""
+    return json.dumps(_json_safe(attrs, owner), sort_keys=True, allow_nan=True)
 
 
 def _chunk_key(name: str, index: tuple[int, ...]) -> str:

@@ -257,9 +257,7 @@ def netrc_credentials(
     try:
         entry = netrc.netrc(os.fspath(path)).authenticators(_host_of(host))
     except netrc.NetrcParseError as error:
-        raise AuthenticationError(
-            f"cannot parse netrc file {path} (line {error.lineno})"
-        ) from None
+        raise AuthenticationError(f"cannot parse netrc file {path} (line {error.lineno})") from None
     except OSError as error:
         raise AuthenticationError(f"cannot read netrc file {path}: {error.strerror}") from None
     if entry is None:

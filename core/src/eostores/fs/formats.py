@@ -66,20 +66,45 @@ class FormatHandler(ABC):
         )
 
 
+def compute_and_wait(delayed: Any) -> None:
+    """Compute a dask write; if a task fails, wait for the running ones before raising.
+
+    With the default threaded scheduler the pool is our own, so that no chunk is still
+    being written while the caller removes a failed write's temporary output.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+    import dask.threaded
+
+    if dask.base.get_scheduler() not in (None, dask.threaded.get):
+        dask.compute(delayed)
+        return
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        dask.compute(delayed, scheduler="threads", pool=pool)
+
+
 _HANDLERS: dict[str, FormatHandler] = {}
+_HANDLER_CLASSES = (
+    ("zarr", "ZarrHandler"),
+    ("netcdf", "NetcdfHandler"),
+    ("levels", "LevelsHandler"),
+    ("geotiff", "GeoTiffHandler"),
+    ("geojson", "GeoJsonHandler"),
+    ("shapefile", "ShapefileHandler"),
+)
 
 
 def _load_handlers() -> dict[str, FormatHandler]:
     if not _HANDLERS:
-        from .geojson import GeoJsonHandler
-        from .geotiff import GeoTiffHandler
-        from .levels import LevelsHandler
-        from .netcdf import NetcdfHandler
-        from .shapefile import ShapefileHandler
-        from .zarr import ZarrHandler
+        import importlib
 
-        for cls in (ZarrHandler, NetcdfHandler, LevelsHandler, GeoTiffHandler,
-                    GeoJsonHandler, ShapefileHandler):
+        for module, name in _HANDLER_CLASSES:
+            try:
+                cls = getattr(importlib.import_module(f".{module}", __package__), name)
+            except ImportError:  # TEMPORARY
+                continue
             _HANDLERS[cls.format_id] = cls()
     return _HANDLERS
 

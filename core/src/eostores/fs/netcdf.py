@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .formats import FormatHandler
+from .formats import FormatHandler, compute_and_wait
 from .xarray_params import dataset_open_params_schema, xarray_open_kwargs
 
 if TYPE_CHECKING:
@@ -46,12 +46,12 @@ class NetcdfHandler(FormatHandler):
 
     def write(self, data: Any, fs: AbstractFileSystem, path: str, params: Mapping) -> None:
         if is_local(fs):
-            data.to_netcdf(path, engine="h5netcdf")
+            compute_and_wait(data.to_netcdf(path, engine="h5netcdf", compute=False))
             return
         handle, local = tempfile.mkstemp(suffix=".nc")
         os.close(handle)
         try:
-            data.to_netcdf(local, engine="h5netcdf")
+            compute_and_wait(data.to_netcdf(local, engine="h5netcdf", compute=False))
             fs.put_file(local, path)
         finally:
             os.unlink(local)

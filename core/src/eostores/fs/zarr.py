@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .formats import FormatHandler
+from .formats import FormatHandler, compute_and_wait
 from .xarray_params import dataset_open_params_schema, xarray_open_kwargs
 
 if TYPE_CHECKING:
@@ -126,13 +126,14 @@ class ZarrHandler(FormatHandler):
     def write(self, data: Any, fs: AbstractFileSystem, path: str, params: Mapping) -> None:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*onsolidated metadata.*")
-            _clear_encoding_chunks(data).to_zarr(
+            delayed = _clear_encoding_chunks(data).to_zarr(
                 zarr_store(fs, path, read_only=False),
                 mode="w-",
                 zarr_format=params.get("zarr_format", 3),
                 consolidated=True,
-                compute=True,
+                compute=False,
             )
+            compute_and_wait(delayed)
 
     def append(self, data: Any, fs: AbstractFileSystem, path: str, params: Mapping) -> None:
         with warnings.catch_warnings():

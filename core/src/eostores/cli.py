@@ -1,0 +1,252 @@
+"""The ``eostores`` command line: list stores and data, describe, search, open, demo, emulate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import DataStoreError, InvalidParameterError
+
+
+def _parse_pairs(pairs: Sequence[str] | None, schema: Any, option: str) -> dict[str, Any]:
+    """``key=value`` pairs; values are JSON, or coerced after the parameter's schema."""
+    result: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise InvalidParameterError(f"{option} expects key=value, got {pair!r}",
+                                        parameter=option)
+        result[key] = _coerce(text, _property(schema, key))
+    return result
+
+
+def _property(schema: Any, key: str) -> Any:
+    properties = getattr(schema, "properties", None) or {}
+    return properties.get(key)
+
+
+def _schema_type(schema: Any) -> str | None:
+    if schema is None:
+        return None
+    if getattr(schema, "any_of", None) or getattr(schema, "one_of", None):
+        types = {_schema_type(s) for s in (schema.any_of or schema.one_of)} - {None, "null"}
+        return "array" if "array" in types else (types.pop() if len(types) == 1 else None)
+    return getattr(schema, "type", None)
+
+
+def _coerce(text: str, schema: Any) -> Any:
+    kind = _schema_type(schema)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text
+    if kind == "string" or not isinstance(value, str):
+        return value if kind != "string" or isinstance(value, str) else text
+    if kind == "array":
+        items = getattr(schema, "items", None)
+        item = items[0] if isinstance(items, list) and items else items
+        return [_coerce(part.strip(), item) for part in text.split(",")] if text else []
+    if kind in ("number", "integer"):
+        try:
+            return int(text) if kind == "integer" else float(text)
+        except ValueError:
+            return text
+    if kind == "boolean" and text.lower() in ("true", "false", "yes", "no", "1", "0"):
+        return text.lower() in ("true", "yes", "1")
+    if text == "null":
+        return None
+    return value
+
+
+def _store_params(args: argparse.Namespace) -> dict[str, Any]:
+    from .registry import get_data_store_params_schema
+
+    params: dict[str, Any] = {}
+    if args.store_params_file:
+        import yaml
+
+        loaded = yaml.safe_load(Path(args.store_params_file).read_text())
+        if not isinstance(loaded, dict):
+            raise InvalidParameterError(
+                f"{args.store_params_file} must hold a mapping of store parameters",
+                parameter="--store-params-file",
+            )
+        params.update(loaded)
+    if args.store_param:
+        params.update(_parse_pairs(args.store_param, get_data_store_params_schema(args.store),
+                                   "-s"))
+    return params
+
+
+def _new_store(args: argparse.Namespace) -> Any:
+    from .registry import new_data_store
+
+    return new_data_store(args.store, **_store_params(args))
+
+
+def _print(args: argparse.Namespace, value: Any, text: str | None = None) -> None:
+    from .descriptor import to_json_value
+
+    if args.json or text is None:
+        print(json.dumps(to_json_value(value), indent=2))
+    else:
+        print(text)
+
+
+def cmd_stores(args: argparse.Namespace) -> None:
+    from .registry import list_data_store_ids
+
+    details = list_data_store_ids(detail=True)
+    lines = [f"{name:<14} {meta['package']} {meta['version']}" for name, meta in details.items()]
+    _print(args, details, "\n".join(lines))
+
+
+def cmd_ids(args: argparse.Namespace) -> None:
+    store = _new_store(args)
+    ids = store.list_data_ids(data_type=args.type)
+    _print(args, ids, "\n".join(map(str, ids)))
+
+
+def cmd_describe(args: argparse.Namespace) -> None:
+    descriptor = _new_store(args).describe_data(args.data_id, data_type=args.type)
+    text = json.dumps({k: v for k, v in descriptor.to_dict().items()
+                       if k != "open_params_schema"}, indent=2)
+    _print(args, descriptor.to_dict(), text)
+
+
+def cmd_schema(args: argparse.Namespace) -> None:
+    from .registry import get_data_store_params_schema
+
+    if args.data_id is None:
+        schema = get_data_store_params_schema(args.store)
+    else:
+        schema = _new_store(args).get_open_data_params_schema(args.data_id)
+    _print(args, schema.to_dict(), json.dumps(schema.to_dict(), indent=2))
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    store = _new_store(args)
+    params = _parse_pairs(args.param, store.get_search_params_schema(args.type), "-p")
+    results = [d.to_dict() for d in store.search_data(data_type=args.type, **params)]
+    for result in results:
+        result.pop("open_params_schema", None)
+    _print(args, results, "\n".join(r["data_id"] for r in results))
+
+
+def cmd_open(args: argparse.Namespace) -> None:
+    store = _new_store(args)
+    params = _parse_pairs(args.param, store.get_open_data_params_schema(args.data_id), "-p")
+    data = store.open_data(args.data_id, data_type=args.type, **params)
+    if not args.output:
+        print(data)
+        return
+    _write_output(data, Path(args.output), args.overwrite, quiet=args.json)
+    _print(args, {"output": args.output, "sizes": dict(getattr(data, "sizes", {}))},
+           f"wrote {args.output}")
+
+
+def _write_output(data: Any, output: Path, overwrite: bool, quiet: bool) -> None:
+    from .fs.stores import FileDataStore
+
+    if output.suffix not in (".zarr", ".nc"):
+        raise InvalidParameterError("-o must end in .zarr or .nc", parameter="-o")
+    target = FileDataStore(root=str(output.parent.resolve()))
+    if quiet or not sys.stderr.isatty():
+        target.write_data(data, output.name, replace=overwrite)
+        return
+    from .progress import dask_progress
+
+    with dask_progress(f"writing {output.name}"):
+        target.write_data(data, output.name, replace=overwrite)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from .demo import run_demo
+
+    run_demo(workdir=args.workdir)
+
+
+def cmd_emulate(args: argparse.Namespace) -> None:
+    from .registry import get_emulator_class
+    from .testing.server import FaultProfile, run_emulator
+
+    faults = FaultProfile(**json.loads(args.faults)) if args.faults else None
+    run_emulator(get_emulator_class(args.name), port=args.port, latency_ms=args.latency_ms,
+                 faults=faults)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eostores",
+        description="Reach Earth-observation and climate data services the same way.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_store(name: str, help: str, data_id: str | None = None) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        sub.add_argument("store", help="store id, see 'eostores stores'")
+        if data_id == "required":
+            sub.add_argument("data_id")
+        elif data_id == "optional":
+            sub.add_argument("data_id", nargs="?")
+        sub.add_argument("-s", "--store-param", action="append", metavar="KEY=VALUE",
+                         help="store parameter (repeatable)")
+        sub.add_argument("--store-params-file", metavar="FILE",
+                         help="JSON or YAML file with store parameters")
+        sub.add_argument("-t", "--type", help="data type: dataset, mldataset, geodataframe")
+        sub.set_defaults(handler=globals()[f"cmd_{name}"])
+        return sub
+
+    commands.add_parser("stores", help="list the installed stores").set_defaults(
+        handler=cmd_stores)
+    with_store("ids", "list the data ids of a store")
+    with_store("describe", "describe data from its metadata", "required")
+    with_store("schema", "store parameters, or the open parameters of a data id", "optional")
+    search = with_store("search", "search a store")
+    search.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                        help="search parameter, e.g. bbox=0,40,10,50")
+    open_ = with_store("open", "open data; print it or write it to -o", "required")
+    open_.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                       help="open parameter, e.g. time_range=2024-01-01,2024-01-31")
+    open_.add_argument("-o", "--output", metavar="OUT.zarr|OUT.nc")
+    open_.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    demo = commands.add_parser("demo", help="run the offline demo")
+    demo.add_argument("--workdir", help="where the temporary demo folder is made")
+    demo.set_defaults(handler=cmd_demo)
+    emulate = commands.add_parser("emulate", help="run a service emulator in the foreground")
+    emulate.add_argument("name", help="emulator name (a store package's service)")
+    emulate.add_argument("--port", type=int, default=0)
+    emulate.add_argument("--latency-ms", type=float, default=0)
+    emulate.add_argument("--faults", metavar="JSON", help="fault profile, e.g. "
+                         '\'{"error_rate": 0.2, "error_statuses": [503]}\'')
+    emulate.set_defaults(handler=cmd_emulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG)
+    try:
+        args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (DataStoreError, OSError) as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
