@@ -10,8 +10,8 @@ import xarray as xr
 
 from eostores import (
     DataNotFoundError,
-    DataStoreError,
     DatasetDescriptor,
+    DataStoreError,
     InvalidParameterError,
     new_data_store,
     new_fs_data_store,

@@ -224,6 +224,18 @@ def test_truncated_bodies_are_retried(emu):
     assert emu.request_log[0].fault == "truncate"
 
 
+def test_read_timeouts_are_retried_for_get_only(emu):
+    emu.faults = FaultProfile(latency_ms=400)
+    session = new_session(fast_config(read_timeout=0.15, num_retries=1))
+    with pytest.raises(DataStoreTimeoutError, match="read timed out"):
+        session.get(f"{emu.url}/ok")
+    assert len(emu.request_log) == 2
+    emu.reset_log()
+    with pytest.raises(DataStoreTimeoutError):
+        session.post(f"{emu.url}/ok")
+    assert len(emu.request_log) == 1
+
+
 def test_refused_connection_is_service_error():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -390,3 +390,12 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_package_import_is_cheap_and_needs_no_pytest():
+    code = (
+        "import sys, eostores.testing as t\n"
+        "assert 'pytest' not in sys.modules and 'eostores.testing.server' not in sys.modules\n"
+        "assert t.FaultProfile().error_statuses == (503,)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

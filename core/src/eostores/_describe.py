@@ -22,7 +22,10 @@ def describe_variable(name: str, variable: Any) -> VariableDescriptor:
         elif variable.encoding.get("chunks"):
             chunks = tuple(variable.encoding["chunks"])
     return VariableDescriptor(
-        name=str(name), dtype=str(variable.dtype), dims=variable.dims, chunks=chunks,
+        name=str(name),
+        dtype=str(variable.dtype),
+        dims=variable.dims,
+        chunks=chunks,
         attrs=dict(variable.attrs),
     )
 
@@ -139,8 +142,12 @@ def describe_geodataframe(data_id: str, gdf: Any, **kwargs: Any) -> GeoDataFrame
         if name == gdf.geometry.name:
             continue
         kind = getattr(dtype, "kind", "O")
-        schema = {"b": JsonBooleanSchema, "i": JsonIntegerSchema, "u": JsonIntegerSchema,
-                  "f": JsonNumberSchema}.get(kind, JsonStringSchema)
+        schema = {
+            "b": JsonBooleanSchema,
+            "i": JsonIntegerSchema,
+            "u": JsonIntegerSchema,
+            "f": JsonNumberSchema,
+        }.get(kind, JsonStringSchema)
         properties[str(name)] = schema(nullable=True)
     bbox = None
     crs = None
@@ -150,7 +157,10 @@ def describe_geodataframe(data_id: str, gdf: Any, **kwargs: Any) -> GeoDataFrame
         code = gdf.crs.to_authority()
         crs = f"{code[0]}:{code[1]}" if code else gdf.crs.to_string()
     values = dict(
-        data_id=data_id, crs=crs, bbox=bbox, num_features=len(gdf),
+        data_id=data_id,
+        crs=crs,
+        bbox=bbox,
+        num_features=len(gdf),
         feature_schema=JsonObjectSchema(properties=properties),
     )
     values.update(kwargs)

@@ -18,8 +18,9 @@ def _parse_pairs(pairs: Sequence[str] | None, schema: Any, option: str) -> dict[
     for pair in pairs or ():
         key, sep, text = pair.partition("=")
         if not sep or not key:
-            raise InvalidParameterError(f"{option} expects key=value, got {pair!r}",
-                                        parameter=option)
+            raise InvalidParameterError(
+                f"{option} expects key=value, got {pair!r}", parameter=option
+            )
         result[key] = _coerce(text, _property(schema, key))
     return result
 
@@ -77,8 +78,9 @@ def _store_params(args: argparse.Namespace) -> dict[str, Any]:
             )
         params.update(loaded)
     if args.store_param:
-        params.update(_parse_pairs(args.store_param, get_data_store_params_schema(args.store),
-                                   "-s"))
+        params.update(
+            _parse_pairs(args.store_param, get_data_store_params_schema(args.store), "-s")
+        )
     return params
 
 
@@ -113,8 +115,9 @@ def cmd_ids(args: argparse.Namespace) -> None:
 
 def cmd_describe(args: argparse.Namespace) -> None:
     descriptor = _new_store(args).describe_data(args.data_id, data_type=args.type)
-    text = json.dumps({k: v for k, v in descriptor.to_dict().items()
-                       if k != "open_params_schema"}, indent=2)
+    text = json.dumps(
+        {k: v for k, v in descriptor.to_dict().items() if k != "open_params_schema"}, indent=2
+    )
     _print(args, descriptor.to_dict(), text)
 
 
@@ -145,8 +148,11 @@ def cmd_open(args: argparse.Namespace) -> None:
         print(data)
         return
     _write_output(data, Path(args.output), args.overwrite, quiet=args.json)
-    _print(args, {"output": args.output, "sizes": dict(getattr(data, "sizes", {}))},
-           f"wrote {args.output}")
+    _print(
+        args,
+        {"output": args.output, "sizes": dict(getattr(data, "sizes", {}))},
+        f"wrote {args.output}",
+    )
 
 
 def _write_output(data: Any, output: Path, overwrite: bool, quiet: bool) -> None:
@@ -175,8 +181,9 @@ def cmd_emulate(args: argparse.Namespace) -> None:
     from .testing.server import FaultProfile, run_emulator
 
     faults = FaultProfile(**json.loads(args.faults)) if args.faults else None
-    run_emulator(get_emulator_class(args.name), port=args.port, latency_ms=args.latency_ms,
-                 faults=faults)
+    run_emulator(
+        get_emulator_class(args.name), port=args.port, latency_ms=args.latency_ms, faults=faults
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,25 +202,40 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("data_id")
         elif data_id == "optional":
             sub.add_argument("data_id", nargs="?")
-        sub.add_argument("-s", "--store-param", action="append", metavar="KEY=VALUE",
-                         help="store parameter (repeatable)")
-        sub.add_argument("--store-params-file", metavar="FILE",
-                         help="JSON or YAML file with store parameters")
+        sub.add_argument(
+            "-s",
+            "--store-param",
+            action="append",
+            metavar="KEY=VALUE",
+            help="store parameter (repeatable)",
+        )
+        sub.add_argument(
+            "--store-params-file", metavar="FILE", help="JSON or YAML file with store parameters"
+        )
         sub.add_argument("-t", "--type", help="data type: dataset, mldataset, geodataframe")
         sub.set_defaults(handler=globals()[f"cmd_{name}"])
         return sub
 
-    commands.add_parser("stores", help="list the installed stores").set_defaults(
-        handler=cmd_stores)
+    commands.add_parser("stores", help="list the installed stores").set_defaults(handler=cmd_stores)
     with_store("ids", "list the data ids of a store")
     with_store("describe", "describe data from its metadata", "required")
     with_store("schema", "store parameters, or the open parameters of a data id", "optional")
     search = with_store("search", "search a store")
-    search.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
-                        help="search parameter, e.g. bbox=0,40,10,50")
+    search.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="search parameter, e.g. bbox=0,40,10,50",
+    )
     open_ = with_store("open", "open data; print it or write it to -o", "required")
-    open_.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
-                       help="open parameter, e.g. time_range=2024-01-01,2024-01-31")
+    open_.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="open parameter, e.g. time_range=2024-01-01,2024-01-31",
+    )
     open_.add_argument("-o", "--output", metavar="OUT.zarr|OUT.nc")
     open_.add_argument("--overwrite", action="store_true", help="replace an existing output")
     demo = commands.add_parser("demo", help="run the offline demo")
@@ -223,8 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("name", help="emulator name (a store package's service)")
     emulate.add_argument("--port", type=int, default=0)
     emulate.add_argument("--latency-ms", type=float, default=0)
-    emulate.add_argument("--faults", metavar="JSON", help="fault profile, e.g. "
-                         '\'{"error_rate": 0.2, "error_statuses": [503]}\'')
+    emulate.add_argument(
+        "--faults",
+        metavar="JSON",
+        help='fault profile, e.g. \'{"error_rate": 0.2, "error_statuses": [503]}\'',
+    )
     emulate.set_defaults(handler=cmd_emulate)
     return parser
 

@@ -8,7 +8,7 @@ hierarchy by name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .errors import InvalidParameterError
 
@@ -93,7 +93,7 @@ class DataType:
         return list(_BY_ALIAS.values())
 
 
-DataTypeLike = Union[str, type, DataType, None]
+DataTypeLike = str | type | DataType | None
 
 
 def _qualname(cls: type) -> str:

@@ -33,13 +33,22 @@ def sample_cube(days: int = 10, resolution: float = 1.0) -> Any:
     chl = np.broadcast_to(0.1 * (day + 1), sst.shape)
     return xr.Dataset(
         {
-            "sst": (("time", "lat", "lon"), sst.astype("float32"),
-                    {"units": "degC", "long_name": "sea surface temperature"}),
-            "chl": (("time", "lat", "lon"), chl.astype("float32"),
-                    {"units": "mg m-3", "long_name": "chlorophyll-a concentration"}),
+            "sst": (
+                ("time", "lat", "lon"),
+                sst.astype("float32"),
+                {"units": "degC", "long_name": "sea surface temperature"},
+            ),
+            "chl": (
+                ("time", "lat", "lon"),
+                chl.astype("float32"),
+                {"units": "mg m-3", "long_name": "chlorophyll-a concentration"},
+            ),
         },
-        coords={"time": time, "lat": ("lat", lat, {"units": "degrees_north"}),
-                "lon": ("lon", lon, {"units": "degrees_east"})},
+        coords={
+            "time": time,
+            "lat": ("lat", lat, {"units": "degrees_north"}),
+            "lon": ("lon", lon, {"units": "degrees_east"}),
+        },
         attrs={"title": "eostores sample cube"},
     ).chunk({"time": 1, "lat": 90, "lon": 90})
 
@@ -59,8 +68,9 @@ def core_demo(say: Callable[[str], None], workdir: Path) -> None:
         f"{sorted(described.data_vars)}, bbox {described.bbox}, time {described.time_range}, "
         f"period {described.time_period}"
     )
-    found = [d.data_id for d in store.search_data(bbox=[0, 40, 10, 50],
-                                                  time_range=["2024-01-03", None])]
+    found = [
+        d.data_id for d in store.search_data(bbox=[0, 40, 10, 50], time_range=["2024-01-03", None])
+    ]
     say(f"search bbox=[0, 40, 10, 50], from 2024-01-03: {found}")
 
     subset = store.open_data(
@@ -82,8 +92,9 @@ def core_demo(say: Callable[[str], None], workdir: Path) -> None:
     say(f"reopened {nc_id!r}: {dict(reopened.sizes)}")
 
 
-def run_demo(out: TextIO = sys.stdout, workdir: str | None = None) -> None:
+def run_demo(out: TextIO | None = None, workdir: str | None = None) -> None:
     """Run the core demo, then the demo of every installed store package."""
+    out = out or sys.stdout
 
     def say(text: str) -> None:
         print(f"  {text}", file=out, flush=True)

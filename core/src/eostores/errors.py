@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
-    "DataStoreError",
-    "DataNotFoundError",
-    "InvalidParameterError",
     "AuthenticationError",
-    "ServiceError",
-    "QuotaExceededError",
+    "DataNotFoundError",
+    "DataStoreError",
     "DataStoreTimeoutError",
+    "InvalidParameterError",
+    "QuotaExceededError",
+    "ServiceError",
 ]
 
 
@@ -78,7 +78,9 @@ class ServiceError(DataStoreError):
     with secrets removed.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, url: str | None = None, **kwargs):
+    def __init__(
+        self, message: str, *, status: int | None = None, url: str | None = None, **kwargs
+    ):
         self.status = status
         self.url = url
         super().__init__(message, **kwargs)

@@ -83,8 +83,27 @@ class MultiLevelDataset(ABC):
 
     @property
     def resolutions(self) -> tuple[tuple[float, float], ...]:
-        """``(x_res, y_res)`` of each level in the units of the x/y coordinates."""
-        return tuple(_measured_resolution(self.get_dataset(i)) for i in range(self.num_levels))
+        """``(x_res, y_res)`` of each level in the units of the x/y coordinates.
+
+        Measured from the coordinates; an axis of one pixel gets the extent of level 0
+        divided by its size.
+        """
+        base = self.base_dataset
+        x_dim, y_dim = spatial_dims(base)
+        base_res = _measured_resolution(base)
+        extents = (base_res[0] * base.sizes[x_dim], base_res[1] * base.sizes[y_dim])
+        result = []
+        for level in range(self.num_levels):
+            dataset = self.get_dataset(level)
+            measured = _measured_resolution(dataset)
+            sizes = (dataset.sizes[x_dim], dataset.sizes[y_dim])
+            result.append(
+                tuple(
+                    extent / size if math.isnan(res) else res
+                    for res, extent, size in zip(measured, extents, sizes, strict=True)
+                )
+            )
+        return tuple(result)
 
     @property
     def crs(self) -> str | None:

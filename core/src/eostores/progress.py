@@ -14,9 +14,12 @@ def dask_progress(description: str) -> Iterator[None]:
 
     class TqdmCallback(Callback):
         def _start_state(self, dsk, state):
-            self._bar = tqdm(total=sum(len(state[k]) for k in ("ready", "waiting", "running",
-                                                               "finished")),
-                             desc=description, unit="task", leave=True)
+            self._bar = tqdm(
+                total=sum(len(state[k]) for k in ("ready", "waiting", "running", "finished")),
+                desc=description,
+                unit="task",
+                leave=True,
+            )
 
         def _posttask(self, key, result, dsk, state, worker_id):
             self._bar.update(1)

@@ -105,8 +105,9 @@ _builtin: dict[str, dict[str, Extension]] = {group: {} for group in _KIND}
 
 def register_extension(group: str, name: str, loader: Callable[[], Any], **metadata) -> None:
     """Register a component programmatically (used by the core for its own accessors)."""
-    _builtin[group][name] = Extension(name, group, metadata.pop("value", name), _loader=loader,
-                                      **metadata)
+    _builtin[group][name] = Extension(
+        name, group, metadata.pop("value", name), _loader=loader, **metadata
+    )
     _extensions.cache_clear()
 
 

@@ -267,9 +267,7 @@ class DataStore(DataOpener, DataSearcher, DataPreloader):
         self._assert_data_type(data_type)
         bbox = parse_bbox(params["bbox"]) if params.get("bbox") is not None else None
         time_range = (
-            parse_time_range(params["time_range"])
-            if params.get("time_range") is not None
-            else None
+            parse_time_range(params["time_range"]) if params.get("time_range") is not None else None
         )
         wanted_vars = set(params.get("variable_names") or ())
         pattern, limit = params.get("pattern"), params.get("limit")

@@ -37,10 +37,12 @@ class FsDataAccessor:
     def get_write_data_params_schema(self) -> JsonObjectSchema:
         return self._store.get_write_data_params_schema(self.accessor_id)
 
-    def write_data(self, data: Any, data_id: str | None = None, replace: bool = False,
-                   **write_params: Any) -> str:
-        return self._store.write_data(data, data_id, writer_id=self.accessor_id,
-                                      replace=replace, **write_params)
+    def write_data(
+        self, data: Any, data_id: str | None = None, replace: bool = False, **write_params: Any
+    ) -> str:
+        return self._store.write_data(
+            data, data_id, writer_id=self.accessor_id, replace=replace, **write_params
+        )
 
     def get_delete_data_params_schema(self, data_id: str | None = None) -> JsonObjectSchema:
         return self._store.get_delete_data_params_schema(data_id)
@@ -55,15 +57,25 @@ def register_fs_accessors() -> None:
     from .formats import all_handlers
 
     def loader(accessor_id: str):
-        return lambda: (lambda **params: FsDataAccessor(accessor_id, **params))
+        return lambda: lambda **params: FsDataAccessor(accessor_id, **params)
 
     for handler in all_handlers():
         for protocol in PROTOCOLS:
             for data_type in handler.data_types:
                 name = f"{data_type}:{handler.format_id}:{protocol}"
-                register_extension(OPENERS_GROUP, name, loader(name), package="eostores",
-                                   value="eostores.fs.accessors:FsDataAccessor")
+                register_extension(
+                    OPENERS_GROUP,
+                    name,
+                    loader(name),
+                    package="eostores",
+                    value="eostores.fs.accessors:FsDataAccessor",
+                )
             for data_type in handler.writable_types:
                 name = f"{data_type}:{handler.format_id}:{protocol}"
-                register_extension(WRITERS_GROUP, name, loader(name), package="eostores",
-                                   value="eostores.fs.accessors:FsDataAccessor")
+                register_extension(
+                    WRITERS_GROUP,
+                    name,
+                    loader(name),
+                    package="eostores",
+                    value="eostores.fs.accessors:FsDataAccessor",
+                )

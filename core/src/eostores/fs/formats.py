@@ -52,8 +52,13 @@ class FormatHandler(ABC):
 
     def write(self, data: Any, fs: AbstractFileSystem, path: str, params: Mapping) -> None:
         """Write ``data`` to the new ``path`` (the caller makes the write atomic)."""
-        raise InvalidParameterError(f"the {self.format_id} format cannot be written",
-                                    parameter="writer_id")
+        raise InvalidParameterError(
+            f"the {self.format_id} format cannot be written", parameter="writer_id"
+        )
+
+    def exists(self, fs: AbstractFileSystem, path: str) -> bool:
+        """Whether data of this format exist at ``path``."""
+        return fs.exists(path)
 
     def delete(self, fs: AbstractFileSystem, path: str) -> None:
         """Remove ``path`` and anything that belongs to it."""
@@ -138,6 +143,5 @@ def handler_for_data_type(data_type: str) -> FormatHandler:
     """The default handler for writing ``data_type``."""
     defaults = {"dataset": "zarr", "mldataset": "levels", "geodataframe": "geojson"}
     if data_type not in defaults:
-        raise InvalidParameterError(f"cannot write data of type {data_type!r}",
-                                    parameter="data")
+        raise InvalidParameterError(f"cannot write data of type {data_type!r}", parameter="data")
     return get_handler(defaults[data_type])

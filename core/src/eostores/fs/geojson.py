@@ -91,11 +91,12 @@ def read_vector(source: Any, params: Mapping, path: str, **read_kwargs: Any) -> 
         read_bbox = bbox
         if bbox is not None and target_crs is not None and info["crs"]:
             read_bbox = _transform_bounds(bbox, target_crs, info["crs"])
-        gdf = pyogrio.read_dataframe(
-            source, columns=columns, bbox=read_bbox, **read_kwargs
-        )
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
-            pyogrio.errors.FieldError) as error:
+        gdf = pyogrio.read_dataframe(source, columns=columns, bbox=read_bbox, **read_kwargs)
+    except (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        pyogrio.errors.FieldError,
+    ) as error:
         raise _library_error(error, path) from error
     if target_crs is not None:
         if gdf.crs is None:
@@ -112,13 +113,15 @@ def read_vector(source: Any, params: Mapping, path: str, **read_kwargs: Any) -> 
 def _transform_bounds(bbox: tuple[float, float, float, float], source: Any, target: Any) -> Any:
     import pyproj
 
-    transformer = pyproj.Transformer.from_crs(source, pyproj.CRS.from_user_input(target),
-                                              always_xy=True)
+    transformer = pyproj.Transformer.from_crs(
+        source, pyproj.CRS.from_user_input(target), always_xy=True
+    )
     return transformer.transform_bounds(*bbox, densify_pts=21)
 
 
-def describe_vector(source: Any, data_id: str, path: str, **read_kwargs: Any
-                    ) -> GeoDataFrameDescriptor:
+def describe_vector(
+    source: Any, data_id: str, path: str, **read_kwargs: Any
+) -> GeoDataFrameDescriptor:
     """Describe a vector file from its metadata (feature count, bounds, CRS, fields)."""
     import numpy as np
     import pyogrio
@@ -144,9 +147,12 @@ def describe_vector(source: Any, data_id: str, path: str, **read_kwargs: Any
         if kind == "M":
             schema: Any = JsonStringSchema(format="date-time", nullable=True)
         else:
-            schema_class = {"b": JsonBooleanSchema, "i": JsonIntegerSchema,
-                            "u": JsonIntegerSchema, "f": JsonNumberSchema}.get(kind,
-                                                                              JsonStringSchema)
+            schema_class = {
+                "b": JsonBooleanSchema,
+                "i": JsonIntegerSchema,
+                "u": JsonIntegerSchema,
+                "f": JsonNumberSchema,
+            }.get(kind, JsonStringSchema)
             schema = schema_class(nullable=True)
         properties[str(name)] = schema
     count = info.get("features")

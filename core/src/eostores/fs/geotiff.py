@@ -15,6 +15,7 @@ dataset, level 0 is the full resolution and level ``i`` the overview ``i - 1``.
 from __future__ import annotations
 
 import atexit
+import io
 import posixpath
 import threading
 from collections.abc import Mapping
@@ -93,10 +94,12 @@ class GeoTiffHandler(FormatHandler):
             ),
             chunks=JsonObjectSchema(
                 properties=dict(
-                    x=JsonComplexSchema(any_of=[JsonIntegerSchema(minimum=-1),
-                                                JsonStringSchema(enum=["auto"])]),
-                    y=JsonComplexSchema(any_of=[JsonIntegerSchema(minimum=-1),
-                                                JsonStringSchema(enum=["auto"])]),
+                    x=JsonComplexSchema(
+                        any_of=[JsonIntegerSchema(minimum=-1), JsonStringSchema(enum=["auto"])]
+                    ),
+                    y=JsonComplexSchema(
+                        any_of=[JsonIntegerSchema(minimum=-1), JsonStringSchema(enum=["auto"])]
+                    ),
                 ),
                 additional_properties=False,
                 title="Dask chunk sizes along x and y (overrides tile_size)",
@@ -110,8 +113,7 @@ class GeoTiffHandler(FormatHandler):
                 any_of=[JsonIntegerSchema(minimum=0), JsonNullSchema()],
                 default=None,
                 title="Read this overview instead of the full resolution",
-                description="0 is the finest overview; null (the default) the full "
-                "resolution.",
+                description="0 is the finest overview; null (the default) the full resolution.",
             )
         return JsonObjectSchema(properties=properties, additional_properties=False)
 
@@ -145,8 +147,45 @@ class GeoTiffLevelOpener:
     params: dict[str, Any]
 
     def __call__(self, level: int) -> Any:
-        return open_geotiff(self.fs, self.path, self.info, self.params,
-                            None if level == 0 else level - 1)
+        return open_geotiff(
+            self.fs, self.path, self.info, self.params, None if level == 0 else level - 1
+        )
+
+
+@dataclass(frozen=True)
+class FsspecOpener:
+    """Serves an fsspec filesystem to GDAL through rasterio's opener interface.
+
+    Every ``open`` gives a file object of its own: the memory filesystem hands out the
+    same object to every reader, whose position and registration concurrent rasterio
+    datasets (levels of one file, say) would otherwise share and corrupt.
+    """
+
+    fs: Any
+
+    def open(self, path: str, mode: str = "rb") -> Any:
+        file = self.fs.open(path, mode)
+        if isinstance(file, io.BytesIO):
+            file = io.BytesIO(file.getvalue())
+        return file
+
+    def isfile(self, path: str) -> bool:
+        return self.fs.isfile(path)
+
+    def isdir(self, path: str) -> bool:
+        return self.fs.isdir(path)
+
+    def ls(self, path: str) -> list[str]:
+        return self.fs.ls(path, detail=False)
+
+    def size(self, path: str) -> int:
+        return self.fs.size(path)
+
+    def mtime(self, path: str) -> float:
+        try:
+            return self.fs.modified(path).timestamp()
+        except (NotImplementedError, OSError, AttributeError):
+            return 0.0
 
 
 def _rasterio_source(fs: AbstractFileSystem, path: str) -> tuple[str, dict[str, Any]]:
@@ -154,12 +193,15 @@ def _rasterio_source(fs: AbstractFileSystem, path: str) -> tuple[str, dict[str, 
     if is_local(fs):
         return path, {}
     _close_remote_files_at_exit()
-    return path, {"opener": fs}
+    return path, {"opener": FsspecOpener(fs)}
 
 
 def _check_exists(fs: AbstractFileSystem, path: str) -> None:
-    if not fs.exists(path):
-        raise DataNotFoundError(f"no GeoTIFF file at {path!r}")
+    # info() rather than exists(): over HTTP, exists() starts downloading the file.
+    try:
+        fs.info(path)
+    except FileNotFoundError:
+        raise DataNotFoundError(f"no GeoTIFF file at {path!r}") from None
 
 
 def read_raster_info(fs: AbstractFileSystem, path: str) -> RasterInfo:

@@ -138,9 +138,14 @@ class LevelsHandler(FormatHandler):
     is_directory = True
 
     def get_open_params_schema(self, data_type: str) -> JsonObjectSchema:
-        from ..schema import JsonBooleanSchema, JsonIntegerSchema
+        from ..schema import JsonBooleanSchema, JsonIntegerSchema, bbox_schema
 
         properties: dict[str, Any] = dict(
+            bbox=bbox_schema(
+                crs_units="units",
+                description="xmin, ymin, xmax, ymax in the units of the x/y (or lon/lat) "
+                "coordinates; applied to every level.",
+            ),
             consolidated=JsonBooleanSchema(
                 title="Use consolidated metadata",
                 description="Default: use it when present, else read each array's metadata.",
@@ -182,9 +187,7 @@ class LevelsHandler(FormatHandler):
         base = LevelOpener(fs, path, {})(0)
         if data_type == "dataset":
             return DatasetDescriptor.from_dataset(data_id, base)
-        return MultiLevelDatasetDescriptor.from_dataset(
-            data_id, base, num_levels=info.num_levels
-        )
+        return MultiLevelDatasetDescriptor.from_dataset(data_id, base, num_levels=info.num_levels)
 
     def get_write_params_schema(self) -> JsonObjectSchema:
         from ..mldataset import AGG_METHODS

@@ -87,7 +87,8 @@ class ReferenceDataStore(DataStore):
             if data_id in self._refs:
                 raise InvalidParameterError(
                     f"two references have the data id {data_id!r}; give one a 'data_id'",
-                    store_id=self.store_id, parameter="refs",
+                    store_id=self.store_id,
+                    parameter="refs",
                 )
             self._refs[data_id] = ref
 
@@ -113,7 +114,9 @@ class ReferenceDataStore(DataStore):
 
     def has_data(self, data_id: str, data_type: DataTypeLike = None) -> bool:
         return data_id in self._refs and self._assert_data_type(data_type).alias in (
-            "any", "dataset")
+            "any",
+            "dataset",
+        )
 
     def _ref(self, data_id: str) -> dict[str, Any]:
         if data_id not in self._refs:
@@ -141,8 +144,9 @@ class ReferenceDataStore(DataStore):
 
         ref = self._ref(data_id)
         if ref.get("data_descriptor"):
-            descriptor = DataDescriptor.from_dict({"data_id": data_id, "data_type": "dataset",
-                                                   **ref["data_descriptor"]})
+            descriptor = DataDescriptor.from_dict(
+                {"data_id": data_id, "data_type": "dataset", **ref["data_descriptor"]}
+            )
             descriptor.data_id = data_id
         else:
             from ..descriptor import DatasetDescriptor
@@ -156,8 +160,14 @@ class ReferenceDataStore(DataStore):
 
         params = self._store_params
         options: dict[str, Any] = {"fo": ref["ref_path"]}
-        for key in ("target_protocol", "target_options", "remote_protocol", "remote_options",
-                    "max_gap", "max_block"):
+        for key in (
+            "target_protocol",
+            "target_options",
+            "remote_protocol",
+            "remote_options",
+            "max_gap",
+            "max_block",
+        ):
             if params.get(key) is not None:
                 options[key] = params[key]
         if params.get("cache_size") is not None:
@@ -178,19 +188,23 @@ class ReferenceDataStore(DataStore):
         if opener_id not in (None, "dataset:zarr:reference"):
             raise InvalidParameterError(
                 f"unknown opener {opener_id!r}; allowed: dataset:zarr:reference",
-                store_id=self.store_id, data_id=data_id, parameter="opener_id",
+                store_id=self.store_id,
+                data_id=data_id,
+                parameter="opener_id",
             )
         if self._assert_data_type(data_type).alias not in ("any", "dataset"):
-            raise InvalidParameterError("reference data open as 'dataset' only",
-                                        store_id=self.store_id, parameter="data_type")
+            raise InvalidParameterError(
+                "reference data open as 'dataset' only",
+                store_id=self.store_id,
+                parameter="data_type",
+            )
         params = self.get_open_data_params_schema(data_id).validate_params(
             open_params, store_id=self.store_id, data_id=data_id
         )
         with translate_errors(self.store_id, data_id):
             fs = self._filesystem(ref)
             dataset = get_handler("zarr").open(fs, "", "dataset", params)
-            return apply_common_params(dataset, params, store_id=self.store_id,
-                                       data_id=data_id)
+            return apply_common_params(dataset, params, store_id=self.store_id, data_id=data_id)
 
 
 def _default_data_id(ref_path: str) -> str:

@@ -202,6 +202,10 @@ class FsDataStore(MutableDataStore):
 
     def _existing_handler(self, data_id: str) -> FormatHandler | None:
         path = self._path(data_id)
+        handler = handler_for_path(path)
+        if handler is not None and handler.is_directory:
+            # Object stores and http have no directories: look for the metadata keys.
+            return handler if handler.exists(self.fs, path) else None
         if not self.fs.exists(path):
             return None
         return self._handler_of(path, self.fs.isdir(path))
@@ -213,7 +217,10 @@ class FsDataStore(MutableDataStore):
         with translate_errors(self.store_id, data_id):
             handler = self._existing_handler(data_id)
             if handler is None:
-                if not self.fs.exists(self._path(data_id)):
+                path_handler = handler_for_path(data_id)
+                if (path_handler is not None and path_handler.is_directory) or not (
+                    self.fs.exists(self._path(data_id))
+                ):
                     raise self._not_found(data_id, f"nothing at {self._path(data_id)}")
                 raise InvalidParameterError(
                     "the format cannot be determined from the data id; known extensions: "

@@ -39,8 +39,10 @@ def select_variables(dataset: Any, variable_names: list[str] | None, **context) 
             parameter="variable_names",
             **context,
         )
-    return dataset[list(variable_names)] if variable_names else dataset.drop_vars(
-        list(dataset.data_vars)
+    return (
+        dataset[list(variable_names)]
+        if variable_names
+        else dataset.drop_vars(list(dataset.data_vars))
     )
 
 
@@ -83,8 +85,7 @@ def apply_common_params(dataset: Any, params: Mapping[str, Any], **context) -> A
     if params.get("bbox") is not None:
         x_name = find_dim(dataset, X_NAMES)
         geographic = x_name in ("lon", "longitude")
-        dataset = select_bbox(dataset, parse_bbox(params["bbox"], geographic=geographic),
-                              **context)
+        dataset = select_bbox(dataset, parse_bbox(params["bbox"], geographic=geographic), **context)
     if params.get("time_range") is not None:
         dataset = select_time_range(dataset, parse_time_range(params["time_range"]), **context)
     return dataset

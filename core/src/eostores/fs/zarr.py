@@ -30,9 +30,18 @@ def _protocols(fs: AbstractFileSystem) -> tuple[str, ...]:
     return (protocol,) if isinstance(protocol, str) else tuple(protocol)
 
 
+def zarr_format_of(fs: AbstractFileSystem, path: str) -> int | None:
+    """The zarr format (2 or 3) of the group at ``path``, or None if it is no zarr group."""
+    if fs.exists(f"{path}/zarr.json"):
+        return 3
+    if fs.exists(f"{path}/.zmetadata") or fs.exists(f"{path}/.zgroup"):
+        return 2
+    return None
+
+
 def is_zarr(fs: AbstractFileSystem, path: str) -> bool:
     """Whether ``path`` is a zarr group (either format)."""
-    return any(fs.exists(f"{path}/{name}") for name in ("zarr.json", ".zgroup", ".zmetadata"))
+    return zarr_format_of(fs, path) is not None
 
 
 def _cached(store: Any, cache_size: int) -> Any:
@@ -72,6 +81,9 @@ class ZarrHandler(FormatHandler):
     writable_types = ("dataset",)
     is_directory = True
 
+    def exists(self, fs: AbstractFileSystem, path: str) -> bool:
+        return is_zarr(fs, path)
+
     def get_open_params_schema(self, data_type: str) -> JsonObjectSchema:
         from ..schema import JsonBooleanSchema, JsonIntegerSchema, JsonStringSchema
 
@@ -101,6 +113,9 @@ class ZarrHandler(FormatHandler):
             store = LoggingStore(store, log_level="DEBUG")
         kwargs = xarray_open_kwargs(params)
         kwargs.setdefault("chunks", {})
+        if not params.get("group"):
+            # Knowing the format spares the probing of both formats' metadata keys.
+            kwargs["zarr_format"] = zarr_format_of(fs, path)
         for key in ("group", "consolidated"):
             if params.get(key) is not None:
                 kwargs[key] = params[key]

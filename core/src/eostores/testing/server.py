@@ -734,9 +734,9 @@ class EmulatorServer:
             # Runs before the last bytes go out, so that a client that has its answer
             # sees a complete log record and a free concurrency slot.
             nonlocal left
-            record.duration_s = time.monotonic() - started
             if not left:
                 left = True
+                record.duration_s = time.monotonic() - started
                 self._leave(client_ip, admitted)
 
         try:

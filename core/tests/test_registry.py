@@ -1,0 +1,167 @@
+"""The plugin registry, exercised with real entry points of throw-away distributions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from eostores import (
+    DataStoreError,
+    find_data_opener_extensions,
+    find_data_store_extensions,
+    find_data_writer_extensions,
+    get_data_store_class,
+    get_data_store_params_schema,
+    list_data_store_ids,
+    new_data_opener,
+    new_data_store,
+    new_data_writer,
+)
+from eostores.fs.stores import FileDataStore
+
+CORE_STORES = ["abfs", "file", "ftp", "https", "memory", "reference", "s3"]
+HEAVY = ("numpy", "pandas", "xarray", "dask", "zarr", "fsspec", "requests")
+
+
+def _distribution(site, name, entry_points, modules):
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\nSummary: {name} test plugin\n"
+    )
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+    for module, source in modules.items():
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+def _run(site, script):
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env={"PYTHONPATH": str(site), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def plugin_site(tmp_path):
+    site = tmp_path / "site"
+    _distribution(
+        site,
+        "goodplug",
+        """
+        [eostores.stores]
+        good = goodplug_mod:GoodStore
+        broken = brokenplug_mod:Store
+        """,
+        {
+            "goodplug_mod": """
+            from eostores.fs.stores import MemoryDataStore
+            class GoodStore(MemoryDataStore):
+                '''A test store.'''
+            """,
+            "brokenplug_mod": "raise ImportError('needs a library that is not installed')\n",
+        },
+    )
+    _distribution(
+        site,
+        "rivalplug",
+        """
+        [eostores.stores]
+        memory = goodplug_mod:GoodStore
+        """,
+        {},
+    )
+    return site
+
+
+def test_listing_imports_no_plugin(plugin_site):
+    found = _run(
+        plugin_site,
+        """
+        import json, sys
+        import eostores
+        ids = eostores.list_data_store_ids()
+        detail = eostores.list_data_store_ids(detail=True)
+        print(json.dumps({"ids": ids, "good": detail["good"],
+                          "imported": sorted(m for m in sys.modules if "plug_mod" in m)}))
+        """,
+    )
+    assert found["ids"] == sorted([*CORE_STORES, "good", "broken"])
+    assert found["good"]["package"] == "goodplug"
+    assert found["good"]["description"] == "goodplug test plugin"
+    assert found["imported"] == []
+
+
+def test_broken_plugin_fails_alone_and_duplicates_name_both(plugin_site):
+    found = _run(
+        plugin_site,
+        """
+        import json
+        import eostores
+        errors = {}
+        for store_id in ("broken", "memory"):
+            try:
+                eostores.new_data_store(store_id)
+            except eostores.DataStoreError as error:
+                errors[store_id] = str(error)
+        good = eostores.new_data_store("good", root="/x")
+        file = eostores.new_data_store("file")
+        print(json.dumps({"errors": errors, "good": type(good).__name__,
+                          "file": type(file).__name__}))
+        """,
+    )
+    assert "broken" in found["errors"]["broken"]
+    assert "goodplug" in found["errors"]["broken"]
+    assert "needs a library that is not installed" in found["errors"]["broken"]
+    assert "eostores" in found["errors"]["memory"] and "rivalplug" in found["errors"]["memory"]
+    assert (found["good"], found["file"]) == ("GoodStore", "FileDataStore")
+
+
+def test_import_and_listing_stay_light():
+    script = f"""
+        import json, sys
+        import eostores
+        eostores.list_data_store_ids()
+        print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))
+        """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, timeout=60
+    )
+    assert json.loads(result.stdout) == []
+
+
+def test_core_stores_are_registered():
+    assert list_data_store_ids() == CORE_STORES
+    assert {e.name for e in find_data_store_extensions()} == set(CORE_STORES)
+    assert [e.name for e in find_data_store_extensions(lambda e: e.name.startswith("f"))] == [
+        "file",
+        "ftp",
+    ]
+    assert get_data_store_class("file") is FileDataStore
+    assert "root" in get_data_store_params_schema("s3").properties
+    with pytest.raises(DataStoreError, match=r"unknown data store 'cds'.*eostores-cds"):
+        new_data_store("cds")
+
+
+def test_openers_and_writers(tmp_path, cube):
+    openers = {e.name for e in find_data_opener_extensions(storage_id="file")}
+    assert {"dataset:zarr:file", "dataset:netcdf:file", "mldataset:levels:file"} <= openers
+    writers = {e.name for e in find_data_writer_extensions(data_type="dataset", format_id="zarr")}
+    assert {"dataset:zarr:file", "dataset:zarr:s3", "dataset:zarr:memory"} <= writers
+    assert not find_data_writer_extensions(format_id="geotiff")
+
+    writer = new_data_writer("dataset:netcdf:file", root=str(tmp_path))
+    assert writer.write_data(cube, "c.nc") == "c.nc"
+    opener = new_data_opener("dataset:netcdf:file", root=str(tmp_path))
+    assert "group" in opener.get_open_data_params_schema("c.nc").properties
+    assert opener.open_data("c.nc", variable_names=["chl"]).chl.shape == (6, 18, 36)
+    with pytest.raises(DataStoreError, match="unknown data opener"):
+        new_data_opener("dataset:grib:file")
