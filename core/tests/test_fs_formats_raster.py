@@ -56,8 +56,14 @@ def write_geotiff(
     bands[:, 0, 0] = NODATA
     plain = path.with_suffix(".plain.tif") if cog else path
     profile = dict(
-        driver="GTiff", width=width, height=height, count=len(bands), dtype="float32",
-        crs="EPSG:32632", transform=from_origin(X0, Y0, RES, RES), nodata=NODATA,
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=len(bands),
+        dtype="float32",
+        crs="EPSG:32632",
+        transform=from_origin(X0, Y0, RES, RES),
+        nodata=NODATA,
     )
     if cog:
         profile.update(tiled=True, blockxsize=128, blockysize=128)
@@ -68,7 +74,11 @@ def write_geotiff(
                 target.set_band_description(index, description)
     if cog:
         rasterio.shutil.copy(
-            plain, path, driver="COG", blocksize=128, overview_resampling="average",
+            plain,
+            path,
+            driver="COG",
+            blocksize=128,
+            overview_resampling="average",
             compress=compress,
         )
         plain.unlink()
@@ -182,8 +192,9 @@ def test_multi_level_dataset_over_the_overviews(cog, handler, local_fs):
 
 
 def test_plain_single_band_file_is_band_1(tmp_path, handler, local_fs):
-    path = write_geotiff(tmp_path / "plain.tiff", width=40, height=30, descriptions=(None,),
-                         cog=False)
+    path = write_geotiff(
+        tmp_path / "plain.tiff", width=40, height=30, descriptions=(None,), cog=False
+    )
     dataset = handler.open(local_fs, str(path), "dataset", params(handler))
     assert list(dataset.data_vars) == ["band_1"]
     mld = handler.open(local_fs, str(path), "mldataset", params(handler, "mldataset"))

@@ -151,9 +151,7 @@ def test_write_a_multi_level_dataset_keeps_its_levels(fs_root, handler):
         handler.write(source, fs, f"{root}/more.levels", write_params(handler, num_levels=4))
     assert info.value.parameter == "num_levels"
     with pytest.raises(InvalidParameterError) as info:
-        handler.write(
-            source, fs, f"{root}/agg.levels", write_params(handler, agg_methods="mean")
-        )
+        handler.write(source, fs, f"{root}/agg.levels", write_params(handler, agg_methods="mean"))
     assert info.value.parameter == "agg_methods"
 
 

@@ -253,7 +253,9 @@ def test_pickling_keeps_the_levels_working():
     xr.testing.assert_allclose(restored.get_dataset(2).compute(), mld.get_dataset(2).compute())
 
     lazy = LazyMultiLevelDataset(level_from_index, 2)
-    xr.testing.assert_identical(pickle.loads(pickle.dumps(lazy)).get_dataset(1), lazy.get_dataset(1))
+    xr.testing.assert_identical(
+        pickle.loads(pickle.dumps(lazy)).get_dataset(1), lazy.get_dataset(1)
+    )
 
     applied = pickle.loads(pickle.dumps(mld.apply(double_values)))
     np.testing.assert_allclose(applied.get_dataset(1).f.values, 2 * mld.get_dataset(1).f.values)

@@ -165,3 +165,35 @@ def test_openers_and_writers(tmp_path, cube):
     assert opener.open_data("c.nc", variable_names=["chl"]).chl.shape == (6, 18, 36)
     with pytest.raises(DataStoreError, match="unknown data opener"):
         new_data_opener("dataset:grib:file")
+
+
+def test_emulate_command_runs_a_registered_emulator(tmp_path):
+    site = tmp_path / "site"
+    _distribution(site, "echoplug", """
+        [eostores.emulators]
+        echo = echoplug_mod:EchoEmulator
+        """, {
+        "echoplug_mod": """
+            from eostores.testing import EmulatorServer, Response, route
+            class EchoEmulator(EmulatorServer):
+                name = "echo"
+                @route("GET", r"/echo/(?P<word>\\w+)")
+                def echo(self, request, word):
+                    return Response.json({"word": word})
+                def store_params(self):
+                    return {"api_url": self.url + "/echo"}
+            """,
+    })
+    process = subprocess.Popen(
+        [sys.executable, "-m", "eostores.cli", "emulate", "echo", "--latency-ms", "1"],
+        env={"PYTHONPATH": str(site), "PATH": ""}, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        info = json.loads(process.stdout.readline())
+        assert info["store_params"] == {"api_url": info["url"] + "/echo"}
+        import requests
+
+        assert requests.get(info["url"] + "/echo/hello", timeout=10).json() == {"word": "hello"}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -158,13 +158,16 @@ class FsspecOpener:
 
     Every ``open`` gives a file object of its own: the memory filesystem hands out the
     same object to every reader, whose position and registration concurrent rasterio
-    datasets (levels of one file, say) would otherwise share and corrupt.
+    datasets (levels of one file, say) would otherwise share and corrupt. Directory
+    listings are reported empty, so that GDAL neither lists remote directories nor probes
+    for sidecar files.
     """
 
     fs: Any
 
-    def open(self, path: str, mode: str = "rb") -> Any:
-        file = self.fs.open(path, mode)
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        _close_remote_files_at_exit()  # here, so that it also happens in dask workers
+        file = self.fs.open(path, mode, **kwargs)
         if isinstance(file, io.BytesIO):
             file = io.BytesIO(file.getvalue())
         return file
@@ -176,23 +179,22 @@ class FsspecOpener:
         return self.fs.isdir(path)
 
     def ls(self, path: str) -> list[str]:
-        return self.fs.ls(path, detail=False)
+        return []
 
     def size(self, path: str) -> int:
         return self.fs.size(path)
 
-    def mtime(self, path: str) -> float:
-        try:
-            return self.fs.modified(path).timestamp()
-        except (NotImplementedError, OSError, AttributeError):
-            return 0.0
+    def modified(self, path: str) -> Any:
+        return self.fs.modified(path)
+
+    def rm(self, path: str) -> None:
+        raise PermissionError("GeoTIFF files are opened read-only")
 
 
 def _rasterio_source(fs: AbstractFileSystem, path: str) -> tuple[str, dict[str, Any]]:
     """The path and ``rasterio.open`` keywords for ``path`` on ``fs``."""
     if is_local(fs):
         return path, {}
-    _close_remote_files_at_exit()
     return path, {"opener": FsspecOpener(fs)}
 
 
