@@ -6,6 +6,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -243,6 +244,35 @@ def test_memory_filesystem(cog, handler):
         fs.rm(path.rsplit("/", 1)[0], recursive=True)
 
 
+def test_remote_files_opened_and_closed_in_different_threads(cog, handler):
+    fs = fsspec.filesystem("memory")
+    path = f"/raster-{uuid.uuid4().hex}/scene.tif"
+    fs.pipe_file(path, cog.read_bytes())
+    opened = {}
+
+    def open_in_thread():
+        opened["dataset"] = handler.open(fs, path, "dataset", params(handler, overview_level=1))
+        opened["value"] = float(opened["dataset"].red[3, 3])
+
+    try:
+        worker = threading.Thread(target=open_in_thread)
+        worker.start()
+        worker.join()
+        main = handler.open(fs, path, "dataset", params(handler))
+        assert float(main.red[3, 3]) == 3003.0
+        opened["dataset"].close()  # opened in the worker, closed here
+        closer = threading.Thread(target=main.close)  # and the other way round
+        closer.start()
+        closer.join()
+        assert opened["value"] == pytest.approx(red(X0 + 4 * 3.5 * RES, Y0 - 4 * 3.5 * RES))
+        # closed datasets reopen on access
+        assert float(main.red[3, 3]) == 3003.0
+        main.close()
+    finally:
+        fs.rm(path.rsplit("/", 1)[0], recursive=True)
+
+
+@pytest.mark.slow
 def test_interpreter_exits_cleanly_with_remote_files_left_open(cog):
     """Files opened through fsspec and never closed must not crash the interpreter at exit."""
     code = f"""
@@ -293,4 +323,14 @@ def test_https_reads_only_the_byte_ranges_it_needs(tmp_path, handler):
         assert dataset.sizes == {"y": 64, "x": 64}
         with pytest.raises(DataNotFoundError):
             handler.open(fs, f"{server.url}/files/none.tif", "dataset", {})
+
+        # several open datasets of one file (here its levels) stay independent
+        mld = handler.open(fs, url, "mldataset", params(handler, "mldataset", bbox=bbox))
+        levels = [mld.get_dataset(level) for level in range(mld.num_levels)]
+        for level in levels:
+            values = level.red.values
+            np.testing.assert_allclose(values, expected(red, level))
         dataset.close()
+        mld.close()
+        assert mld.get_dataset(1).red.values.shape == levels[1].red.shape  # reopens
+        mld.close()

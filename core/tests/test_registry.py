@@ -169,11 +169,15 @@ def test_openers_and_writers(tmp_path, cube):
 
 def test_emulate_command_runs_a_registered_emulator(tmp_path):
     site = tmp_path / "site"
-    _distribution(site, "echoplug", """
+    _distribution(
+        site,
+        "echoplug",
+        """
         [eostores.emulators]
         echo = echoplug_mod:EchoEmulator
-        """, {
-        "echoplug_mod": """
+        """,
+        {
+            "echoplug_mod": """
             from eostores.testing import EmulatorServer, Response, route
             class EchoEmulator(EmulatorServer):
                 name = "echo"
@@ -183,10 +187,13 @@ def test_emulate_command_runs_a_registered_emulator(tmp_path):
                 def store_params(self):
                     return {"api_url": self.url + "/echo"}
             """,
-    })
+        },
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "eostores.cli", "emulate", "echo", "--latency-ms", "1"],
-        env={"PYTHONPATH": str(site), "PATH": ""}, stdout=subprocess.PIPE, text=True,
+        env={"PYTHONPATH": str(site), "PATH": ""},
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         info = json.loads(process.stdout.readline())

@@ -60,6 +60,10 @@ class FormatHandler(ABC):
         """Whether data of this format exist at ``path``."""
         return fs.exists(path)
 
+    def move(self, fs: AbstractFileSystem, source: str, target: str) -> None:
+        """Move the data at ``source`` (and anything that belongs to it) to ``target``."""
+        fs.mv(source, target, recursive=self.is_directory)
+
     def delete(self, fs: AbstractFileSystem, path: str) -> None:
         """Remove ``path`` and anything that belongs to it."""
         fs.rm(path, recursive=self.is_directory)

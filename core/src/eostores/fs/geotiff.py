@@ -7,9 +7,10 @@ names; otherwise the variables are ``band_1`` ... ``band_N``. The variable's ``b
 attribute holds the 1-based band number in either case.
 
 Local files are opened by path; files on other filesystems through fsspec, so that only
-the byte ranges of the tiles read are fetched (HTTP range requests, S3 ranged GETs; the
-filesystem's ``block_size`` storage option sets the request size). As a multi-level
-dataset, level 0 is the full resolution and level ``i`` the overview ``i - 1``.
+the byte ranges of the dask chunks read are fetched (HTTP range requests, S3 ranged GETs;
+``tile_size`` sets the chunks, the filesystem's ``block_size`` storage option the request
+size). As a multi-level dataset, level 0 is the full resolution and level ``i`` the
+overview ``i - 1``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
     from ..schema import JsonObjectSchema
 
 _DEFAULT_CHUNK = 512
-# GDAL must not look for sidecar files (.aux.xml, .msk, .ovr) next to remote files: each
-# probe would be a request.
+# GDAL must not look for sidecar files (.aux.xml, .msk, .ovr) next to remote files while
+# opening them: each probe would be a request.
 _REMOTE_GDAL_ENV = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
 
 
@@ -156,21 +157,29 @@ class GeoTiffLevelOpener:
 class FsspecOpener:
     """Serves an fsspec filesystem to GDAL through rasterio's opener interface.
 
-    Every ``open`` gives a file object of its own: the memory filesystem hands out the
-    same object to every reader, whose position and registration concurrent rasterio
-    datasets (levels of one file, say) would otherwise share and corrupt. Directory
-    listings are reported empty, so that GDAL neither lists remote directories nor probes
-    for sidecar files.
+    Every ``open`` gives a file object of its own, equal only to itself: rasterio keys
+    open files by equality, and fsspec files of one path compare equal (the memory
+    filesystem even hands out one shared object), so that concurrent datasets of one file
+    (its levels, say) would otherwise close each other's files. Directory listings are
+    reported empty, so that GDAL neither lists remote directories nor probes for sidecar
+    files.
     """
 
     fs: Any
 
+    def __post_init__(self) -> None:
+        _prepare_rasterio_openers()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # unpickled in a dask worker process, before rasterio opens anything there
+        object.__setattr__(self, "fs", state["fs"])
+        _prepare_rasterio_openers()
+
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-        _close_remote_files_at_exit()  # here, so that it also happens in dask workers
         file = self.fs.open(path, mode, **kwargs)
-        if isinstance(file, io.BytesIO):
+        if isinstance(file, io.BytesIO):  # shared by all readers: copy it
             file = io.BytesIO(file.getvalue())
-        return file
+        return _DistinctFile(file)
 
     def isfile(self, path: str) -> bool:
         return self.fs.isfile(path)
@@ -189,6 +198,31 @@ class FsspecOpener:
 
     def rm(self, path: str) -> None:
         raise PermissionError("GeoTIFF files are opened read-only")
+
+
+class _DistinctFile:
+    """A read-only file object that is equal only to itself."""
+
+    def __init__(self, file: Any):
+        self._file = file
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> _DistinctFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _rasterio_source(fs: AbstractFileSystem, path: str) -> tuple[str, dict[str, Any]]:
@@ -290,23 +324,53 @@ def open_geotiff(
     return apply_common_params(dataset, params)
 
 
-# --------------------------------------------------------------------------- interpreter exit
+# --------------------------------------------------------------------------- rasterio openers
+#
+# Two properties of rasterio's Python-opener bridge (rasterio 1.4) can crash the
+# interpreter, and are worked around here once per process:
+# - it keeps its registry of openers and open files in context variables, which are per
+#   thread: a dataset opened in one thread (a dask worker, a web request) and closed in
+#   another fails inside GDAL's close callback. The registry is made process-wide.
+# - files still open when the interpreter shuts down are closed by the final garbage
+#   collection, when the callback cannot run any more. They are closed by an atexit hook.
 
-_exit_hook_lock = threading.Lock()
-_exit_hook_registered = False
+_prepare_lock = threading.Lock()
+_prepared = False
 
 
-def _close_remote_files_at_exit() -> None:
-    """Make sure files opened through fsspec are closed before the interpreter shuts down.
+class _ProcessWideVar:
+    """Stands in for a ContextVar: one value for all threads."""
 
-    GDAL calls back into Python to close them; left to the final garbage collection, that
-    callback can crash the interpreter, so they are closed from an atexit hook instead.
-    """
-    global _exit_hook_registered
-    with _exit_hook_lock:
-        if not _exit_hook_registered:
-            atexit.register(_close_remote_files)
-            _exit_hook_registered = True
+    def __init__(self, value: Any):
+        self._value = value
+
+    def get(self, default: Any = None) -> Any:
+        return self._value
+
+    def set(self, value: Any) -> None:
+        self._value = value
+
+
+def _prepare_rasterio_openers() -> None:
+    """Apply the workarounds above, once per process."""
+    global _prepared
+    with _prepare_lock:
+        if _prepared:
+            return
+        from contextvars import ContextVar
+
+        from rasterio import _vsiopener
+
+        for name in ("_OPENER_REGISTRY", "_OPEN_FILE_EXIT_STACKS"):
+            variable = getattr(_vsiopener, name, None)
+            if isinstance(variable, ContextVar):
+                try:
+                    value = variable.get()
+                except LookupError:
+                    value = {}
+                setattr(_vsiopener, name, _ProcessWideVar(value))
+        atexit.register(_close_remote_files)
+        _prepared = True
 
 
 def _close_remote_files() -> None:
@@ -317,7 +381,7 @@ def _close_remote_files() -> None:
             handle = FILE_CACHE[key]
         except KeyError:
             continue
-        # rasterio names datasets opened through an fsspec opener /vsiriopener_<id>/...
+        # rasterio names datasets opened through an opener /vsiriopener_<id>/...
         if str(getattr(handle, "name", "")).startswith("/vsiriopener_"):
             try:
                 del FILE_CACHE[key]

@@ -250,11 +250,12 @@ class LevelsHandler(FormatHandler):
         tile_size = normalize_tile_size(params.get("tile_size"))
         use_saved = bool(params.get("use_saved_levels", False))
         if isinstance(data, xr.Dataset):
-            levels: MultiLevelDataset = BaseMultiLevelDataset(
+            computed = BaseMultiLevelDataset(
                 data, params.get("num_levels"), tile_size, params.get("agg_methods")
             )
-            agg_methods: dict[str, str] | None = levels.agg_methods  # type: ignore[attr-defined]
-            num_levels = levels.num_levels
+            levels: MultiLevelDataset = computed
+            agg_methods: dict[str, str] | None = computed.agg_methods
+            num_levels = computed.num_levels
         elif isinstance(data, MultiLevelDataset):
             for name in ("agg_methods", "use_saved_levels"):
                 if params.get(name):

@@ -36,8 +36,11 @@ def storage_options_schema(protocol: str) -> Any:
     secret = dict(description="A secret: never shown in reprs, logs or errors.")
     extra: dict[str, Any] = {}
     if protocol == "file":
-        extra = dict(auto_mkdir=JsonBooleanSchema(
-            default=True, title="Create parent directories when writing"))
+        extra = dict(
+            auto_mkdir=JsonBooleanSchema(
+                default=True, title="Create parent directories when writing"
+            )
+        )
     elif protocol == "s3":
         extra = dict(
             anon=JsonBooleanSchema(title="Connect anonymously"),
@@ -49,7 +52,8 @@ def storage_options_schema(protocol: str) -> Any:
             requester_pays=JsonBooleanSchema(title="Requester pays"),
             s3_additional_kwargs=JsonObjectSchema(additional_properties=True),
             client_kwargs=JsonObjectSchema(
-                additional_properties=True, title="botocore client parameters",
+                additional_properties=True,
+                title="botocore client parameters",
                 description="e.g. {'endpoint_url': ..., 'region_name': ...}",
             ),
             config_kwargs=JsonObjectSchema(additional_properties=True),
@@ -78,10 +82,12 @@ def storage_options_schema(protocol: str) -> Any:
         )
     elif protocol in ("https", "http"):
         extra = dict(
-            headers=JsonObjectSchema(additional_properties=JsonStringSchema(),
-                                     title="Extra request headers"),
-            client_kwargs=JsonObjectSchema(additional_properties=True,
-                                           title="aiohttp client session parameters"),
+            headers=JsonObjectSchema(
+                additional_properties=JsonStringSchema(), title="Extra request headers"
+            ),
+            client_kwargs=JsonObjectSchema(
+                additional_properties=True, title="aiohttp client session parameters"
+            ),
             block_size=JsonIntegerSchema(minimum=0, title="Read block size, bytes"),
             simple_links=JsonBooleanSchema(title="Also list links that are not in <a> tags"),
             same_scheme=JsonBooleanSchema(title="Only list links of the same scheme"),
@@ -114,7 +120,9 @@ def store_params_schema(protocol: str, **extra_properties: Any) -> Any:
     properties = dict(
         root=JsonStringSchema(default="", title="Root directory or URL of the store"),
         max_depth=JsonIntegerSchema(
-            minimum=1, nullable=True, default=1,
+            minimum=1,
+            nullable=True,
+            default=1,
             title="Directory depth searched for data; null for unlimited",
         ),
         read_only=JsonBooleanSchema(default=False, title="Refuse writes and deletes"),

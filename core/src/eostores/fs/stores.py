@@ -55,17 +55,28 @@ def translate_errors(store_id: str, data_id: str | None) -> Iterator[None]:
     except DataStoreError:
         raise
     except FileNotFoundError as error:
-        raise DataNotFoundError(f"no such data ({error})", store_id=store_id,
-                                data_id=data_id) from error
+        # fsspec's HTTP filesystem reports a refused request as FileNotFoundError "from" it
+        cause = error.__cause__
+        refused = _remote_error(cause, store_id, data_id) if isinstance(cause, Exception) else None
+        if isinstance(refused, AuthenticationError):
+            raise refused from error
+        raise DataNotFoundError(
+            f"no such data ({error})", store_id=store_id, data_id=data_id
+        ) from error
     except PermissionError as error:
-        raise AuthenticationError(f"access denied: {error}", store_id=store_id,
-                                  data_id=data_id) from error
+        raise AuthenticationError(
+            f"access denied: {error}", store_id=store_id, data_id=data_id
+        ) from error
     except (OSError, TimeoutError) as error:
-        raise ServiceError(f"{type(error).__name__}: {error}", store_id=store_id,
-                           data_id=data_id) from error
+        raise ServiceError(
+            f"{type(error).__name__}: {error}", store_id=store_id, data_id=data_id
+        ) from error
     except (ValueError, TypeError, KeyError) as error:
-        raise DataStoreError(f"cannot read the data: {type(error).__name__}: {error}",
-                             store_id=store_id, data_id=data_id) from error
+        raise DataStoreError(
+            f"cannot read the data: {type(error).__name__}: {error}",
+            store_id=store_id,
+            data_id=data_id,
+        ) from error
     except Exception as error:
         translated = _remote_error(error, store_id, data_id)
         if translated is None:
@@ -76,8 +87,9 @@ def translate_errors(store_id: str, data_id: str | None) -> Iterator[None]:
 def _remote_error(error: Exception, store_id: str, data_id: str | None) -> DataStoreError | None:
     """The DataStoreError for a client library's HTTP status or FTP reply error, if it is one.
 
-    aiohttp carries the status in ``status``, the Azure SDK in ``status_code``; ftplib puts
-    the server's reply code at the start of the message.
+    aiohttp carries the status in ``status``, the Azure SDK in ``status_code`` (and signals
+    unusable credentials with ClientAuthenticationError); ftplib puts the server's reply
+    code at the start of the message.
     """
     import sys
 
@@ -93,6 +105,9 @@ def _remote_error(error: Exception, store_id: str, data_id: str | None) -> DataS
         if message.startswith("550"):
             return DataNotFoundError(f"no such file on the FTP server: {message}", **context)
         return ServiceError(f"the FTP server replied: {message}", **context)
+    azure = sys.modules.get("azure.core.exceptions")
+    if azure is not None and isinstance(error, azure.ClientAuthenticationError):
+        return AuthenticationError(f"access denied: {message}", **context)
     status = next(
         (
             value
@@ -182,8 +197,7 @@ class FsDataStore(MutableDataStore):
                 return
             while pending:
                 directory, depth = pending.pop(0)
-                entries = sorted(self.fs.ls(directory or "", detail=True),
-                                 key=lambda e: e["name"])
+                entries = sorted(self.fs.ls(directory or "", detail=True), key=lambda e: e["name"])
                 for entry in entries:
                     name = entry["name"].rstrip("/")
                     base = posixpath.basename(name)
@@ -195,8 +209,9 @@ class FsDataStore(MutableDataStore):
                     is_dir = entry.get("type") == "directory"
                     handler = self._handler_of(name, is_dir)
                     if handler is not None:
-                        if is_included(data_id, self._patterns("includes"),
-                                       self._patterns("excludes")):
+                        if is_included(
+                            data_id, self._patterns("includes"), self._patterns("excludes")
+                        ):
                             yield data_id, handler
                     elif is_dir and (max_depth is None or depth < max_depth):
                         pending.append((name, depth + 1))
@@ -206,7 +221,7 @@ class FsDataStore(MutableDataStore):
         name = self.fs._strip_protocol(name).rstrip("/")
         if root and not name.startswith(root + "/"):
             return None
-        return name[len(root) + 1:] if root else name.lstrip("/")
+        return name[len(root) + 1 :] if root else name.lstrip("/")
 
     def _handler_of(self, path: str, is_dir: bool) -> FormatHandler | None:
         handler = handler_for_path(path)
@@ -271,14 +286,16 @@ class FsDataStore(MutableDataStore):
                 raise InvalidParameterError(
                     "the format cannot be determined from the data id; known extensions: "
                     + ", ".join(e for h in all_handlers() for e in h.extensions),
-                    store_id=self.store_id, data_id=data_id,
+                    store_id=self.store_id,
+                    data_id=data_id,
                 )
         if opener_id is not None:
             handler = self._handler_for_accessor(opener_id, "opener_id", data_id)
         return data_id, handler
 
-    def _handler_for_accessor(self, accessor_id: str, parameter: str,
-                              data_id: str | None) -> FormatHandler:
+    def _handler_for_accessor(
+        self, accessor_id: str, parameter: str, data_id: str | None
+    ) -> FormatHandler:
         from ..accessor import parse_accessor_id
 
         accessor = parse_accessor_id(accessor_id)
@@ -286,12 +303,13 @@ class FsDataStore(MutableDataStore):
             raise InvalidParameterError(
                 f"{parameter} {accessor_id!r} is for storage {accessor.storage!r}, "
                 f"this store uses {self.protocol!r}",
-                store_id=self.store_id, data_id=data_id, parameter=parameter,
+                store_id=self.store_id,
+                data_id=data_id,
+                parameter=parameter,
             )
         return get_handler(accessor.format)
 
-    def _data_type_for(self, handler: FormatHandler, data_type: DataTypeLike,
-                       data_id: str) -> str:
+    def _data_type_for(self, handler: FormatHandler, data_type: DataTypeLike, data_id: str) -> str:
         wanted = self._assert_data_type(data_type)
         if wanted.alias == "any":
             return handler.data_types[0]
@@ -299,7 +317,9 @@ class FsDataStore(MutableDataStore):
             raise InvalidParameterError(
                 f"{handler.format_id} data cannot be opened as {wanted.alias!r}; "
                 f"allowed: {', '.join(handler.data_types)}",
-                store_id=self.store_id, data_id=data_id, parameter="data_type",
+                store_id=self.store_id,
+                data_id=data_id,
+                parameter="data_type",
             )
         return wanted.alias
 
@@ -336,8 +356,7 @@ class FsDataStore(MutableDataStore):
 
             return JsonObjectSchema(
                 additional_properties=True,
-                description="The parameters depend on the format; "
-                "pass a data id or an opener id.",
+                description="The parameters depend on the format; pass a data id or an opener id.",
             )
         if data_id is not None:
             data_id, handler = self._resolve(data_id, opener_id)
@@ -397,8 +416,9 @@ class FsDataStore(MutableDataStore):
 
     def _assert_writable(self, data_id: str | None) -> None:
         if self.read_only:
-            raise DataStoreError("the store is read-only (read_only=True)",
-                                 store_id=self.store_id, data_id=data_id)
+            raise DataStoreError(
+                "the store is read-only (read_only=True)", store_id=self.store_id, data_id=data_id
+            )
 
     def write_data(
         self,
@@ -418,11 +438,19 @@ class FsDataStore(MutableDataStore):
         if data_type not in handler.writable_types:
             raise InvalidParameterError(
                 f"the {handler.format_id} writer cannot write {data_type} data",
-                store_id=self.store_id, data_id=data_id, parameter="writer_id",
+                store_id=self.store_id,
+                data_id=data_id,
+                parameter="writer_id",
             )
         params = handler.get_write_params_schema().validate_params(
             write_params, store_id=self.store_id, data_id=data_id
         )
+        if params.get("base_dataset_id"):
+            # The levels format stores the base dataset relative to the levels' folder.
+            base_id = self._normalize(params["base_dataset_id"])
+            params["base_dataset_id"] = posixpath.relpath(
+                base_id, posixpath.dirname(data_id) or "."
+            )
         path = self._path(data_id)
         with translate_errors(self.store_id, data_id):
             exists = self.fs.exists(path)
@@ -432,13 +460,16 @@ class FsDataStore(MutableDataStore):
             if exists and not replace:
                 raise InvalidParameterError(
                     "data with this id exists; pass replace=True to overwrite it",
-                    store_id=self.store_id, data_id=data_id, parameter="replace",
+                    store_id=self.store_id,
+                    data_id=data_id,
+                    parameter="replace",
                 )
             self._write_atomically(handler, data, path, params, exists)
         return data_id
 
-    def _writer_handler(self, data_type: str, data_id: str | None,
-                        writer_id: str | None) -> FormatHandler:
+    def _writer_handler(
+        self, data_type: str, data_id: str | None, writer_id: str | None
+    ) -> FormatHandler:
         if writer_id is not None:
             return self._handler_for_accessor(writer_id, "writer_id", data_id)
         if data_id is not None:
@@ -447,8 +478,9 @@ class FsDataStore(MutableDataStore):
                 return handler
         return handler_for_data_type(data_type)
 
-    def _write_atomically(self, handler: FormatHandler, data: Any, path: str,
-                          params: dict[str, Any], exists: bool) -> None:
+    def _write_atomically(
+        self, handler: FormatHandler, data: Any, path: str, params: dict[str, Any], exists: bool
+    ) -> None:
         directory, name = posixpath.split(path)
         token = uuid.uuid4().hex[:12]
         temporary = posixpath.join(directory, f".tmp-{token}-{name}")
@@ -458,11 +490,11 @@ class FsDataStore(MutableDataStore):
             handler.write(data, self.fs, temporary, params)
             if exists:
                 old = posixpath.join(directory, f".old-{token}-{name}")
-                self.fs.mv(path, old, recursive=handler.is_directory)
-                self.fs.mv(temporary, path, recursive=handler.is_directory)
+                handler.move(self.fs, path, old)
+                handler.move(self.fs, temporary, path)
                 handler.delete(self.fs, old)
             else:
-                self.fs.mv(temporary, path, recursive=handler.is_directory)
+                handler.move(self.fs, temporary, path)
         except BaseException:
             with contextlib.suppress(Exception):
                 if self.fs.exists(temporary):
@@ -508,9 +540,7 @@ def _shown(name: str, value: Any) -> str:
     """``repr(value)`` with secrets replaced by ``***``, also inside nested dicts."""
     from ..store import is_secret_parameter
 
-    if value is not None and (
-        is_secret_parameter(name) or name.lower() in _SECRET_OPTION_NAMES
-    ):
+    if value is not None and (is_secret_parameter(name) or name.lower() in _SECRET_OPTION_NAMES):
         return "***"
     if isinstance(value, dict):
         items = ", ".join(f"{k!r}: {_shown(str(k), v)}" for k, v in value.items())
@@ -563,8 +593,10 @@ class S3DataStore(NetworkFsDataStore):
         options = super()._storage_options()
         endpoint = options.pop("endpoint_url", None)
         if endpoint:
-            options["client_kwargs"] = {"endpoint_url": endpoint,
-                                        **options.get("client_kwargs", {})}
+            options["client_kwargs"] = {
+                "endpoint_url": endpoint,
+                **options.get("client_kwargs", {}),
+            }
         return options
 
 
@@ -578,6 +610,7 @@ class HttpsDataStore(NetworkFsDataStore):
 
     protocol = "https"
     store_id = "https"
+    filesystem_class = "HTTPFileSystem"
 
     @classmethod
     def get_data_store_params_schema(cls) -> JsonObjectSchema:
@@ -595,23 +628,27 @@ class HttpsDataStore(NetworkFsDataStore):
         )
 
     def _storage_options(self) -> dict[str, Any]:
+        # Credentials go into plain headers: zarr re-creates the filesystem from its JSON
+        # form, which an aiohttp.BasicAuth object would not survive.
         options = super()._storage_options()
         headers = dict(options.pop("headers", None) or {})
         client_kwargs = dict(options.get("client_kwargs") or {})
+        given = {name.lower() for name in (*headers, *client_kwargs.get("headers", {}))}
         token = self._store_params.get("bearer_token")
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        elif self._store_params.get("use_netrc", True) and "auth" not in client_kwargs:
-            auth = _netrc_auth(self.root)
-            if auth is not None:
-                client_kwargs["auth"] = auth
+        elif (
+            self._store_params.get("use_netrc", True)
+            and "auth" not in client_kwargs
+            and "authorization" not in given
+        ):
+            authorization = _netrc_auth(self.root)
+            if authorization is not None:
+                headers["Authorization"] = authorization
         if headers:
             client_kwargs["headers"] = {**client_kwargs.get("headers", {}), **headers}
-        client_kwargs["middlewares"] = (
-            retry_transient_http,
-            *client_kwargs.get("middlewares", ()),
-        )
-        options["client_kwargs"] = client_kwargs
+        if client_kwargs:
+            options["client_kwargs"] = client_kwargs
         return options
 
     def _existing_handler(self, data_id: str) -> FormatHandler | None:
@@ -630,7 +667,8 @@ class HttpsDataStore(NetworkFsDataStore):
         return handler if found else None
 
 
-def _netrc_auth(url: str) -> Any:
+def _netrc_auth(url: str) -> str | None:
+    """The ``Authorization`` header value for the login of ``url``'s host in .netrc."""
     from urllib.parse import urlparse
 
     from ..credentials import netrc_credentials
@@ -639,9 +677,9 @@ def _netrc_auth(url: str) -> Any:
     found = netrc_credentials(host) if host else None
     if found is None:
         return None
-    import aiohttp
+    import base64
 
-    return aiohttp.BasicAuth(found[0], found[1])
+    return "Basic " + base64.b64encode(f"{found[0]}:{found[1]}".encode()).decode("ascii")
 
 
 _HTTP_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -660,21 +698,23 @@ async def retry_transient_http(request: Any, handler: Any) -> Any:
 
     import aiohttp
 
-    for attempt in range(_HTTP_RETRIES + 1):
-        last = attempt == _HTTP_RETRIES or request.method not in ("GET", "HEAD")
+    attempt = 0
+    while True:
+        last = attempt >= _HTTP_RETRIES or request.method not in ("GET", "HEAD")
+        backoff = random.uniform(0, 0.05 * 2**attempt)
+        attempt += 1
         try:
             response = await handler(request)
         except aiohttp.ClientConnectionError:
             if last:
                 raise
-            await asyncio.sleep(random.uniform(0, 0.05 * 2**attempt))
+            await asyncio.sleep(backoff)
             continue
         if last or response.status not in _HTTP_RETRY_STATUSES:
             return response
         wait = _retry_after_s(response.headers.get("Retry-After"))
         response.release()
-        await asyncio.sleep(wait if wait is not None else random.uniform(0, 0.05 * 2**attempt))
-    raise AssertionError("unreachable")
+        await asyncio.sleep(backoff if wait is None else wait)
 
 
 def _retry_after_s(value: str | None) -> float | None:
@@ -728,15 +768,21 @@ def _move_tree(fs: AbstractFileSystem, source: str, target: str) -> None:
         raise FileNotFoundError(source)
     prefix = fs._strip_protocol(source).rstrip("/")
     destination = fs._strip_protocol(target).rstrip("/")
-    fs.copy(files, [destination + name[len(prefix):] for name in files], on_error="raise")
+    fs.copy(files, [destination + name[len(prefix) :] for name in files], on_error="raise")
     fs.rm(files)
     fs.invalidate_cache()
 
 
 def _object_store_class(base: type) -> type:
     class ObjectStoreFileSystem(base):
-        def mv(self, path1: str, path2: str, recursive: bool = False, maxdepth: Any = None,
-               **kwargs: Any) -> None:
+        def mv(
+            self,
+            path1: str,
+            path2: str,
+            recursive: bool = False,
+            maxdepth: Any = None,
+            **kwargs: Any,
+        ) -> None:
             if recursive and self.isdir(path1):
                 _move_tree(self, path1, path2)
             else:
@@ -756,15 +802,10 @@ def _abfs_filesystem_class() -> type:
 
     class AbfsFileSystem(_object_store_class(AzureBlobFileSystem)):
         def invalidate_cache(self, path: str | None = None) -> None:
-            # adlfs forgets the listing of the path only, but a new blob changes the
-            # listings of all its ancestors (zarr consolidates metadata from them).
-            super().invalidate_cache(path)
-            while path:
-                parent = self._parent(path)
-                if parent == path:
-                    break
-                super().invalidate_cache(parent)
-                path = parent
+            # After a write adlfs invalidates the parent path without its container,
+            # which matches no cached listing, so zarr would consolidate stale listings:
+            # forget all listings instead.
+            super().invalidate_cache(None)
 
     return AbfsFileSystem
 
@@ -828,7 +869,29 @@ def _ftp_filesystem_class() -> type:
     return ThreadSafeFTPFileSystem
 
 
+def _http_filesystem_class() -> type:
+    from fsspec.implementations.http import HTTPFileSystem
+
+    class RetryingHTTPFileSystem(HTTPFileSystem):
+        """HTTP whose sessions retry transient failures (see ``retry_transient_http``).
+
+        The middleware is added here rather than passed in ``client_kwargs``, so that the
+        filesystem's options stay JSON-serialisable (zarr re-creates it from JSON).
+        """
+
+        def __init__(self, *args: Any, client_kwargs: dict | None = None, **kwargs: Any):
+            client_kwargs = dict(client_kwargs or {})
+            client_kwargs["middlewares"] = (
+                retry_transient_http,
+                *client_kwargs.get("middlewares", ()),
+            )
+            super().__init__(*args, client_kwargs=client_kwargs, **kwargs)
+
+    return RetryingHTTPFileSystem
+
+
 _FILESYSTEM_CLASSES = {
+    "HTTPFileSystem": _http_filesystem_class,
     "S3FileSystem": _s3_filesystem_class,
     "AzureBlobFileSystem": _abfs_filesystem_class,
     "FTPFileSystem": _ftp_filesystem_class,
@@ -850,8 +913,14 @@ def __getattr__(name: str) -> Any:
 
 _CLASSES: dict[str, type[FsDataStore]] = {
     cls.protocol: cls
-    for cls in (FileDataStore, MemoryDataStore, S3DataStore, HttpsDataStore, FtpDataStore,
-                AbfsDataStore)
+    for cls in (
+        FileDataStore,
+        MemoryDataStore,
+        S3DataStore,
+        HttpsDataStore,
+        FtpDataStore,
+        AbfsDataStore,
+    )
 }
 
 
@@ -864,9 +933,15 @@ def fs_store_class(protocol: str) -> type[FsDataStore]:
         return ReferenceDataStore
     if protocol in _CLASSES:
         return _CLASSES[protocol]
-    return type(f"{protocol.title()}DataStore", (FsDataStore,),
-                {"protocol": protocol, "store_id": STORE_IDS.get(protocol, protocol),
-                 "__module__": __name__})
+    return type(
+        f"{protocol.title()}DataStore",
+        (FsDataStore,),
+        {
+            "protocol": protocol,
+            "store_id": STORE_IDS.get(protocol, protocol),
+            "__module__": __name__,
+        },
+    )
 
 
 def new_fs_data_store(
@@ -881,8 +956,11 @@ def new_fs_data_store(
 ) -> FsDataStore:
     """A filesystem store for ``protocol`` (file, memory, s3, https, ftp, abfs, reference...)."""
     values = dict(root=root, max_depth=max_depth, read_only=read_only, **params)
-    for key, value in (("includes", includes), ("excludes", excludes),
-                       ("storage_options", storage_options)):
+    for key, value in (
+        ("includes", includes),
+        ("excludes", excludes),
+        ("storage_options", storage_options),
+    ):
         if value is not None:
             values[key] = value
     return fs_store_class(protocol)(**values)

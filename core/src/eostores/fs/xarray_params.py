@@ -28,7 +28,10 @@ def dataset_open_params_schema(**format_properties: Any) -> Any:
     )
     properties = dict(
         variable_names=variable_names_schema(),
-        bbox=bbox_schema(description="Subset to this box, in the units of the x/y coordinates."),
+        bbox=bbox_schema(
+            crs_units="units",
+            description="Subset to this box, in the units of the x/y coordinates.",
+        ),
         time_range=time_range_schema(),
         chunks=JsonObjectSchema(
             additional_properties=chunk_size,
