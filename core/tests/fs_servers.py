@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -484,7 +484,6 @@ class AzureEnvironment:
     blob_endpoint: str
     container: str
     account_key: str = AZURITE_KEY
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def connection_string(self, account_key: str | None = None) -> str:
         return (

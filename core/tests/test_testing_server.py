@@ -399,3 +399,18 @@ def test_package_import_is_cheap_and_needs_no_pytest():
         "assert t.FaultProfile().error_statuses == (503,)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_pytest_plugin_starts_and_stops_emulators(eostores_emulator):
+    from eostores.testing import EmulatorServer, Response, route
+
+    class Hello(EmulatorServer):
+        name = "hello"
+
+        @route("GET", r"/hello")
+        def hello(self, request):
+            return Response.json({"hello": "world"})
+
+    emulator = eostores_emulator(Hello, latency_ms=1)
+    assert requests.get(emulator.url + "/hello", timeout=10).json() == {"hello": "world"}
+    assert emulator.request_log[0].path == "/hello"
