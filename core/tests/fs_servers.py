@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -313,7 +314,8 @@ class StaticFilesEmulator(EmulatorServer):
         links = []
         for entry in sorted(directory.iterdir()):
             name = entry.name + ("/" if entry.is_dir() else "")
-            links.append(f'<li><a href="{html.escape(name)}">{html.escape(name)}</a></li>')
+            href = html.escape(urllib.parse.quote(name))
+            links.append(f'<li><a href="{href}">{html.escape(name)}</a></li>')
         page = "<!DOCTYPE html>\n<html><body><ul>\n" + "\n".join(links) + "\n</ul></body></html>\n"
         return Response.text(page, content_type="text/html; charset=utf-8")
 

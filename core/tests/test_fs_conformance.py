@@ -18,6 +18,7 @@ OPEN_PARAMS = {"bbox": [0, 0, 40, 40], "time_range": ["2024-01-01", "2024-01-02"
 class FsConformance(StoreConformance):
     data_id = DATA_ID
     open_params = OPEN_PARAMS
+    variables_known_without_requests = False
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,10 @@ def http_root(http_env, cube):
 
 
 class TestHttpsStore(FsConformance):
+    @pytest.fixture
+    def emulator(self, http_env):
+        return http_env.server
+
     @pytest.fixture
     def store(self, http_root, http_env, no_netrc):
         return new_data_store("https", root=http_root, bearer_token=http_env.token)

@@ -119,12 +119,6 @@ def http_refs(http_env, cube, no_netrc, make_references):
     return f"{base_url}/cube.json"
 
 
-@pytest.mark.xfail(
-    reason="zarr re-creates the reference filesystem as asynchronous from its JSON form, "
-    "and fsspec then refuses its synchronous http filesystem; ReferenceDataStore must "
-    "create it with asynchronous=True (and remote_options asynchronous=True)",
-    strict=True,
-)
 def test_references_over_http(http_env, http_refs):
     auth = {"client_kwargs": {"headers": {"Authorization": f"Bearer {http_env.token}"}}}
     store = new_data_store(

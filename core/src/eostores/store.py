@@ -29,12 +29,28 @@ __all__ = [
 SECRET_PARAMETER_WORDS = ("secret", "password", "token", "key", "credentials", "private")
 
 
+#: Option names whose values are secrets although no secret word is in them.
+SECRET_OPTION_NAMES = frozenset({"auth", "authorization", "connection_string"})
+
+
 def is_secret_parameter(name: str) -> bool:
     lowered = name.lower()
+    if lowered in SECRET_OPTION_NAMES:
+        return True
     return any(word in lowered for word in SECRET_PARAMETER_WORDS) and lowered not in (
         "key_id",
         "cache_key",
     )
+
+
+def shown_parameter(name: str, value: Any) -> str:
+    """``repr(value)`` with secrets replaced by ``***``, also inside nested dicts."""
+    if value is not None and is_secret_parameter(name):
+        return "***"
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{k!r}: {shown_parameter(str(k), v)}" for k, v in value.items())
+        return "{" + items + "}"
+    return repr(value)
 
 
 class DataOpener(ABC):
@@ -136,8 +152,7 @@ class DataStore(DataOpener, DataSearcher, DataPreloader):
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{k}={'***' if is_secret_parameter(k) and v is not None else repr(v)}"
-            for k, v in getattr(self, "_store_params", {}).items()
+            f"{k}={shown_parameter(k, v)}" for k, v in getattr(self, "_store_params", {}).items()
         )
         return f"{type(self).__name__}({shown})"
 

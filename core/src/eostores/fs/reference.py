@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING, Any
 from ..datatype import DataTypeLike
 from ..errors import InvalidParameterError
 from ..store import DataStore
-from .stores import translate_errors
+from .errors import translate_errors
 
 if TYPE_CHECKING:
     from ..descriptor import DataDescriptor
     from ..schema import JsonObjectSchema
+
+
+_ASYNC_PROTOCOLS = frozenset({"http", "https", "s3", "s3a", "abfs", "az", "gcs", "gs"})
 
 
 class ReferenceDataStore(DataStore):
@@ -172,6 +175,11 @@ class ReferenceDataStore(DataStore):
                 options[key] = params[key]
         if params.get("cache_size") is not None:
             options["cache_size"] = params["cache_size"]
+        if options.get("remote_protocol") in _ASYNC_PROTOCOLS:
+            # zarr re-creates the filesystem as asynchronous from its JSON form, which
+            # needs an asynchronous filesystem for the referenced data as well.
+            options["asynchronous"] = True
+            options["remote_options"] = {**options.get("remote_options", {}), "asynchronous": True}
         return fsspec.filesystem("reference", **options)
 
     def open_data(

@@ -1,24 +1,20 @@
-"""The filesystem data stores: file, memory, s3, https, ftp, abfs (reference: reference.py)."""
+"""The filesystem data store and its local kinds: file and memory (remote ones: remote.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import posixpath
-import sys
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..datatype import DataType, DataTypeLike
 from ..errors import (
-    AuthenticationError,
-    DataNotFoundError,
     DataStoreError,
     InvalidParameterError,
-    QuotaExceededError,
-    ServiceError,
 )
 from ..store import MutableDataStore
+from .errors import translate_errors
 from .formats import (
     FormatHandler,
     all_handlers,
@@ -36,95 +32,12 @@ if TYPE_CHECKING:
     from ..schema import JsonObjectSchema
 
 __all__ = [
-    "AbfsDataStore",
     "FileDataStore",
     "FsDataStore",
-    "FtpDataStore",
-    "HttpsDataStore",
     "MemoryDataStore",
-    "S3DataStore",
+    "fs_store_class",
     "new_fs_data_store",
 ]
-
-
-@contextlib.contextmanager
-def translate_errors(store_id: str, data_id: str | None) -> Iterator[None]:
-    """Turn filesystem and library exceptions into DataStoreError subclasses."""
-    try:
-        yield
-    except DataStoreError:
-        raise
-    except FileNotFoundError as error:
-        # fsspec's HTTP filesystem reports a refused request as FileNotFoundError "from" it
-        cause = error.__cause__
-        refused = _remote_error(cause, store_id, data_id) if isinstance(cause, Exception) else None
-        if isinstance(refused, AuthenticationError):
-            raise refused from error
-        raise DataNotFoundError(
-            f"no such data ({error})", store_id=store_id, data_id=data_id
-        ) from error
-    except PermissionError as error:
-        raise AuthenticationError(
-            f"access denied: {error}", store_id=store_id, data_id=data_id
-        ) from error
-    except (OSError, TimeoutError) as error:
-        raise ServiceError(
-            f"{type(error).__name__}: {error}", store_id=store_id, data_id=data_id
-        ) from error
-    except (ValueError, TypeError, KeyError) as error:
-        raise DataStoreError(
-            f"cannot read the data: {type(error).__name__}: {error}",
-            store_id=store_id,
-            data_id=data_id,
-        ) from error
-    except Exception as error:
-        translated = _remote_error(error, store_id, data_id)
-        if translated is None:
-            raise
-        raise translated from error
-
-
-def _remote_error(error: Exception, store_id: str, data_id: str | None) -> DataStoreError | None:
-    """The DataStoreError for a client library's HTTP status or FTP reply error, if it is one.
-
-    aiohttp carries the status in ``status``, the Azure SDK in ``status_code`` (and signals
-    unusable credentials with ClientAuthenticationError); ftplib puts the server's reply
-    code at the start of the message.
-    """
-    import sys
-
-    from ..credentials import redact_text
-
-    context = dict(store_id=store_id, data_id=data_id)
-    message = redact_text(str(error).strip().splitlines()[0] if str(error).strip() else "")
-    message = message or type(error).__name__
-    ftplib = sys.modules.get("ftplib")
-    if ftplib is not None and isinstance(error, ftplib.Error):
-        if message.startswith(("530", "532")):
-            return AuthenticationError(f"the FTP server refused the login: {message}", **context)
-        if message.startswith("550"):
-            return DataNotFoundError(f"no such file on the FTP server: {message}", **context)
-        return ServiceError(f"the FTP server replied: {message}", **context)
-    azure = sys.modules.get("azure.core.exceptions")
-    if azure is not None and isinstance(error, azure.ClientAuthenticationError):
-        return AuthenticationError(f"access denied: {message}", **context)
-    status = next(
-        (
-            value
-            for value in (getattr(error, "status", None), getattr(error, "status_code", None))
-            if isinstance(value, int)
-        ),
-        None,
-    )
-    if status is None:
-        return None
-    if status in (401, 403):
-        return AuthenticationError(f"access denied (HTTP {status}): {message}", **context)
-    if status in (404, 410):
-        return DataNotFoundError(f"no such data (HTTP {status}): {message}", **context)
-    if status == 429:
-        return QuotaExceededError(message, status=status, **context)
-    return ServiceError(message, status=status, **context)
 
 
 class FsDataStore(MutableDataStore):
@@ -323,6 +236,24 @@ class FsDataStore(MutableDataStore):
             )
         return wanted.alias
 
+    def _validated_open_params(
+        self, handler: FormatHandler, data_type: DataTypeLike, data_id: str, params: dict
+    ) -> tuple[str, dict[str, Any]]:
+        from ..schema import parse_bbox, parse_time_range
+
+        dtype = self._data_type_for(handler, data_type, data_id)
+        schema = handler.get_open_params_schema(dtype)
+        validated = schema.validate_params(params, store_id=self.store_id, data_id=data_id)
+        try:  # the order of bbox corners and of times is checked before any I/O too
+            if validated.get("bbox") is not None:
+                parse_bbox(validated["bbox"], geographic=False)
+            if validated.get("time_range") is not None:
+                parse_time_range(validated["time_range"])
+        except InvalidParameterError as error:
+            error.store_id, error.data_id = self.store_id, data_id
+            raise
+        return dtype, validated
+
     def get_data_types_for_data(self, data_id: str) -> tuple[str, ...]:
         return self._resolve(data_id, None)[1].data_types
 
@@ -376,14 +307,21 @@ class FsDataStore(MutableDataStore):
         data_type: DataTypeLike = None,
         **open_params: Any,
     ) -> Any:
-        data_id, handler = self._resolve(data_id, opener_id)
         if opener_id is not None and data_type is None:
             from ..accessor import parse_accessor_id
 
             data_type = parse_accessor_id(opener_id).data_type
-        dtype = self._data_type_for(handler, data_type, data_id)
-        schema = handler.get_open_params_schema(dtype)
-        params = schema.validate_params(open_params, store_id=self.store_id, data_id=data_id)
+        # Where the name tells the format, parameters are checked before any I/O.
+        data_id = self._normalize(data_id)
+        named = (
+            self._handler_for_accessor(opener_id, "opener_id", data_id)
+            if opener_id is not None
+            else handler_for_path(data_id)
+        )
+        if named is not None:
+            self._validated_open_params(named, data_type, data_id, open_params)
+        data_id, handler = self._resolve(data_id, opener_id)
+        dtype, params = self._validated_open_params(handler, data_type, data_id, open_params)
         context = dict(store_id=self.store_id, data_id=data_id)
         with translate_errors(self.store_id, data_id):
             data = handler.open(self.fs, self._path(data_id), dtype, params)
@@ -532,398 +470,6 @@ class MemoryDataStore(FsDataStore):
     store_id = "memory"
 
 
-#: Option names whose values are secrets besides those ``is_secret_parameter`` recognises.
-_SECRET_OPTION_NAMES = frozenset({"auth", "authorization", "connection_string"})
-
-
-def _shown(name: str, value: Any) -> str:
-    """``repr(value)`` with secrets replaced by ``***``, also inside nested dicts."""
-    from ..store import is_secret_parameter
-
-    if value is not None and (is_secret_parameter(name) or name.lower() in _SECRET_OPTION_NAMES):
-        return "***"
-    if isinstance(value, dict):
-        items = ", ".join(f"{k!r}: {_shown(str(k), v)}" for k, v in value.items())
-        return "{" + items + "}"
-    return repr(value)
-
-
-class NetworkFsDataStore(FsDataStore):
-    """A filesystem store reached over the network (s3, https, ftp, abfs).
-
-    Its repr hides secrets inside ``storage_options``; listing a root that exists but
-    cannot be read fails instead of yielding nothing; and where fsspec's filesystem
-    lacks something the store needs, ``filesystem_class`` names a subclass of it in
-    this module.
-    """
-
-    #: Name of a filesystem class of this module to use instead of fsspec's, if any.
-    filesystem_class: ClassVar[str | None] = None
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={_shown(k, v)}" for k, v in self._store_params.items())
-        return f"{type(self).__name__}({shown})"
-
-    @property
-    def fs(self) -> AbstractFileSystem:
-        if self._fs is None and self.filesystem_class is not None:
-            with translate_errors(self.store_id, None):
-                cls = getattr(sys.modules[__name__], self.filesystem_class)
-                self._fs = cls(**self._storage_options())
-        return super().fs
-
-    def _walk(self) -> Iterator[tuple[str, FormatHandler]]:
-        # The generic walk asks fs.exists(root) first, which for S3 buckets and HTTP
-        # answers False on 401/403: probe with a listing so that those surface.
-        root = self.root.rstrip("/")
-        if root:
-            with translate_errors(self.store_id, None), contextlib.suppress(FileNotFoundError):
-                self.fs.ls(root, detail=False)
-        yield from super()._walk()
-
-
-class S3DataStore(NetworkFsDataStore):
-    """Data in an S3 bucket (or any S3-compatible object store)."""
-
-    protocol = "s3"
-    store_id = "s3"
-    filesystem_class = "S3FileSystem"
-
-    def _storage_options(self) -> dict[str, Any]:
-        options = super()._storage_options()
-        endpoint = options.pop("endpoint_url", None)
-        if endpoint:
-            options["client_kwargs"] = {
-                "endpoint_url": endpoint,
-                **options.get("client_kwargs", {}),
-            }
-        return options
-
-
-class HttpsDataStore(NetworkFsDataStore):
-    """Data below an https URL; read-only unless the server accepts uploads.
-
-    Credentials: ``bearer_token``, or the login for the root URL's host in ``~/.netrc``
-    (or the file named by ``NETRC``). GET and HEAD requests answered with a transient
-    status (408, 429, 5xx) are retried with backoff, honouring ``Retry-After``.
-    """
-
-    protocol = "https"
-    store_id = "https"
-    filesystem_class = "HTTPFileSystem"
-
-    @classmethod
-    def get_data_store_params_schema(cls) -> JsonObjectSchema:
-        from ..schema import JsonBooleanSchema, JsonStringSchema
-
-        return store_params_schema(
-            cls.protocol,
-            bearer_token=JsonStringSchema(
-                title="Bearer token sent as 'Authorization: Bearer ...'",
-                description="A secret: never shown in reprs, logs or errors.",
-            ),
-            use_netrc=JsonBooleanSchema(
-                default=True, title="Use the login in .netrc for the root URL's host"
-            ),
-        )
-
-    def _storage_options(self) -> dict[str, Any]:
-        # Credentials go into plain headers: zarr re-creates the filesystem from its JSON
-        # form, which an aiohttp.BasicAuth object would not survive.
-        options = super()._storage_options()
-        headers = dict(options.pop("headers", None) or {})
-        client_kwargs = dict(options.get("client_kwargs") or {})
-        given = {name.lower() for name in (*headers, *client_kwargs.get("headers", {}))}
-        token = self._store_params.get("bearer_token")
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        elif (
-            self._store_params.get("use_netrc", True)
-            and "auth" not in client_kwargs
-            and "authorization" not in given
-        ):
-            authorization = _netrc_auth(self.root)
-            if authorization is not None:
-                headers["Authorization"] = authorization
-        if headers:
-            client_kwargs["headers"] = {**client_kwargs.get("headers", {}), **headers}
-        if client_kwargs:
-            options["client_kwargs"] = client_kwargs
-        return options
-
-    def _existing_handler(self, data_id: str) -> FormatHandler | None:
-        # HTTP servers often list no directories, so a zarr URL may answer 404 while its
-        # keys exist: look for its metadata instead. Probe strictly, so that 401 and 403
-        # surface as errors instead of as absence.
-        path = self._path(data_id)
-        handler = handler_for_path(path)
-        if handler is None or (handler.is_directory and handler.format_id != "zarr"):
-            return super()._existing_handler(data_id)
-        if handler.is_directory:
-            names = ("zarr.json", ".zmetadata", ".zgroup")
-            found = any(self.fs.exists(f"{path}/{name}", strict=True) for name in names)
-        else:
-            found = self.fs.exists(path, strict=True)
-        return handler if found else None
-
-
-def _netrc_auth(url: str) -> str | None:
-    """The ``Authorization`` header value for the login of ``url``'s host in .netrc."""
-    from urllib.parse import urlparse
-
-    from ..credentials import netrc_credentials
-
-    host = urlparse(url).hostname
-    found = netrc_credentials(host) if host else None
-    if found is None:
-        return None
-    import base64
-
-    return "Basic " + base64.b64encode(f"{found[0]}:{found[1]}".encode()).decode("ascii")
-
-
-_HTTP_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_HTTP_RETRIES = 5
-_HTTP_MAX_WAIT_S = 10.0
-
-
-async def retry_transient_http(request: Any, handler: Any) -> Any:
-    """aiohttp client middleware: retry GET and HEAD on transient statuses and lost connections.
-
-    Waits ``Retry-After`` (capped) when the server sends it, else an exponential backoff
-    with jitter; the last answer is returned as it is.
-    """
-    import asyncio
-    import random
-
-    import aiohttp
-
-    attempt = 0
-    while True:
-        last = attempt >= _HTTP_RETRIES or request.method not in ("GET", "HEAD")
-        backoff = random.uniform(0, 0.05 * 2**attempt)
-        attempt += 1
-        try:
-            response = await handler(request)
-        except aiohttp.ClientConnectionError:
-            if last:
-                raise
-            await asyncio.sleep(backoff)
-            continue
-        if last or response.status not in _HTTP_RETRY_STATUSES:
-            return response
-        wait = _retry_after_s(response.headers.get("Retry-After"))
-        response.release()
-        await asyncio.sleep(backoff if wait is None else wait)
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), capped."""
-    import email.utils
-    import time
-
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return min(max(seconds, 0.0), _HTTP_MAX_WAIT_S)
-
-
-class FtpDataStore(NetworkFsDataStore):
-    """Data on an FTP server (``storage_options``: host, port, username, password)."""
-
-    protocol = "ftp"
-    store_id = "ftp"
-    filesystem_class = "FTPFileSystem"
-
-
-class AbfsDataStore(NetworkFsDataStore):
-    """Data in an Azure Blob Storage container.
-
-    Against an emulator such as Azurite, pass a ``connection_string`` (``account_host``
-    always means https).
-    """
-
-    protocol = "abfs"
-    store_id = "abfs"
-    filesystem_class = "AzureBlobFileSystem"
-
-
-# -- filesystem subclasses, built on first use so that importing this module stays cheap ----
-
-
-def _move_tree(fs: AbstractFileSystem, source: str, target: str) -> None:
-    """Move a directory on an object store: copy object by object, then delete the source.
-
-    Object stores have no directory rename, and s3fs and adlfs fail copying recursively
-    because they also try to copy the (inferred) directories.
-    """
-    files = fs.find(source)
-    if not files:
-        raise FileNotFoundError(source)
-    prefix = fs._strip_protocol(source).rstrip("/")
-    destination = fs._strip_protocol(target).rstrip("/")
-    fs.copy(files, [destination + name[len(prefix) :] for name in files], on_error="raise")
-    fs.rm(files)
-    fs.invalidate_cache()
-
-
-def _object_store_class(base: type) -> type:
-    class ObjectStoreFileSystem(base):
-        def mv(
-            self,
-            path1: str,
-            path2: str,
-            recursive: bool = False,
-            maxdepth: Any = None,
-            **kwargs: Any,
-        ) -> None:
-            if recursive and self.isdir(path1):
-                _move_tree(self, path1, path2)
-            else:
-                super().mv(path1, path2, recursive=recursive, maxdepth=maxdepth, **kwargs)
-
-    return ObjectStoreFileSystem
-
-
-def _s3_filesystem_class() -> type:
-    from s3fs import S3FileSystem
-
-    return _object_store_class(S3FileSystem)
-
-
-def _abfs_filesystem_class() -> type:
-    from adlfs import AzureBlobFileSystem
-
-    class AbfsFileSystem(_object_store_class(AzureBlobFileSystem)):
-        def invalidate_cache(self, path: str | None = None) -> None:
-            # After a write adlfs invalidates the parent path without its container,
-            # which matches no cached listing, so zarr would consolidate stale listings:
-            # forget all listings instead.
-            super().invalidate_cache(None)
-
-    return AbfsFileSystem
-
-
-def _ftp_filesystem_class() -> type:
-    import ftplib
-    import threading
-
-    from fsspec.implementations.ftp import FTPFileSystem
-
-    class ThreadSafeFTPFileSystem(FTPFileSystem):
-        """FTP with one connection per thread, creating parent directories on writes.
-
-        An FTP control connection serves one command at a time, but zarr and dask read
-        and write from several threads; zarr writes keys below directories that do not
-        exist yet, and expects FileNotFoundError when it deletes a missing key.
-        """
-
-        def __init__(self, *args: Any, **kwargs: Any):
-            self._connections = threading.local()
-            self._mkdir_lock = threading.Lock()
-            super().__init__(*args, **kwargs)
-
-        @property
-        def ftp(self) -> Any:
-            if getattr(self._connections, "ftp", None) is None:
-                self._connect()
-            return self._connections.ftp
-
-        @ftp.setter
-        def ftp(self, connection: Any) -> None:
-            self._connections.ftp = connection
-
-        def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-            directory = self._parent(self._strip_protocol(path))
-            if "r" not in mode and directory not in ("", "/"):
-                with self._mkdir_lock:
-                    try:
-                        self.makedirs(directory, exist_ok=True)
-                    except ftplib.error_perm:
-                        self.invalidate_cache()
-                        if not self.isdir(directory):
-                            raise
-            return super()._open(path, mode, **kwargs)
-
-        def rm(self, path: Any, recursive: bool = False, maxdepth: Any = None) -> None:
-            try:
-                super().rm(path, recursive=recursive, maxdepth=maxdepth)
-            except ftplib.error_perm:
-                self.invalidate_cache()
-                if isinstance(path, str) and not self.exists(path):
-                    raise FileNotFoundError(path) from None
-                raise
-
-        def __del__(self) -> None:
-            connection = getattr(getattr(self, "_connections", None), "ftp", None)
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    connection.close()
-
-    return ThreadSafeFTPFileSystem
-
-
-def _http_filesystem_class() -> type:
-    from fsspec.implementations.http import HTTPFileSystem
-
-    class RetryingHTTPFileSystem(HTTPFileSystem):
-        """HTTP whose sessions retry transient failures (see ``retry_transient_http``).
-
-        The middleware is added here rather than passed in ``client_kwargs``, so that the
-        filesystem's options stay JSON-serialisable (zarr re-creates it from JSON).
-        """
-
-        def __init__(self, *args: Any, client_kwargs: dict | None = None, **kwargs: Any):
-            client_kwargs = dict(client_kwargs or {})
-            client_kwargs["middlewares"] = (
-                retry_transient_http,
-                *client_kwargs.get("middlewares", ()),
-            )
-            super().__init__(*args, client_kwargs=client_kwargs, **kwargs)
-
-    return RetryingHTTPFileSystem
-
-
-_FILESYSTEM_CLASSES = {
-    "HTTPFileSystem": _http_filesystem_class,
-    "S3FileSystem": _s3_filesystem_class,
-    "AzureBlobFileSystem": _abfs_filesystem_class,
-    "FTPFileSystem": _ftp_filesystem_class,
-}
-
-
-def __getattr__(name: str) -> Any:
-    # Module attribute access builds the filesystem subclasses lazily; they are found by
-    # name again when filesystems (and the datasets using them) are unpickled.
-    build = _FILESYSTEM_CLASSES.get(name)
-    if build is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    cls = build()
-    cls.__name__ = cls.__qualname__ = name
-    cls.__module__ = __name__
-    globals()[name] = cls
-    return cls
-
-
-_CLASSES: dict[str, type[FsDataStore]] = {
-    cls.protocol: cls
-    for cls in (
-        FileDataStore,
-        MemoryDataStore,
-        S3DataStore,
-        HttpsDataStore,
-        FtpDataStore,
-        AbfsDataStore,
-    )
-}
-
-
 def fs_store_class(protocol: str) -> type[FsDataStore]:
     """The store class for an fsspec protocol; a generic one for other protocols."""
     protocol = "https" if protocol == "http" else protocol
@@ -931,8 +477,19 @@ def fs_store_class(protocol: str) -> type[FsDataStore]:
         from .reference import ReferenceDataStore
 
         return ReferenceDataStore
-    if protocol in _CLASSES:
-        return _CLASSES[protocol]
+    from .remote import AbfsDataStore, FtpDataStore, HttpsDataStore, S3DataStore
+
+    known = (
+        FileDataStore,
+        MemoryDataStore,
+        S3DataStore,
+        HttpsDataStore,
+        FtpDataStore,
+        AbfsDataStore,
+    )
+    for cls in known:
+        if cls.protocol == protocol:
+            return cls
     return type(
         f"{protocol.title()}DataStore",
         (FsDataStore,),
