@@ -1,0 +1,480 @@
+"""The ``zenodo`` data store: the files of one Zenodo record as data ids."""
+
+from __future__ import annotations
+
+import posixpath
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from eostores.datatype import DataType, DataTypeLike
+from eostores.errors import DataNotFoundError, DataStoreError, InvalidParameterError
+from eostores.store import DataStore
+
+from .catalog import FORMATS, FileFormat, Record, RecordFile, format_of
+
+if TYPE_CHECKING:
+    from eostores.descriptor import DataDescriptor
+    from eostores.preload import PreloadHandle
+    from eostores.schema import JsonObjectSchema
+
+    from .api import ZenodoApi
+    from .remote import RecordFileSystem
+
+__all__ = ["ZenodoDataStore"]
+
+STORAGE_ID = "zenodo"
+
+
+class ZenodoDataStore(DataStore):
+    """The files of one Zenodo record (``root``), opened lazily where the format allows.
+
+    Data ids are the file keys of the record. NetCDF4/HDF5, zipped Zarr and GeoTIFF/COG
+    files are opened over HTTP range requests; GeoJSON, zipped shapefiles, GeoPackages
+    and CSV tables are read whole (md5-checked); archives (zip, tar, tar.gz) are
+    preloaded into the cache store with :meth:`preload_data`.
+    """
+
+    store_id = "zenodo"
+
+    def __init__(self, **store_params: Any):
+        super().__init__(**store_params)
+        self._lock = threading.RLock()
+        self._record: Record | None = None
+        self._api: ZenodoApi | None = None
+        self._fs: RecordFileSystem | None = None
+        self._token_resolved = False
+        self._token: Any = None
+        self._variables: dict[str, frozenset[str]] = {}
+        self._descriptors: dict[tuple[str, str], DataDescriptor] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_lock"] = None
+        state["_fs"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+    # -- parameters and service access ------------------------------------------------------
+
+    @classmethod
+    def get_data_store_params_schema(cls) -> JsonObjectSchema:
+        from .schema import store_params_schema
+
+        return store_params_schema()
+
+    @classmethod
+    def get_data_types(cls) -> tuple[str, ...]:
+        return ("dataset", "mldataset", "geodataframe")
+
+    def _http_settings(self) -> dict[str, Any]:
+        return {
+            "store_id": self.store_id,
+            "num_retries": self._store_params.get("num_retries", 5),
+            "retry_backoff_max": self._store_params.get("retry_backoff_max", 60.0),
+        }
+
+    @property
+    def api_url(self) -> str:
+        from .api import DEFAULT_API_URL
+
+        return str(self._store_params.get("api_url") or DEFAULT_API_URL).rstrip("/")
+
+    def _access_token(self) -> Any:
+        if not self._token_resolved:
+            from eostores.credentials import resolve_secret
+
+            self._token = resolve_secret(
+                "access_token",
+                explicit=self._store_params.get("access_token"),
+                env=["ZENODO_ACCESS_TOKEN"],
+                netrc_host=urlsplit(self.api_url).hostname,
+                store_id=self.store_id,
+                required=False,
+            )
+            self._token_resolved = True
+        return self._token
+
+    @property
+    def api(self) -> ZenodoApi:
+        """The client of the REST API."""
+        with self._lock:
+            if self._api is None:
+                from .api import ZenodoApi
+
+                self._api = ZenodoApi(self.api_url, self._http_settings(), self._access_token())
+            return self._api
+
+    @property
+    def record(self) -> Record:
+        """The record ``root`` designates, fetched on first use."""
+        with self._lock:
+            if self._record is None:
+                self._record = self.api.resolve(self._store_params["root"])
+            return self._record
+
+    @property
+    def record_id(self) -> str:
+        """The id of the record version this store serves (a concept id resolved)."""
+        return self.record.record_id
+
+    def list_versions(self) -> list[dict[str, Any]]:
+        """The published versions of the record, newest first, with their ids and dates."""
+        return [
+            {
+                "record_id": version.record_id,
+                "version": version.version,
+                "publication_date": version.publication_date,
+                "doi": version.doi,
+                "is_latest": version.is_latest,
+            }
+            for version in self.api.versions(self.record_id)
+        ]
+
+    @property
+    def file_system(self) -> RecordFileSystem:
+        """The record's files as a read-only fsspec filesystem reading byte ranges."""
+        with self._lock:
+            if self._fs is None:
+                from .remote import RecordFileSystem
+
+                files = {key: (f.url, f.size) for key, f in self.record.files.items()}
+                self._fs = RecordFileSystem(
+                    files,
+                    http=self._http_settings(),
+                    access_token=self._access_token(),
+                    record_id=self.record_id,
+                )
+            return self._fs
+
+    @property
+    def cache_store(self) -> Any:
+        """The filesystem store preloaded files of this record go to."""
+        from eostores.fs import FsDataStore
+        from eostores.registry import new_data_store
+
+        from .schema import DEFAULT_CACHE_STORE_PARAMS
+
+        store_id = self._store_params.get("cache_store_id") or "file"
+        params = dict(self._store_params.get("cache_store_params") or DEFAULT_CACHE_STORE_PARAMS)
+        root = str(params.get("root") or DEFAULT_CACHE_STORE_PARAMS["root"]).rstrip("/")
+        params["root"] = posixpath.join(root, self.record_id)
+        params.setdefault("max_depth", DEFAULT_CACHE_STORE_PARAMS["max_depth"])
+        store = new_data_store(store_id, **params)
+        if not isinstance(store, FsDataStore):
+            raise InvalidParameterError(
+                f"cache_store_id {store_id!r} is not a filesystem store (file, memory, s3...)",
+                store_id=self.store_id,
+                parameter="cache_store_id",
+            )
+        return store
+
+    # -- files and formats ------------------------------------------------------------------
+
+    def _file(self, data_id: str) -> tuple[RecordFile, FileFormat]:
+        if not isinstance(data_id, str) or not data_id:
+            raise InvalidParameterError(
+                f"a data id must be a file name, got {data_id!r}",
+                store_id=self.store_id,
+                parameter="data_id",
+            )
+        record = self.record
+        file = record.files.get(data_id)
+        if file is None:
+            known = ", ".join(sorted(k for k in record.files if format_of(k)))
+            raise self._not_found(
+                data_id, f"record {record.record_id} has no such file; data files: {known}"
+            )
+        fmt = file.format
+        if fmt is None:
+            raise self._not_found(
+                data_id,
+                f"file of record {record.record_id} is not in a format this store reads "
+                "(NetCDF, Zarr zip, GeoTIFF, GeoJSON, shapefile zip, GeoPackage, CSV, "
+                "zip or tar archives)",
+            )
+        return file, fmt
+
+    def _data_type(
+        self, fmt: FileFormat, data_id: str, data_type: DataTypeLike, opener_id: str | None
+    ) -> str:
+        if opener_id is not None:
+            accessor = self._parse_opener(opener_id, data_id)
+            if accessor.format != fmt.format_id:
+                raise InvalidParameterError(
+                    f"opener {opener_id!r} reads {accessor.format}, but {data_id!r} is "
+                    f"{fmt.format_id}; use one of {', '.join(self._opener_ids(fmt))}",
+                    store_id=self.store_id,
+                    data_id=data_id,
+                    parameter="opener_id",
+                )
+            if data_type is None:
+                data_type = accessor.data_type
+        wanted = self._assert_data_type(data_type)
+        if wanted.alias == "any":
+            return fmt.data_types[0]
+        for candidate in fmt.data_types:
+            if DataType.normalize(candidate).is_sub_type_of(wanted):
+                return candidate
+        raise InvalidParameterError(
+            f"{fmt.format_id} data cannot be opened as {wanted.alias!r}; allowed: "
+            + ", ".join(fmt.data_types),
+            store_id=self.store_id,
+            data_id=data_id,
+            parameter="data_type",
+        )
+
+    def _parse_opener(self, opener_id: str, data_id: str | None) -> Any:
+        from eostores.accessor import parse_accessor_id
+
+        accessor = parse_accessor_id(opener_id)
+        if accessor.storage != STORAGE_ID:
+            raise InvalidParameterError(
+                f"opener {opener_id!r} is not one of this store's (storage {STORAGE_ID!r})",
+                store_id=self.store_id,
+                data_id=data_id,
+                parameter="opener_id",
+            )
+        return accessor
+
+    @staticmethod
+    def _opener_ids(fmt: FileFormat) -> list[str]:
+        return [f"{data_type}:{fmt.format_id}:{STORAGE_ID}" for data_type in fmt.data_types]
+
+    # -- listing ----------------------------------------------------------------------------
+
+    def get_data_ids(
+        self,
+        data_type: DataTypeLike = None,
+        include_attrs: bool | list[str] | None = None,
+    ) -> Iterator[str | tuple[str, dict[str, Any]]]:
+        wanted = self._assert_data_type(data_type)
+        for key, file in self.record.files.items():
+            fmt = file.format
+            if fmt is None or not _delivers(fmt, wanted):
+                continue
+            if include_attrs:
+                yield key, self._attrs_selection(file.attrs(), include_attrs)
+            else:
+                yield key
+
+    def has_data(self, data_id: str, data_type: DataTypeLike = None) -> bool:
+        wanted = self._assert_data_type(data_type)
+        try:
+            _, fmt = self._file(data_id)
+        except (DataNotFoundError, InvalidParameterError):
+            return False
+        return _delivers(fmt, wanted)
+
+    def get_data_types_for_data(self, data_id: str) -> tuple[str, ...]:
+        return self._file(data_id)[1].data_types
+
+    def get_data_opener_ids(
+        self, data_id: str | None = None, data_type: DataTypeLike = None
+    ) -> tuple[str, ...]:
+        wanted = self._assert_data_type(data_type)
+        formats = [self._file(data_id)[1]] if data_id is not None else list(FORMATS)
+        return tuple(
+            f"{t}:{fmt.format_id}:{STORAGE_ID}"
+            for fmt in formats
+            for t in fmt.data_types
+            if wanted.alias == "any" or DataType.normalize(t).is_sub_type_of(wanted)
+        )
+
+    # -- describing -------------------------------------------------------------------------
+
+    def get_open_data_params_schema(
+        self, data_id: str | None = None, opener_id: str | None = None
+    ) -> JsonObjectSchema:
+        from .schema import open_params_schema
+
+        if data_id is None:
+            if opener_id is None:
+                from eostores.schema import JsonObjectSchema
+
+                return JsonObjectSchema(
+                    additional_properties=True,
+                    description="The parameters depend on the file format; pass a data id "
+                    "or an opener id.",
+                )
+            accessor = self._parse_opener(opener_id, None)
+            fmt = next((f for f in FORMATS if f.format_id == accessor.format), None)
+            if fmt is None or accessor.data_type not in fmt.data_types:
+                raise InvalidParameterError(
+                    f"unknown opener {opener_id!r}; known: "
+                    + ", ".join(self.get_data_opener_ids()),
+                    store_id=self.store_id,
+                    parameter="opener_id",
+                )
+            return open_params_schema(fmt, accessor.data_type)
+        _, fmt = self._file(data_id)
+        return open_params_schema(fmt, self._data_type(fmt, data_id, None, opener_id))
+
+    def describe_data(self, data_id: str, data_type: DataTypeLike = None) -> DataDescriptor:
+        file, fmt = self._file(data_id)
+        dtype = self._data_type(fmt, data_id, data_type, None)
+        cached = self._descriptors.get((data_id, dtype))
+        if cached is not None:
+            return cached
+        from .describing import describe_file
+
+        with self._translated(file):
+            descriptor = describe_file(self, file, fmt, dtype)
+        if getattr(descriptor, "data_vars", None) is not None and dtype == "dataset":
+            self._variables[data_id] = frozenset(descriptor.data_vars)
+        self._descriptors[(data_id, dtype)] = descriptor
+        return descriptor
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def open_data(
+        self,
+        data_id: str,
+        opener_id: str | None = None,
+        data_type: DataTypeLike = None,
+        **open_params: Any,
+    ) -> Any:
+        from .schema import open_params_schema
+
+        # The format follows from the file name: parameters are checked before the record
+        # is fetched, so that bad input fails without a request.
+        named = format_of(data_id) if isinstance(data_id, str) else None
+        if named is None:
+            self._file(data_id)  # raises the right error, naming the record's files
+            raise self._not_found(data_id)
+        dtype = self._data_type(named, data_id, data_type, opener_id)
+        params = open_params_schema(named, dtype).validate_params(
+            open_params, store_id=self.store_id, data_id=data_id
+        )
+        self._check_before_requests(data_id, dtype, params)
+        file, fmt = self._file(data_id)
+        with self._translated(file):
+            return self._open(file, fmt, dtype, params)
+
+    def _check_before_requests(self, data_id: str, dtype: str, params: dict[str, Any]) -> None:
+        """Refuse bad common parameters before anything is fetched."""
+        from eostores.schema import parse_bbox, parse_time_range
+
+        context = dict(store_id=self.store_id, data_id=data_id)
+        try:
+            if params.get("bbox") is not None:
+                parse_bbox(params["bbox"], geographic=False)
+            if params.get("time_range") is not None:
+                parse_time_range(params["time_range"])
+        except InvalidParameterError as error:
+            raise InvalidParameterError(
+                error.message, parameter=error.parameter, **context
+            ) from None
+        known = self._variables.get(data_id)
+        names = params.get("variable_names")
+        if dtype == "dataset" and known is not None and names:
+            unknown = [name for name in names if name not in known]
+            if unknown:
+                raise InvalidParameterError(
+                    f"unknown variable(s) {', '.join(map(repr, unknown))}; allowed: "
+                    + ", ".join(sorted(known)),
+                    parameter="variable_names",
+                    **context,
+                )
+
+    def _open(self, file: RecordFile, fmt: FileFormat, dtype: str, params: dict) -> Any:
+        from .errors import must_preload
+        from .opening import open_dataset, open_vector
+
+        fs = self.file_system
+        if fmt.whole:
+            return open_vector(fs, file, fmt, params)
+        if fmt.archive and fmt.format_id != "zip":
+            raise must_preload(file.key, "tar archives cannot be read in parts")
+        if fmt.archive and dtype != "dataset":
+            raise must_preload(file.key, "archives are read directly only as Zarr datasets")
+        if fmt.format_id == "geotiff":
+            return open_dataset(fs, file, fmt, dtype, params)
+        from eostores.fs.subset import apply_common_params
+
+        dataset = open_dataset(fs, file, fmt, dtype, params)
+        self._variables[file.key] = frozenset(map(str, dataset.data_vars))
+        return apply_common_params(dataset, params, store_id=self.store_id, data_id=file.key)
+
+    def _translated(self, file: RecordFile) -> Any:
+        return _Translated(self, file)
+
+    # -- preloading -------------------------------------------------------------------------
+
+    def get_preload_data_params_schema(self) -> JsonObjectSchema:
+        from .schema import preload_params_schema
+
+        return preload_params_schema()
+
+    def preload_data(self, *data_ids: str, **preload_params: Any) -> PreloadHandle:
+        """Download files into the cache store, extract archives, convert if asked.
+
+        Without data ids, every data file of the record is preloaded. Returns the handle
+        at once unless ``blocking``; afterwards ``handle.data_ids`` are opened from
+        ``handle.store`` (the cache store).
+        """
+        from eostores.preload import PreloadHandle
+
+        from .preloading import PreloadJob
+
+        params = self.get_preload_data_params_schema().validate_params(
+            preload_params, store_id=self.store_id
+        )
+        if not data_ids:
+            data_ids = tuple(k for k, f in self.record.files.items() if f.format is not None)
+        files = {data_id: self._file(data_id)[0] for data_id in data_ids}
+        cache_store = self.cache_store
+        job = PreloadJob(
+            cache_store=cache_store,
+            session_factory=lambda: self.api.session,
+            record_id=self.record_id,
+            target_format=params.get("target_format"),
+            cleanup=params.get("cleanup", True),
+        )
+        return PreloadHandle(
+            list(files),
+            lambda task: job.run(task, files[task.data_id]),
+            store=cache_store,
+            blocking=params.get("blocking", True),
+            silent=params.get("silent", True),
+            cleanup=params.get("cleanup", True),
+            max_workers=params.get("max_workers", 2),
+        )
+
+
+def _delivers(fmt: FileFormat, wanted: DataType) -> bool:
+    return wanted.alias == "any" or any(
+        DataType.normalize(t).is_sub_type_of(wanted) for t in fmt.data_types
+    )
+
+
+class _Translated:
+    """Restates errors of reading a file so that they name the store, record and file."""
+
+    def __init__(self, store: ZenodoDataStore, file: RecordFile):
+        self.store = store
+        self.file = file
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, error: BaseException | None, traceback: Any) -> bool:
+        if not isinstance(error, Exception):
+            return False
+        from .api import file_error
+        from .errors import as_data_store_error
+
+        key = self.file.key
+        mapped = as_data_store_error(error, self.store.store_id, key)
+        translated = file_error(mapped, self.store.record_id, key)
+        if translated.store_id is None:
+            translated.store_id = self.store.store_id
+        if translated.data_id is None:
+            translated.data_id = key
+        if translated is error:
+            return False
+        raise translated from (None if isinstance(error, DataStoreError) else error)
