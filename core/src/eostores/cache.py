@@ -19,6 +19,7 @@ import hashlib
 import json
 import lzma
 import os
+import queue
 import re
 import shutil
 import stat
@@ -80,6 +81,38 @@ def _new_hash(algorithm: str) -> Any:
             f"unknown checksum algorithm {algorithm!r}; use one of md5, sha1, sha256, sha512",
             parameter="checksum",
         ) from None
+
+
+class _BackgroundHash:
+    """A hash computed in a thread of its own, so that hashing overlaps with receiving.
+
+    hashlib releases the GIL for large blocks, so a download checked against its md5 takes
+    about as long as one that is not.
+    """
+
+    _DONE = None
+
+    def __init__(self, algorithm: str):
+        self._hash = _new_hash(algorithm)
+        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+        self._thread = threading.Thread(target=self._run, name="eostores-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (block := self._blocks.get()) is not self._DONE:
+            self._hash.update(block)
+
+    def update(self, block: bytes) -> None:
+        self._blocks.put(bytes(block))
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._blocks.put(self._DONE)
+            self._thread.join()
 
 
 @dataclass(frozen=True)
@@ -386,7 +419,7 @@ class _Transfer:
             return
         self.offset = size
         if self.checksum is not None:
-            self.hash = _new_hash(self.checksum.algorithm)
+            self.hash = _BackgroundHash(self.checksum.algorithm)
             with open(self.part, "rb") as file:
                 for block in iter(lambda: file.read(1 << 20), b""):
                     self.hash.update(block)
@@ -413,6 +446,8 @@ class _Transfer:
         _remove(self.part)
         self._remove_meta()
         self.offset = 0
+        if self.hash is not None:
+            self.hash.close()
         self.hash = None
 
     # -- one request
@@ -486,7 +521,7 @@ class _Transfer:
                 url=self.safe_url,
             )
         if self.checksum is not None and self.hash is None:
-            self.hash = _new_hash(self.checksum.algorithm)
+            self.hash = _BackgroundHash(self.checksum.algorithm)
         self._write_meta()
 
     def _receive(self, response: requests.Response) -> None:

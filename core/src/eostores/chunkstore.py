@@ -571,7 +571,9 @@ class ChunkStore(Store):
             else:
                 self._stats["shared_calls"] += 1
         # shield: one caller being cancelled must not cancel the call others wait for
-        return await asyncio.shield(asyncio.wrap_future(future))
+        wrapped = asyncio.wrap_future(future)
+        wrapped.add_done_callback(_retrieve_exception)
+        return await asyncio.shield(wrapped)
 
     def _forget(self, key: str) -> None:
         with self._lock:
@@ -877,3 +879,13 @@ def _same_data(a: np.ndarray | None, b: np.ndarray | None) -> bool:
 def _same_scalar(a: Any, b: Any) -> bool:
     a, b = np.asarray(a), np.asarray(b)
     return a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM")
+
+
+def _retrieve_exception(future: asyncio.Future) -> None:
+    """Mark a failed chunk call as seen when its awaiting reads were cancelled.
+
+    After the first failure zarr cancels the other reads of a selection; their errors are
+    reported through the first one and must not be logged again as never retrieved.
+    """
+    if not future.cancelled():
+        future.exception()
