@@ -16,8 +16,9 @@ import argparse
 import statistics
 import time
 
-from eostores import new_data_store
 from eostores_sentinelhub.testing import SentinelHubEmulator
+
+from eostores import new_data_store
 
 PROCESS_PATH = "/api/v1/process"
 
@@ -55,7 +56,7 @@ def run(output_format: str, args: argparse.Namespace) -> dict[str, float]:
             started = time.perf_counter()
             cube.load()
             walls.append(time.perf_counter() - started)
-            made = sum(1 for r in server.request_log if r.path == PROCESS_PATH and r.status == 200)
+            made = sum(1 for r in server.request_log if r.path == PROCESS_PATH)  # 429s too
             ratios.append(made / chunks)
             rate_limited += server.rate_limited - before
     ideal = chunks * args.latency_ms / 1000.0 / args.limit

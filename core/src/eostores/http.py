@@ -310,7 +310,7 @@ def _coerce_auth(auth: Any) -> Any:
 # --------------------------------------------------------------------------- concurrency
 
 
-_host_limits: dict[tuple[str | None, str], threading.BoundedSemaphore] = {}
+_host_limits: dict[tuple[str | None, str, int], threading.BoundedSemaphore] = {}
 _host_limits_lock = threading.Lock()
 
 
@@ -319,7 +319,7 @@ def _host_semaphore(config: HttpConfig, url: str) -> threading.BoundedSemaphore 
     if limit is None:
         return None
     host = urlsplit(url).netloc.rpartition("@")[2].lower()
-    key = (config.store_id, host)
+    key = (config.store_id, host, limit)  # stores configured alike share one cap
     with _host_limits_lock:
         semaphore = _host_limits.get(key)
         if semaphore is None:

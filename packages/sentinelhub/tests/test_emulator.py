@@ -1,0 +1,181 @@
+"""The emulator's protocol, spoken directly over HTTP and through sentinelhub-py."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+import numpy as np
+import pytest
+import requests
+from conftest import PROCESS_PATH, TOKEN_PATH
+from eostores_sentinelhub.evalscript import evalscript
+from eostores_sentinelhub.testing import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    SentinelHubEmulator,
+    expected_values,
+    to_sample_type,
+)
+
+
+def token(server, **kwargs):
+    response = requests.post(
+        f"{server.url}{TOKEN_PATH}",
+        data={"grant_type": "client_credentials", **kwargs.pop("data", {})},
+        timeout=5,
+        **kwargs,
+    )
+    return response
+
+
+def bearer(server) -> dict[str, str]:
+    answer = token(server, auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)).json()
+    return {"Authorization": f"Bearer {answer['access_token']}"}
+
+
+def process_body(width=4, height=3, bands=("B04",), sample_type="FLOAT32", fmt="image/tiff"):
+    return {
+        "input": {
+            "bounds": {
+                "bbox": [10.0, 50.0, 10.004, 50.003],
+                "properties": {"crs": "http://www.opengis.net/def/crs/EPSG/0/4326"},
+            },
+            "data": [
+                {
+                    "type": "sentinel-2-l2a",
+                    "dataFilter": {
+                        "timeRange": {"from": "2021-06-03T00:00:00Z", "to": "2021-06-03T23:59:59Z"}
+                    },
+                }
+            ],
+        },
+        "output": {
+            "width": width,
+            "height": height,
+            "responses": [{"identifier": "default", "format": {"type": fmt}}],
+        },
+        "evalscript": evalscript(list(bands), ["REFLECTANCE"] * len(bands), sample_type),
+    }
+
+
+def test_token_with_basic_auth_or_form_credentials(clean_emulator):
+    basic = token(clean_emulator, auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET))
+    form = token(
+        clean_emulator,
+        data={"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET},
+    )
+    for answer in (basic, form):
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+        assert body["access_token"].count(".") == 2  # JWT-shaped
+    wrong = token(clean_emulator, auth=(DEFAULT_CLIENT_ID, "nope"))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    grant = requests.post(f"{clean_emulator.url}{TOKEN_PATH}", data={"grant_type": "password"})
+    assert grant.status_code == 400
+
+
+def test_process_needs_a_bearer_token(clean_emulator):
+    answer = requests.post(f"{clean_emulator.url}{PROCESS_PATH}", json=process_body(), timeout=5)
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "COMMON_UNAUTHORIZED"
+
+
+def test_process_geotiff_and_raw_samples_agree(clean_emulator):
+    import tifffile
+
+    headers = bearer(clean_emulator)
+    url = f"{clean_emulator.url}{PROCESS_PATH}"
+    tiff = requests.post(url, json=process_body(), headers=headers, timeout=5)
+    assert tiff.headers["Content-Type"] == "image/tiff"
+    raw = requests.post(
+        url,
+        json=process_body(),
+        headers={**headers, "Accept": "application/octet-stream"},
+        timeout=5,
+    )
+    assert raw.headers["Content-Type"] == "application/octet-stream"
+    assert len(raw.content) == 4 * 3 * 2 * 4  # B04 and dataMask as float32
+    image = tifffile.imread(__import__("io").BytesIO(tiff.content))
+    samples = np.frombuffer(raw.content, "<f4").reshape(3, 4, 2)
+    np.testing.assert_array_equal(image, samples)
+    assert (samples[:, :, 1] == 1).all()
+    xs = 10.0 + (np.arange(4) + 0.5) * 0.001
+    ys = 50.003 - (np.arange(3) + 0.5) * 0.001
+    when = max(
+        clean_emulator.acquisition_times(
+            "sentinel-2-l2a", datetime(2021, 6, 3), datetime(2021, 6, 3, 23, 59, 59)
+        )
+    )
+    expected = expected_values("B04", xs[None, :], ys[:, None], when, geographic=True)
+    np.testing.assert_allclose(samples[:, :, 0], to_sample_type(expected, "FLOAT32"), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda b: b.update(evalscript=b["evalscript"].replace("bands: 2", "bands: 3")),
+            "returns 2",
+        ),
+        (
+            lambda b: b.update(evalscript=b["evalscript"].replace("B04", "B4")),
+            "'B4' does not exist",
+        ),
+        (lambda b: b["output"].update(width=3000), "1..2500"),
+        (lambda b: b["input"]["bounds"]["properties"].update(crs="EPSG:4326"), "not supported"),
+        (lambda b: b.update(evalscript="return 1"), "VERSION=3"),
+    ],
+    ids=["band-count", "unknown-band", "too-wide", "crs-form", "script-version"],
+)
+def test_process_errors_are_service_json(clean_emulator, change, message):
+    body = process_body()
+    change(body)
+    answer = requests.post(
+        f"{clean_emulator.url}{PROCESS_PATH}", json=body, headers=bearer(clean_emulator), timeout=5
+    )
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["status"] == 400 and message in error["message"]
+
+
+def test_concurrency_limit_answers_429_with_retry_after_in_ms():
+    with SentinelHubEmulator(max_concurrent_requests=1, processing_ms=300) as server:
+        headers = bearer(server)
+        url = f"{server.url}{PROCESS_PATH}"
+        first = threading.Thread(
+            target=requests.post, args=(url,), kwargs={"json": process_body(), "headers": headers}
+        )
+        first.start()
+        while server.process_requests == 0 and not server._in_flight:
+            pass
+        refused = requests.post(url, json=process_body(), headers=headers, timeout=5)
+        first.join()
+    assert refused.status_code == 429
+    wait_ms = int(refused.headers["Retry-After"])
+    assert 1 <= wait_ms <= 300  # milliseconds until the running request ends
+    assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+
+
+def test_catalog_paging_through_sentinelhub_py(clean_emulator, monkeypatch):
+    from sentinelhub import DataCollection, SentinelHubCatalog, SHConfig
+
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # plain http to 127.0.0.1
+
+    config = SHConfig(
+        use_defaults=True,
+        sh_client_id=DEFAULT_CLIENT_ID,
+        sh_client_secret=DEFAULT_CLIENT_SECRET,
+        sh_base_url=clean_emulator.url,
+        sh_token_url=f"{clean_emulator.url}{TOKEN_PATH}",
+    )
+    catalog = SentinelHubCatalog(config=config)
+    search = catalog.search(
+        DataCollection.SENTINEL3_OLCI, time=("2021-01-01", "2021-03-31"), limit=40
+    )
+    assert len(search.get_timestamps()) == 90
+    pages = [r for r in clean_emulator.request_log if r.path.endswith("/search")]
+    assert len(pages) == 3
+    ids = {c["id"] for c in catalog.get_collections()}
+    assert "sentinel-2-l2a" in ids and "dem" not in ids
