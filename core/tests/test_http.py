@@ -67,6 +67,8 @@ class HttpTestEmulator(EmulatorServer):
             return Response.json({"error": {"message": "nested explanation", "code": 7}}, status)
         if kind == "title":
             return Response.json({"title": "Job rejected", "detail": "cost limit exceeded"}, status)
+        if kind == "stac":  # the STAC API's error object
+            return Response.json({"code": "BadRequest", "description": "bbox is invalid"}, status)
         if kind == "html":
             return Response.html_error(status, "Record is gone")
         if kind == "text":
@@ -355,6 +357,7 @@ def test_basic_auth_tuple_with_secret_password(emu):
     [
         ("nested", "nested explanation"),
         ("title", "Job rejected: cost limit exceeded"),
+        ("stac", "BadRequest: bbox is invalid"),
         ("html", "Record is gone"),
         ("text", "plain explanation here"),
     ],

@@ -388,7 +388,17 @@ def _message_from_json(data: Any) -> str | None:
     if not isinstance(data, dict):
         return None
     parts: list[str] = []
-    for key in ("title", "message", "error", "error_description", "detail", "msg", "errors"):
+    for key in (
+        "code",
+        "title",
+        "message",
+        "error",
+        "error_description",
+        "description",
+        "detail",
+        "msg",
+        "errors",
+    ):
         value = data.get(key)
         if isinstance(value, dict | list):
             value = _message_from_json(value)

@@ -1,0 +1,344 @@
+"""Parameter schemas of the STAC stores: store parameters, open parameters per mode, search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eostores.schema import (
+    JsonArraySchema,
+    JsonBooleanSchema,
+    JsonComplexSchema,
+    JsonIntegerSchema,
+    JsonNumberSchema,
+    JsonObjectSchema,
+    JsonStringSchema,
+    bbox_schema,
+    crs_schema,
+    force_cube_schema,
+    spatial_res_schema,
+    time_period_schema,
+    time_range_schema,
+    variable_names_schema,
+)
+
+CDSE_STAC_URL = "https://stac.dataspace.copernicus.eu/v1"
+CDSE_S3_ENDPOINT = "https://eodata.dataspace.copernicus.eu"
+DESTINE_STAC_URL = "https://cachea.destine.eu/stac/api"
+
+ERROR_POLICIES = ("fail", "warn", "ignore")
+MOSAIC_RULES = ("first", "median")
+GROUPBY_RULES = ("solar_day", "time", "day", "id")
+RESAMPLING_METHODS = (
+    "nearest",
+    "bilinear",
+    "cubic",
+    "cubic_spline",
+    "lanczos",
+    "average",
+    "mode",
+    "min",
+    "max",
+    "med",
+    "q1",
+    "q3",
+    "sum",
+)
+#: Aliases of open parameters: the spec's older name -> ours.
+OPEN_PARAM_ALIASES = {"asset_names": "variable_names", "variables": "variable_names"}
+
+_SECRET = "A secret: never shown in reprs, logs or errors."
+
+
+def http_properties() -> dict[str, Any]:
+    """Store parameters that tune HTTP behaviour (see eostores.http.HttpConfig)."""
+    return dict(
+        num_retries=JsonIntegerSchema(minimum=0, default=5, title="Retries of failed requests"),
+        retry_backoff_base=JsonNumberSchema(
+            minimum=0, default=1.0, title="First retry delay, s (doubles per retry)"
+        ),
+        retry_backoff_max=JsonNumberSchema(minimum=0, default=40.0, title="Longest retry delay, s"),
+        connect_timeout=JsonNumberSchema(
+            exclusive_minimum=0, default=10.0, title="Connect timeout, s"
+        ),
+        read_timeout=JsonNumberSchema(exclusive_minimum=0, default=60.0, title="Read timeout, s"),
+        deadline=JsonNumberSchema(
+            exclusive_minimum=0,
+            nullable=True,
+            default=600.0,
+            title="Longest time for one request with all retries, s (null: unbounded)",
+        ),
+        max_concurrency_per_host=JsonIntegerSchema(
+            minimum=1, nullable=True, default=None, title="Most requests in flight per host"
+        ),
+    )
+
+
+def storage_properties() -> dict[str, Any]:
+    """Parameters of asset access over https and s3 (as for the https and s3 stores)."""
+    return dict(
+        anon=JsonBooleanSchema(title="Read S3 assets anonymously"),
+        key=JsonStringSchema(title="S3 access key id", description=_SECRET),
+        secret=JsonStringSchema(title="S3 secret access key", description=_SECRET),
+        token=JsonStringSchema(title="S3 session token", description=_SECRET),
+        endpoint_url=JsonStringSchema(title="S3 endpoint URL (S3-compatible services)"),
+        region_name=JsonStringSchema(title="S3 region"),
+        client_kwargs=JsonObjectSchema(
+            additional_properties=True, title="Further botocore client parameters"
+        ),
+        headers=JsonObjectSchema(
+            additional_properties=JsonStringSchema(), title="Extra HTTP headers for every request"
+        ),
+    )
+
+
+def common_properties() -> dict[str, Any]:
+    return dict(
+        stack_mode=JsonBooleanSchema(
+            default=False,
+            title="Analysis-ready cubes per collection",
+            description="False: data ids are items, each opened as one dataset. True: data "
+            "ids are collections; opening mosaics the matching items into a (time, y, x) cube.",
+        ),
+        page_size=JsonIntegerSchema(
+            minimum=1, maximum=10000, default=100, title="Items per page of search results"
+        ),
+        max_workers=JsonIntegerSchema(
+            minimum=1, default=8, title="Threads for reading asset headers in parallel"
+        ),
+        metadata_ttl=JsonNumberSchema(
+            minimum=0,
+            default=300.0,
+            title="Seconds item and collection metadata are kept in memory",
+        ),
+    )
+
+
+def store_params_schema(store_id: str) -> JsonObjectSchema:
+    """The store parameters of ``store_id``."""
+    url_default: dict[str, Any] = {}
+    required = ["url"]
+    if store_id == "stac-cdse":
+        url_default = {"default": CDSE_STAC_URL}
+        required = []
+    elif store_id == "stac-destine":
+        url_default = {"default": DESTINE_STAC_URL}
+        required = []
+    properties: dict[str, Any] = dict(
+        url=JsonStringSchema(
+            min_length=1,
+            title="URL of the STAC API landing page or of a static catalog's catalog.json",
+            **url_default,
+        ),
+        **common_properties(),
+    )
+    if store_id == "stac-destine":
+        properties.update(
+            token=JsonStringSchema(
+                title="DestinE access token (Bearer)",
+                description="Else the password of the catalog host in .netrc, or the "
+                "environment variable DESTINE_TOKEN. " + _SECRET,
+            ),
+            max_parallel_downloads=JsonIntegerSchema(
+                minimum=1,
+                default=2,
+                title="Parallel downloads per user",
+                description="Cache-A allows 2 parallel downloads per user.",
+            ),
+            cache_dir=JsonStringSchema(
+                title="Directory for downloaded assets",
+                description="Default: eostores-stac-destine in the user's cache directory.",
+            ),
+        )
+    else:
+        properties.update(storage_properties())
+        if store_id == "stac-cdse":
+            properties["endpoint_url"] = JsonStringSchema(
+                default=CDSE_S3_ENDPOINT, title="S3 endpoint of the eodata bucket"
+            )
+            properties["key"] = JsonStringSchema(
+                title="CDSE S3 access key",
+                description="Else AWS_ACCESS_KEY_ID. " + _SECRET,
+            )
+            properties["secret"] = JsonStringSchema(
+                title="CDSE S3 secret key",
+                description="Else AWS_SECRET_ACCESS_KEY. " + _SECRET,
+            )
+    properties.update(http_properties())
+    return JsonObjectSchema(properties=properties, required=required, additional_properties=False)
+
+
+# -- open parameters ------------------------------------------------------------------------------
+
+
+def _chunks_schema() -> JsonObjectSchema:
+    positive = JsonIntegerSchema(minimum=1)
+    return JsonObjectSchema(
+        properties=dict(time=positive, y=positive, x=positive),
+        additional_properties=False,
+        title="Dask chunk sizes per dimension",
+    )
+
+
+def _tile_size_schema(default: Any = None) -> JsonComplexSchema:
+    positive = JsonIntegerSchema(minimum=1)
+    kwargs = {} if default is None else {"default": default}
+    return JsonComplexSchema(
+        any_of=[positive, JsonArraySchema(items=[positive, positive])],
+        title="Spatial chunk size in pixels: one number or [width, height]",
+        **kwargs,
+    )
+
+
+def error_policy_schema(default: str = "fail") -> JsonStringSchema:
+    return JsonStringSchema(
+        enum=list(ERROR_POLICIES),
+        default=default,
+        title="What to do when an asset cannot be read",
+        description="fail: raise an error naming the asset href; warn: warn naming the href "
+        "and continue without it; ignore: continue silently.",
+    )
+
+
+def item_open_params_schema(asset_names: Sequence[str] | None = None) -> JsonObjectSchema:
+    """Open parameters of an item: which assets, where, at which overview, how scaled."""
+    return JsonObjectSchema(
+        properties=dict(
+            variable_names=variable_names_schema(
+                asset_names,
+                description="The assets to open (the spec's older name: asset_names). null "
+                "(the default) means every readable data asset; [] none, keeping the grid.",
+            ),
+            bbox=bbox_schema(
+                crs_units="units",
+                description="xmin, ymin, xmax, ymax in the units of crs (default: the "
+                "item's own CRS); selects the native pixels inside, without reprojection.",
+            ),
+            crs=crs_schema(
+                default=None,
+                nullable=True,
+                description="The CRS of bbox; null means the item's own CRS.",
+            ),
+            spatial_res=spatial_res_schema(
+                crs_units="units",
+                nullable=True,
+                description="Read GeoTIFF assets from the coarsest overview whose pixels are "
+                "no larger than this (in the item's CRS units); null: full resolution.",
+            ),
+            time_range=time_range_schema(
+                description="Keep the item only if its time lies in the range (the time "
+                "dimension is empty otherwise)."
+            ),
+            apply_scaling=JsonBooleanSchema(
+                default=True,
+                title="Apply scale/offset and nodata -> NaN from the raster extension",
+            ),
+            tile_size=_tile_size_schema(),
+            error_policy=error_policy_schema(),
+        ),
+        additional_properties=False,
+    )
+
+
+def stack_open_params_schema(variable_names: Sequence[str] | None = None) -> JsonObjectSchema:
+    """Open parameters of a collection cube."""
+    resampling = JsonStringSchema(enum=list(RESAMPLING_METHODS))
+    return JsonObjectSchema(
+        properties=dict(
+            variable_names=variable_names_schema(
+                variable_names,
+                description="The assets (bands) to include; null means every data asset.",
+            ),
+            bbox=bbox_schema(
+                crs_units="units",
+                description="xmin, ymin, xmax, ymax of the cube in the units of crs.",
+            ),
+            crs=crs_schema(
+                description="CRS of the cube, e.g. EPSG:4326 or EPSG:32632.",
+            ),
+            spatial_res=spatial_res_schema(
+                crs_units="units",
+                nullable=True,
+                description="Pixel size in units of crs; null: the finest native resolution.",
+            ),
+            time_range=time_range_schema(required=True),
+            time_period=time_period_schema(
+                nullable=True,
+                description="Composite period, e.g. 8D; null: one time step per group "
+                "(see groupby).",
+            ),
+            query=JsonObjectSchema(
+                additional_properties=True,
+                title="STAC query extension, e.g. {'eo:cloud_cover': {'lt': 20}}",
+            ),
+            filter=JsonComplexSchema(
+                any_of=[
+                    JsonStringSchema(min_length=1),
+                    JsonObjectSchema(additional_properties=True),
+                ],
+                title="STAC filter: cql2-text (string) or cql2-json (object)",
+            ),
+            groupby=JsonStringSchema(
+                default="solar_day",
+                min_length=1,
+                title="How items form time steps",
+                description="solar_day (default), time, day (UTC day), id (one step per item) "
+                "or the name of an item property.",
+            ),
+            mosaic=JsonStringSchema(
+                enum=list(MOSAIC_RULES),
+                default="first",
+                title="How overlapping items of one time step combine",
+                description="first: the first valid pixel in time order; median: the median.",
+            ),
+            resampling=JsonComplexSchema(
+                any_of=[resampling, JsonObjectSchema(additional_properties=resampling)],
+                default="nearest",
+                title="Resampling: one method or one per variable ('*' for the rest)",
+            ),
+            apply_scaling=JsonBooleanSchema(
+                default=True,
+                title="Apply scale/offset and nodata -> NaN from the raster extension",
+            ),
+            tile_size=_tile_size_schema(),
+            chunks=_chunks_schema(),
+            error_policy=error_policy_schema(),
+            force_cube=force_cube_schema(default=True),
+        ),
+        required=["bbox", "time_range"],
+        additional_properties=False,
+    )
+
+
+def search_params_schema(stack_mode: bool) -> JsonObjectSchema:
+    """Parameters of ``search_data``."""
+    properties: dict[str, Any] = dict(
+        collections=JsonArraySchema(
+            items=JsonStringSchema(min_length=1),
+            unique_items=True,
+            title="Collections to search",
+        ),
+        bbox=bbox_schema(description="Only data intersecting this lon/lat box."),
+        time_range=time_range_schema(description="Only data overlapping this time range."),
+    )
+    if not stack_mode:
+        properties.update(
+            ids=JsonArraySchema(items=JsonStringSchema(min_length=1), title="Item ids"),
+            query=JsonObjectSchema(additional_properties=True, title="STAC query extension"),
+            filter=JsonComplexSchema(
+                any_of=[
+                    JsonStringSchema(min_length=1),
+                    JsonObjectSchema(additional_properties=True),
+                ],
+                title="STAC filter: cql2-text (string) or cql2-json (object)",
+            ),
+            sortby=JsonComplexSchema(
+                any_of=[
+                    JsonStringSchema(min_length=1),
+                    JsonArraySchema(items=JsonObjectSchema(additional_properties=True)),
+                ],
+                title="Sort order, e.g. '-properties.datetime'",
+            ),
+        )
+    properties["limit"] = JsonIntegerSchema(minimum=1, title="Maximum number of results")
+    return JsonObjectSchema(properties=properties, additional_properties=False)

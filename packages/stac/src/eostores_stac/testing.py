@@ -1,0 +1,1255 @@
+"""A STAC emulator: a local model of STAC APIs, static catalogs, DestinE Cache-A and xcube server.
+
+:class:`StacEmulator` serves the sample scenes of :mod:`eostores_stac.sampledata` in one of
+these modes (``mode=``):
+
+``api``
+    A STAC API at the server root: landing page, conformance, collections, items with
+    ``page`` paging, ``/search`` by GET and POST (bbox, intersects, datetime, ids,
+    collections, limit, ``token`` paging through ``next`` links), the query extension,
+    the filter extension (cql2-text and cql2-json) and sortby. Besides the scenes it holds
+    the metadata-only collection ``many-items`` for paging. Assets are files under
+    ``/data/`` served with Range support. ``item_search=False`` leaves out the item-search
+    conformance class and ``/search``, so clients must walk the catalog;
+    ``with_projection=False`` leaves the projection extension out of the items.
+``static``
+    A static catalog under ``/static/catalog.json`` with nested catalogs and relative hrefs.
+``cdse``
+    Like ``api`` under ``/v1``, with asset hrefs ``s3://<bucket>/...`` for objects uploaded
+    to an S3 server (see :class:`MotoServer` and :func:`upload_sample_data`).
+``cachea``
+    DestinE Cache-A under ``/stac/api``: bearer tokens on every request, the supported
+    search attributes (bbox, datetime, ids, ``eo:cloud_cover`` comparisons in ``filter``)
+    and downloads by ``POST /stac/download?filename=...``, at most ``download_limit``
+    at once per user, further ones answered with 429.
+``xcube``
+    An xcube server's STAC under ``/ogc`` (collection ``datacubes``) whose assets carry
+    ``xcube:data_store_params`` and ``xcube:open_data_params`` pointing at the server's
+    read-only S3 interface under ``/s3``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from xml.sax.saxutils import escape
+
+from eostores.testing import EmulatorServer, Request, Response, route
+
+from . import sampleitems
+from .sampledata import SampleData, Scene
+
+__all__ = [
+    "CONFORMANCE_CLASSES",
+    "MotoServer",
+    "StacEmulator",
+    "cdse_key",
+    "sample_data_dir",
+    "upload_sample_data",
+    "write_xcube_datasets",
+]
+
+CONFORMANCE_CLASSES = [
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/collections",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "https://api.stacspec.org/v1.0.0/item-search#query",
+    "https://api.stacspec.org/v1.0.0/item-search#sort",
+    "https://api.stacspec.org/v1.0.0-rc.2/item-search#filter",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+]
+_SEARCH_CLASSES = ("item-search", "filter", "cql2", "query", "sort")
+_GEOJSON = "application/geo+json"
+_ROOTS = {"api": "", "cdse": "/v1", "static": "/static", "cachea": "/stac/api", "xcube": "/ogc"}
+_CACHEA_COLLECTION = "SENTINEL-2"
+_XCUBE_COLLECTION = "datacubes"
+_QUERY_OPS = {"eq", "neq", "lt", "lte", "gt", "gte", "startsWith", "endsWith", "contains", "in"}
+_CLOUD_OPS = {"<", "<=", ">", ">=", "=", "<>"}
+
+
+class _BadRequest(Exception):
+    """A client error answered with 400 and a STAC API error document."""
+
+
+def sample_data_dir(**settings: Any) -> Path:
+    """A per-user directory for sample data with these settings, shared between runs."""
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode(), usedforsecurity=False)
+    return Path(tempfile.gettempdir()) / f"eostores-stac-sample-{digest.hexdigest()[:12]}"
+
+
+def cdse_key(scene: Scene, relative_path: str) -> str:
+    """The object key of a sample file in the CDSE-like ``eodata`` bucket layout."""
+    when = datetime.strptime(scene.datetime, "%Y-%m-%dT%H:%M:%SZ")
+    name = relative_path.rsplit("/", 1)[-1]
+    return f"Sentinel-2/MSI/L2A/{when:%Y/%m/%d}/{scene.item_id}.SAFE/{name}"
+
+
+class StacEmulator(EmulatorServer):
+    """A STAC service emulator; see the module docstring for the modes."""
+
+    name = "stac"
+
+    def __init__(
+        self,
+        mode: str = "api",
+        data_dir: str | None = None,
+        num_dates: int = 4,
+        size: int = 128,
+        tiles_per_zone: int = 1,
+        block_size: int = 32,
+        many_items: int = 1200,
+        default_limit: int = 10,
+        max_limit: int = 1000,
+        item_search: bool = True,
+        download_limit: int = 2,
+        download_delay_s: float = 0.0,
+        s3_bucket: str = "eodata",
+        s3_endpoint: str | None = None,
+        s3_key: str | None = None,
+        s3_secret: str | None = None,
+        with_projection: bool = True,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        if mode not in _ROOTS:
+            raise ValueError(f"unknown mode {mode!r}; allowed: {', '.join(_ROOTS)}")
+        self.mode = mode
+        settings = dict(
+            num_dates=num_dates, size=size, tiles_per_zone=tiles_per_zone, block_size=block_size
+        )
+        directory = Path(data_dir) if data_dir else sample_data_dir(**settings)
+        self.data = SampleData(directory, **settings)
+        if mode != "xcube":
+            self.data.ensure()
+        else:
+            write_xcube_datasets(directory / "xcube")
+        self.many_items = many_items if mode == "api" else 0
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self.item_search = item_search
+        self.download_limit = download_limit
+        self.download_delay_s = download_delay_s
+        self.s3_bucket = s3_bucket
+        self.s3_endpoint = s3_endpoint
+        self.s3_key = s3_key
+        self.s3_secret = s3_secret
+        self.with_projection = with_projection
+        self._items_cache: list[dict[str, Any]] | None = None
+        self._downloads: dict[str, int] = {}
+        self._downloads_lock = threading.Lock()
+        self.peak_downloads = 0
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def root(self) -> str:
+        """The URL of the catalog root (landing page or catalog.json directory)."""
+        return self.url + _ROOTS[self.mode]
+
+    @property
+    def catalog_url(self) -> str:
+        """The URL a STAC client opens."""
+        if self.mode == "static":
+            return f"{self.root}/catalog.json"
+        return self.root
+
+    def store_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"url": self.catalog_url}
+        if self.mode == "cdse":
+            if self.s3_endpoint:
+                params["endpoint_url"] = self.s3_endpoint
+            if self.s3_key:
+                params["key"] = self.s3_key
+                params["secret"] = self.s3_secret
+        if self.mode == "cachea":
+            params["token"] = self.issue_token()
+        return params
+
+    @property
+    def collection_id(self) -> str:
+        if self.mode == "cachea":
+            return _CACHEA_COLLECTION
+        if self.mode == "xcube":
+            return _XCUBE_COLLECTION
+        return self.data.collection
+
+    def item_data_id(self, item_id: str) -> str:
+        """The store data id of item ``item_id`` (API path or static relative href)."""
+        if self.mode == "static":
+            scene = self.data.scene(item_id)
+            return f"{self.data.collection}/zone-{scene.zone}/{item_id}/{item_id}.json"
+        return f"collections/{self.collection_id}/items/{item_id}"
+
+    # -- item documents ----------------------------------------------------------------------
+
+    def _href_for(self, scene: Scene, key: str, path: str) -> str:
+        if self.mode == "cdse":
+            return f"s3://{self.s3_bucket}/{cdse_key(scene, path)}"
+        if self.mode == "cachea":
+            return f"{self.url}/stac/download?" + urlencode(
+                {"filename": f"{_CACHEA_COLLECTION}/{path.split('/', 1)[1]}"}
+            )
+        if self.mode == "static":
+            return "./" + path.rsplit("/", 1)[-1]
+        return f"{self.url}/data/{path}"
+
+    def _collection_url(self, collection: str) -> str:
+        return f"{self.root}/collections/{collection}"
+
+    def _item_url(self, collection: str, item_id: str) -> str:
+        return f"{self._collection_url(collection)}/items/{item_id}"
+
+    def _item_links(self, collection: str, item_id: str) -> list[dict[str, Any]]:
+        return [
+            {"rel": "self", "href": self._item_url(collection, item_id), "type": _GEOJSON},
+            {"rel": "parent", "href": self._collection_url(collection), "type": "application/json"},
+            {
+                "rel": "collection",
+                "href": self._collection_url(collection),
+                "type": "application/json",
+            },
+            {"rel": "root", "href": f"{self.root}/", "type": "application/json"},
+        ]
+
+    def _scene_item(self, scene: Scene) -> dict[str, Any]:
+        collection = self.collection_id
+        extra = None
+        if self.mode == "cachea":
+            start = scene.datetime
+            extra = {
+                "productIdentifier": scene.item_id,
+                "instrument": "MSI",
+                "platformName": "SENTINEL-2A",
+                "productType": "S2MSI2A",
+                "timeCoverageStart": start,
+                "timeCoverageStop": start,
+                "provider": "CDSE",
+                "providerDescription": "Copernicus Data Space Ecosystem",
+                "publicationDate": start,
+                "format": "GeoTIFF",
+            }
+        item = sampleitems.scene_item(
+            self.data,
+            scene,
+            self._href_for,
+            links=self._item_links(collection, scene.item_id),
+            extra_properties=extra,
+            collection=collection,
+        )
+        if not self.with_projection:
+            _strip_projection(item)
+        return item
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item the API serves, in their natural order."""
+        if self._items_cache is None:
+            if self.mode == "xcube":
+                items = [self._xcube_item()]
+            else:
+                items = [self._scene_item(scene) for scene in self.data.scenes]
+            shared = f"{self.url}/data/{self.data.asset_paths(self.data.scenes[0])['B02']}"
+            for index in range(self.many_items):
+                collection = sampleitems.MANY_ITEMS_COLLECTION
+                item_id = f"item-{index:05d}"
+                items.append(
+                    sampleitems.many_item(index, shared, self._item_links(collection, item_id))
+                )
+            self._items_cache = items
+        return self._items_cache
+
+    def collections(self) -> list[dict[str, Any]]:
+        result = []
+        for collection_id in self._collection_ids():
+            links = [
+                {"rel": "self", "href": self._collection_url(collection_id)},
+                {"rel": "root", "href": f"{self.root}/"},
+                {"rel": "parent", "href": f"{self.root}/"},
+                {
+                    "rel": "items",
+                    "href": f"{self._collection_url(collection_id)}/items",
+                    "type": _GEOJSON,
+                },
+            ]
+            if collection_id == sampleitems.MANY_ITEMS_COLLECTION:
+                result.append(sampleitems.many_collection(self.many_items, links))
+            elif self.mode == "xcube":
+                result.append(self._xcube_collection(links))
+            else:
+                result.append(
+                    sampleitems.scenes_collection(
+                        self.data, collection_id=collection_id, links=links
+                    )
+                )
+        return result
+
+    def _collection_ids(self) -> list[str]:
+        ids = [self.collection_id]
+        if self.many_items:
+            ids.append(sampleitems.MANY_ITEMS_COLLECTION)
+        return ids
+
+    # -- routing -----------------------------------------------------------------------------
+
+    @route("GET", r"/(?P<path>.*)")
+    def get(self, request: Request, path: str) -> Response:
+        path = "/" + path
+        try:
+            if self.mode == "xcube" and path.startswith("/s3"):
+                return self._s3(request, path[len("/s3") :])
+            if self.mode in ("api", "cdse") and path.startswith("/data/"):
+                return self._data_file(request, path[len("/data/") :])
+            if self.mode == "static":
+                return self._static(request, path)
+            if self.mode == "cachea" and path == "/stac/download":
+                return Response.json(
+                    {"code": "MethodNotAllowed", "description": "downloads are POST requests"},
+                    status=405,
+                    headers={"Allow": "POST"},
+                )
+            return self._api_get(request, path)
+        except _BadRequest as error:
+            return _error(400, "InvalidParameterValue", str(error))
+
+    @route("POST", r"/(?P<path>.*)")
+    def post(self, request: Request, path: str) -> Response:
+        path = "/" + path
+        try:
+            if self.mode == "cachea" and path == "/stac/download":
+                return self._download(request)
+            root = _ROOTS[self.mode]
+            if path == f"{root}/search" and self.mode != "static" and self.item_search:
+                denied = self._check_auth(request)
+                if denied is not None:
+                    return denied
+                body = request.json() or {}
+                if not isinstance(body, dict):
+                    raise _BadRequest("the search body must be a JSON object")
+                return self._search(body, method="POST")
+        except _BadRequest as error:
+            return _error(400, "InvalidParameterValue", str(error))
+        except ValueError as error:
+            return _error(400, "InvalidParameterValue", f"invalid JSON body: {error}")
+        return _error(404, "NotFound", f"no POST endpoint {path}")
+
+    def _check_auth(self, request: Request) -> Response | None:
+        if self.mode != "cachea":
+            return None
+        return self.require_bearer(request)
+
+    def _api_get(self, request: Request, path: str) -> Response:
+        root = _ROOTS[self.mode]
+        if not path.startswith(root):
+            return _error(404, "NotFound", f"no such resource: {path}")
+        denied = self._check_auth(request)
+        if denied is not None:
+            return denied
+        rest = path[len(root) :].rstrip("/")
+        parts = [p for p in rest.split("/") if p]
+        if not parts:
+            return Response.json(self._landing_page())
+        if parts == ["conformance"]:
+            return Response.json({"conformsTo": self._conformance()})
+        if parts == ["search"] and self.item_search:
+            return self._search(_search_params_from_query(request), method="GET")
+        if parts[0] == "collections":
+            return self._collections_get(request, parts[1:])
+        return _error(404, "NotFound", f"no such resource: {path}")
+
+    def _conformance(self) -> list[str]:
+        if self.item_search:
+            return list(CONFORMANCE_CLASSES)
+        return [c for c in CONFORMANCE_CLASSES if not any(s in c for s in _SEARCH_CLASSES)]
+
+    def _landing_page(self) -> dict[str, Any]:
+        links = [
+            {"rel": "self", "href": f"{self.root}/", "type": "application/json"},
+            {"rel": "root", "href": f"{self.root}/", "type": "application/json"},
+            {"rel": "conformance", "href": f"{self.root}/conformance", "type": "application/json"},
+            {"rel": "data", "href": f"{self.root}/collections", "type": "application/json"},
+        ]
+        if self.item_search:
+            links += [
+                {"rel": "search", "href": f"{self.root}/search", "type": _GEOJSON, "method": m}
+                for m in ("GET", "POST")
+            ]
+        links += [
+            {"rel": "child", "href": self._collection_url(c), "type": "application/json"}
+            for c in self._collection_ids()
+        ]
+        return {
+            "type": "Catalog",
+            "stac_version": sampleitems.STAC_VERSION,
+            "id": f"eostores-emulator-{self.mode}",
+            "title": "eostores STAC emulator",
+            "description": f"A local STAC {self.mode} emulator.",
+            "conformsTo": self._conformance(),
+            "links": links,
+        }
+
+    def _collections_get(self, request: Request, parts: list[str]) -> Response:
+        collections = {c["id"]: c for c in self.collections()}
+        if not parts:
+            return Response.json(
+                {
+                    "collections": list(collections.values()),
+                    "links": [
+                        {"rel": "self", "href": f"{self.root}/collections"},
+                        {"rel": "root", "href": f"{self.root}/"},
+                    ],
+                }
+            )
+        collection = collections.get(parts[0])
+        if collection is None:
+            return _error(404, "NotFound", f"Collection {parts[0]!r} does not exist.")
+        if len(parts) == 1:
+            return Response.json(collection)
+        if parts[1] != "items" or len(parts) > 3:
+            return _error(404, "NotFound", "no such resource")
+        if len(parts) == 3:
+            for item in self.items():
+                if item["collection"] == parts[0] and item["id"] == parts[2]:
+                    return Response.json(item, headers={"Content-Type": _GEOJSON})
+            return _error(404, "NotFound", f"Item {parts[2]!r} does not exist in {parts[0]!r}.")
+        return self._items_page(request, parts[0])
+
+    def _items_page(self, request: Request, collection: str) -> Response:
+        query = request.query
+        limit = _limit(query.get("limit"), self.default_limit, self.max_limit)
+        try:
+            page = int(query.get("page", "1"))
+        except ValueError:
+            raise _BadRequest(f"page = {query.get('page')!r} is not an integer") from None
+        if page < 1:
+            raise _BadRequest("page must be >= 1")
+        params: dict[str, Any] = {"collections": [collection]}
+        for key in ("bbox", "datetime"):
+            if key in query:
+                params[key] = query[key]
+        found = self._filter(_normalize_params(params))
+        start = (page - 1) * limit
+        chosen = found[start : start + limit]
+        base = f"{self._collection_url(collection)}/items"
+        links = [{"rel": "self", "href": base}, {"rel": "root", "href": f"{self.root}/"}]
+        if start + limit < len(found):
+            follow = {k: v for k, v in query.items() if k != "page"}
+            follow["page"] = str(page + 1)
+            links.append({"rel": "next", "href": f"{base}?{urlencode(follow)}", "type": _GEOJSON})
+        return Response.json(
+            {
+                "type": "FeatureCollection",
+                "features": chosen,
+                "links": links,
+                "numberMatched": len(found),
+                "numberReturned": len(chosen),
+            },
+            headers={"Content-Type": _GEOJSON},
+        )
+
+    # -- search ------------------------------------------------------------------------------
+
+    def _search(self, params: dict[str, Any], method: str) -> Response:
+        normalized = _normalize_params(params)
+        if self.mode == "cachea":
+            _check_cachea_params(normalized)
+        limit = _limit(params.get("limit"), self.default_limit, self.max_limit)
+        offset = _token_offset(params.get("token"))
+        found = self._filter(normalized)
+        if normalized.get("sortby"):
+            found = _sorted(found, normalized["sortby"])
+        chosen = found[offset : offset + limit]
+        links: list[dict[str, Any]] = [
+            {"rel": "root", "href": f"{self.root}/", "type": "application/json"},
+        ]
+        if offset + limit < len(found):
+            token = f"next:{offset + limit}"
+            if method == "GET":
+                follow = {k: v for k, v in params.items() if k != "token"}
+                follow["token"] = token
+                href = f"{self.root}/search?{urlencode(follow)}"
+                links.append({"rel": "next", "href": href, "type": _GEOJSON, "method": "GET"})
+            else:
+                body = {**params, "token": token}
+                links.append(
+                    {
+                        "rel": "next",
+                        "href": f"{self.root}/search",
+                        "type": _GEOJSON,
+                        "method": "POST",
+                        "body": body,
+                        "merge": False,
+                    }
+                )
+        return Response.json(
+            {
+                "type": "FeatureCollection",
+                "features": chosen,
+                "links": links,
+                "numberMatched": len(found),
+                "numberReturned": len(chosen),
+            },
+            headers={"Content-Type": _GEOJSON},
+        )
+
+    def _filter(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        items = self.items()
+        collections = params.get("collections")
+        if collections:
+            known = set(self._collection_ids())
+            items = [
+                i for i in items if i["collection"] in collections and i["collection"] in known
+            ]
+        ids = params.get("ids")
+        if ids:
+            items = [i for i in items if i["id"] in ids]
+        bbox = params.get("bbox")
+        if bbox is not None:
+            items = [i for i in items if _boxes_intersect(i["bbox"], bbox)]
+        geometry = params.get("intersects")
+        if geometry is not None:
+            from shapely.geometry import shape
+
+            area = shape(geometry)
+            items = [i for i in items if shape(i["geometry"]).intersects(area)]
+        interval = params.get("datetime")
+        if interval is not None:
+            start, end = interval
+            items = [
+                i
+                for i in items
+                if (start is None or _instant(i["properties"]["datetime"]) >= start)
+                and (end is None or _instant(i["properties"]["datetime"]) <= end)
+            ]
+        query = params.get("query")
+        if query:
+            items = [i for i in items if _query_matches(i, query)]
+        expression = params.get("filter")
+        if expression is not None:
+            items = [i for i in items if expression.matches(i)]
+        return items
+
+    # -- static catalog ----------------------------------------------------------------------
+
+    def _static(self, request: Request, path: str) -> Response:
+        parts = [p for p in path.split("/") if p][1:]
+        collection = self.data.collection
+        if parts == ["catalog.json"]:
+            return Response.json(self._static_catalog())
+        if parts[:1] != [collection]:
+            return _error(404, "NotFound", f"no such file: {path}")
+        zones = sorted({scene.zone for scene in self.data.scenes})
+        if parts[1:] == ["collection.json"]:
+            links = [
+                {"rel": "root", "href": "../catalog.json", "type": "application/json"},
+                {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
+            ]
+            links += [
+                {"rel": "child", "href": f"./zone-{z}/catalog.json", "type": "application/json"}
+                for z in zones
+            ]
+            return Response.json(sampleitems.scenes_collection(self.data, links=links))
+        if len(parts) == 3 and parts[2] == "catalog.json" and parts[1].startswith("zone-"):
+            zone = int(parts[1][5:])
+            links = [
+                {"rel": "root", "href": "../../catalog.json", "type": "application/json"},
+                {"rel": "parent", "href": "../collection.json", "type": "application/json"},
+            ]
+            links += [
+                {"rel": "item", "href": f"./{s.item_id}/{s.item_id}.json", "type": _GEOJSON}
+                for s in self.data.scenes
+                if s.zone == zone
+            ]
+            return Response.json(
+                {
+                    "type": "Catalog",
+                    "stac_version": sampleitems.STAC_VERSION,
+                    "id": f"zone-{zone}",
+                    "description": f"Scenes in UTM zone {zone}N",
+                    "links": links,
+                }
+            )
+        if len(parts) >= 4 and parts[1].startswith("zone-"):
+            try:
+                scene = self.data.scene(parts[2])
+            except KeyError:
+                return _error(404, "NotFound", f"no such file: {path}")
+            if len(parts) == 4 and parts[3] == f"{scene.item_id}.json":
+                links = [
+                    {"rel": "root", "href": "../../../catalog.json", "type": "application/json"},
+                    {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
+                    {"rel": "collection", "href": "../../collection.json"},
+                ]
+                return Response.json(
+                    sampleitems.scene_item(self.data, scene, self._href_for, links=links)
+                )
+            relative = "/".join(parts[3:])
+            return self._data_file(request, f"{self.data.relative_dir(scene)}/{relative}")
+        return _error(404, "NotFound", f"no such file: {path}")
+
+    def _static_catalog(self) -> dict[str, Any]:
+        collection = self.data.collection
+        return {
+            "type": "Catalog",
+            "stac_version": sampleitems.STAC_VERSION,
+            "id": "eostores-static",
+            "description": "A static STAC catalog of the sample scenes.",
+            "links": [
+                {"rel": "root", "href": "./catalog.json", "type": "application/json"},
+                {
+                    "rel": "child",
+                    "href": f"./{collection}/collection.json",
+                    "type": "application/json",
+                },
+            ],
+        }
+
+    # -- files, downloads, S3 ----------------------------------------------------------------
+
+    def _data_file(self, request: Request, relative: str) -> Response:
+        target = _safe_join(self.data.root, relative)
+        if target is None or not target.is_file():
+            return Response.html_error(404, "404 Not Found")
+        return Response.file(target, request)
+
+    def _download(self, request: Request) -> Response:
+        denied = self.require_bearer(request)
+        if denied is not None:
+            return denied
+        filename = request.query.get("filename", "")
+        prefix = f"{_CACHEA_COLLECTION}/"
+        if not filename.startswith(prefix):
+            return _error(404, "NotFound", f"no such product file: {filename!r}")
+        target = _safe_join(self.data.root, f"{self.data.collection}/{filename[len(prefix) :]}")
+        if target is None or not target.exists():
+            return _error(404, "NotFound", f"no such product file: {filename!r}")
+        token = request.bearer_token or ""
+        with self._downloads_lock:
+            active = self._downloads.get(token, 0)
+            if active >= self.download_limit:
+                return Response.json(
+                    {
+                        "detail": f"Quota exceeded: {self.download_limit} parallel downloads "
+                        "are allowed per user."
+                    },
+                    status=429,
+                    headers={"Retry-After": "1"},
+                )
+            self._downloads[token] = active + 1
+            self.peak_downloads = max(self.peak_downloads, active + 1)
+        try:
+            if target.is_dir():
+                body = _zip_directory(target)
+                content_type = "application/zip"
+            else:
+                body = target.read_bytes()
+                content_type = "application/octet-stream"
+            if self.download_delay_s:
+                time.sleep(self.download_delay_s)
+            name = target.name + (".zip" if target.is_dir() else "")
+            return Response(
+                200,
+                body,
+                {"Content-Disposition": f'attachment; filename="{name}"'},
+                content_type=content_type,
+            )
+        finally:
+            with self._downloads_lock:
+                self._downloads[token] -= 1
+
+    def _s3(self, request: Request, path: str) -> Response:
+        parts = path.strip("/").split("/", 1)
+        bucket = parts[0]
+        directory = self.data.root / "xcube" / bucket
+        if not bucket or not directory.is_dir():
+            return _s3_error(404, "NoSuchBucket", "The specified bucket does not exist")
+        key = parts[1] if len(parts) > 1 else ""
+        if not key:
+            if "list-type" in request.query or "prefix" in request.query or not request.query:
+                return self._s3_list(directory, bucket, request.query)
+            return _s3_error(400, "InvalidRequest", "unsupported bucket operation")
+        target = _safe_join(directory, key)
+        if target is None or not target.is_file():
+            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        response = Response.file(target, request, content_type="binary/octet-stream")
+        response.headers["Last-Modified"] = formatdate(target.stat().st_mtime, usegmt=True)
+        return response
+
+    def _s3_list(self, directory: Path, bucket: str, query: dict[str, str]) -> Response:
+        prefix = query.get("prefix", "")
+        delimiter = query.get("delimiter", "")
+        keys = sorted(
+            str(p.relative_to(directory)).replace(os.sep, "/")
+            for p in directory.rglob("*")
+            if p.is_file()
+        )
+        contents, prefixes = [], []
+        for key in keys:
+            if not key.startswith(prefix):
+                continue
+            rest = key[len(prefix) :]
+            if delimiter and delimiter in rest:
+                common = prefix + rest.split(delimiter, 1)[0] + delimiter
+                if common not in prefixes:
+                    prefixes.append(common)
+                continue
+            contents.append(key)
+        entries = []
+        for key in contents:
+            stat = (directory / key).stat()
+            modified = datetime.fromtimestamp(stat.st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            entries.append(
+                f"<Contents><Key>{escape(key)}</Key><LastModified>{modified}</LastModified>"
+                f'<ETag>"{stat.st_size:x}"</ETag><Size>{stat.st_size}</Size>'
+                "<StorageClass>STANDARD</StorageClass></Contents>"
+            )
+        entries += [
+            f"<CommonPrefixes><Prefix>{escape(p)}</Prefix></CommonPrefixes>" for p in prefixes
+        ]
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            f"<Name>{escape(bucket)}</Name><Prefix>{escape(prefix)}</Prefix>"
+            f"<Delimiter>{escape(delimiter)}</Delimiter><MaxKeys>1000</MaxKeys>"
+            f"<KeyCount>{len(contents) + len(prefixes)}</KeyCount>"
+            f"<IsTruncated>false</IsTruncated>{''.join(entries)}</ListBucketResult>"
+        )
+        return Response(200, body.encode(), content_type="application/xml")
+
+    # -- xcube server ------------------------------------------------------------------------
+
+    def _xcube_collection(self, links: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "type": "Collection",
+            "stac_version": sampleitems.STAC_VERSION,
+            "stac_extensions": [],
+            "id": _XCUBE_COLLECTION,
+            "title": "Data cubes",
+            "description": "The datasets published by this xcube server.",
+            "license": "proprietary",
+            "extent": {
+                "spatial": {"bbox": [list(XCUBE_BBOX)]},
+                "temporal": {"interval": [["2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z"]]},
+            },
+            "links": links,
+        }
+
+    def _xcube_item(self) -> dict[str, Any]:
+        collection = _XCUBE_COLLECTION
+        endpoint = f"{self.url}/s3"
+        x0, y0, x1, y1 = XCUBE_BBOX
+
+        def asset(bucket: str, data_id: str, title: str, roles: list[str]) -> dict[str, Any]:
+            return {
+                "href": f"{endpoint}/{bucket}/{data_id}",
+                "type": sampleitems.ZARR_TYPE,
+                "title": title,
+                "roles": roles,
+                "xcube:data_store_id": "s3",
+                "xcube:data_store_params": {
+                    "root": bucket,
+                    "storage_options": {"anon": True, "client_kwargs": {"endpoint_url": endpoint}},
+                },
+                "xcube:open_data_params": {"data_id": data_id},
+            }
+
+        variables = {
+            name: {"type": "data", "dimensions": ["time", "lat", "lon"], "unit": unit}
+            for name, unit in (("sst", "degC"), ("chl", "mg m-3"))
+        }
+        return {
+            "type": "Feature",
+            "stac_version": sampleitems.STAC_VERSION,
+            "stac_extensions": ["https://stac-extensions.github.io/datacube/v2.2.0/schema.json"],
+            "id": "demo",
+            "collection": collection,
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
+            },
+            "bbox": [x0, y0, x1, y1],
+            "properties": {
+                "datetime": None,
+                "start_datetime": "2024-01-01T00:00:00Z",
+                "end_datetime": "2024-01-05T00:00:00Z",
+                "cube:dimensions": {
+                    "time": {
+                        "type": "temporal",
+                        "extent": ["2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z"],
+                    },
+                    "lat": {"type": "spatial", "axis": "y", "extent": [y0, y1]},
+                    "lon": {"type": "spatial", "axis": "x", "extent": [x0, x1]},
+                },
+                "cube:variables": variables,
+            },
+            "links": self._item_links(collection, "demo"),
+            "assets": {
+                "analytic": asset("datasets", "demo.zarr", "demo data access", ["data"]),
+                "analytic_multires": asset(
+                    "pyramids", "demo.levels", "demo multi-resolution data access", ["data"]
+                ),
+            },
+        }
+
+
+# --------------------------------------------------------------------------- xcube data
+
+XCUBE_BBOX = (0.0, 50.0, 3.0, 52.0)
+XCUBE_RES = 0.1
+
+
+def xcube_demo_cube() -> Any:
+    """The xcube server's dataset ``demo``: ``sst = 10 + lat/10 + lon/100 + day``, ``chl``."""
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    x0, y0, x1, y1 = XCUBE_BBOX
+    lon = np.round(np.arange(x0 + XCUBE_RES / 2, x1, XCUBE_RES), 6)
+    lat = np.round(np.arange(y0 + XCUBE_RES / 2, y1, XCUBE_RES), 6)
+    time_ = pd.date_range("2024-01-01", periods=5, freq="D")
+    day = np.arange(len(time_), dtype="float32")[:, None, None]
+    sst = 10 + lat[None, :, None] / 10 + lon[None, None, :] / 100 + day
+    chl = np.broadcast_to(0.1 * (day + 1), sst.shape)
+    return xr.Dataset(
+        {
+            "sst": (("time", "lat", "lon"), sst.astype("float32"), {"units": "degC"}),
+            "chl": (("time", "lat", "lon"), chl.astype("float32"), {"units": "mg m-3"}),
+        },
+        coords={"time": time_, "lat": lat, "lon": lon},
+        attrs={"title": "xcube server demo cube"},
+    ).chunk({"time": 1, "lat": 10, "lon": 10})
+
+
+def write_xcube_datasets(directory: Path) -> None:
+    """Write ``datasets/demo.zarr`` and ``pyramids/demo.levels`` below ``directory`` once."""
+    import warnings
+
+    from eostores.fs import new_fs_data_store
+
+    marker = Path(directory) / ".complete"
+    if marker.exists():
+        return
+    cube = xcube_demo_cube()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for bucket, data_id, params in (
+            ("datasets", "demo.zarr", {"zarr_format": 2}),
+            ("pyramids", "demo.levels", {"num_levels": 2}),
+        ):
+            store = new_fs_data_store("file", root=str(Path(directory) / bucket))
+            if not store.has_data(data_id):
+                store.write_data(cube, data_id, replace=True, **params)
+    marker.write_text("1")
+
+
+# --------------------------------------------------------------------------- S3 (moto)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class MotoServer:
+    """A moto S3 server in a child process, with IAM authentication switched on.
+
+    The first IAM calls create a user with an access key (:attr:`key`, :attr:`secret`);
+    every later request must be signed with it, so wrong credentials fail as on AWS.
+    """
+
+    def __init__(self, port: int | None = None, startup_timeout: float = 60.0):
+        self.port = port or _free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            env.pop(name, None)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/", timeout=2):
+                    break
+            except OSError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("the moto server did not start") from None
+                time.sleep(0.1)
+        self.key, self.secret = self._create_user()
+
+    def _create_user(self) -> tuple[str, str]:
+        import boto3
+
+        iam = boto3.client(
+            "iam",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="bootstrap",
+            aws_secret_access_key="bootstrap",
+        )
+        iam.create_user(UserName="eodata-reader")
+        created = iam.create_access_key(UserName="eodata-reader")["AccessKey"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+        iam.put_user_policy(
+            UserName="eodata-reader", PolicyName="all", PolicyDocument=json.dumps(policy)
+        )
+        return created["AccessKeyId"], created["SecretAccessKey"]
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=self.key,
+            aws_secret_access_key=self.secret,
+        )
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> MotoServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def upload_sample_data(data: SampleData, s3_client: Any, bucket: str = "eodata") -> int:
+    """Upload every sample file to ``bucket`` in the CDSE key layout; returns the count."""
+    try:
+        s3_client.create_bucket(Bucket=bucket)
+    except Exception as error:  # an existing bucket is fine
+        if "BucketAlready" not in type(error).__name__ and "BucketAlready" not in str(error):
+            raise
+    count = 0
+    for scene in data.scenes:
+        for relative in data.asset_paths(scene).values():
+            source = data.root / relative
+            files = (
+                [source]
+                if source.is_file()
+                else sorted(p for p in source.rglob("*") if p.is_file())
+            )
+            for path in files:
+                inner = str(path.relative_to(data.root)).replace(os.sep, "/")
+                suffix = inner[len(relative) :]
+                s3_client.upload_file(str(path), bucket, cdse_key(scene, relative) + suffix)
+                count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _strip_projection(item: dict[str, Any]) -> None:
+    """Remove the projection extension from an item (as many catalogs lack it)."""
+    item["stac_extensions"] = [e for e in item["stac_extensions"] if "/projection/" not in e]
+    for container in (item["properties"], *item["assets"].values()):
+        for key in [k for k in container if k.startswith("proj:")]:
+            del container[key]
+
+
+def _error(status: int, code: str, description: str) -> Response:
+    return Response.json({"code": code, "description": description}, status=status)
+
+
+def _s3_error(status: int, code: str, message: str) -> Response:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+    )
+    return Response(status, body.encode(), content_type="application/xml")
+
+
+def _safe_join(root: Path, relative: str) -> Path | None:
+    base = Path(root).resolve()
+    target = (base / relative).resolve()
+    return target if target == base or base in target.parents else None
+
+
+def _zip_directory(directory: Path) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{directory.name}/{path.relative_to(directory)}")
+    return buffer.getvalue()
+
+
+def _limit(value: Any, default: int, maximum: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise _BadRequest(f"limit = {value!r} is not an integer") from None
+    if limit < 1:
+        raise _BadRequest("limit must be >= 1")
+    return min(limit, maximum)
+
+
+def _token_offset(token: Any) -> int:
+    if token in (None, ""):
+        return 0
+    if not isinstance(token, str) or not token.startswith("next:"):
+        raise _BadRequest(f"invalid paging token {token!r}")
+    try:
+        return max(0, int(token[5:]))
+    except ValueError:
+        raise _BadRequest(f"invalid paging token {token!r}") from None
+
+
+def _search_params_from_query(request: Request) -> dict[str, Any]:
+    """GET search parameters as they were sent (strings), keeping the names."""
+    return dict(request.query)
+
+
+def _split(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise _BadRequest(f"expected a list of strings, got {value!r}")
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _BadRequest(f"invalid date-time {text!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _interval(value: Any) -> tuple[datetime | None, datetime | None]:
+    if not isinstance(value, str) or not value:
+        raise _BadRequest(f"datetime = {value!r} must be an RFC 3339 instant or interval")
+    if "/" in value:
+        first, _, last = value.partition("/")
+        start = None if first in ("", "..") else _instant(first)
+        end = None if last in ("", "..") else _instant(last)
+        if start is None and end is None:
+            raise _BadRequest("datetime: at least one end of the interval must be given")
+        if start is not None and end is not None and start > end:
+            raise _BadRequest("datetime: the start is after the end")
+        return start, end
+    instant = _instant(value)
+    return instant, instant
+
+
+def _normalize_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Search parameters from a GET query or a POST body in one checked form."""
+    import cql2
+
+    result: dict[str, Any] = {}
+    known = {
+        "collections", "ids", "bbox", "intersects", "datetime", "limit", "token", "query",
+        "filter", "filter-lang", "filter_lang", "sortby", "fields", "filter-crs",
+    }  # fmt: skip
+    unknown = set(params) - known
+    if unknown:
+        raise _BadRequest(f"unknown search parameter(s): {', '.join(sorted(unknown))}")
+    result["collections"] = _split(params.get("collections"))
+    result["ids"] = _split(params.get("ids"))
+    if params.get("bbox") is not None:
+        raw = params["bbox"]
+        parts = raw.split(",") if isinstance(raw, str) else raw
+        try:
+            box = [float(v) for v in parts]
+        except (TypeError, ValueError):
+            raise _BadRequest(f"bbox = {raw!r} must be 4 or 6 numbers") from None
+        if len(box) == 6:
+            box = [box[0], box[1], box[3], box[4]]
+        if len(box) != 4 or box[1] > box[3]:
+            raise _BadRequest(f"bbox = {raw!r} must be 4 or 6 numbers, south <= north")
+        result["bbox"] = box
+    if params.get("intersects") is not None:
+        geometry = params["intersects"]
+        if isinstance(geometry, str):
+            try:
+                geometry = json.loads(geometry)
+            except ValueError:
+                raise _BadRequest("intersects must be a GeoJSON geometry") from None
+        if not isinstance(geometry, dict) or "type" not in geometry:
+            raise _BadRequest("intersects must be a GeoJSON geometry")
+        if result.get("bbox") is not None:
+            raise _BadRequest("bbox and intersects must not be given together")
+        result["intersects"] = geometry
+    if params.get("datetime") is not None:
+        result["datetime"] = _interval(params["datetime"])
+    query = params.get("query")
+    if query is not None:
+        if isinstance(query, str):
+            try:
+                query = json.loads(query)
+            except ValueError:
+                raise _BadRequest("query must be a JSON object") from None
+        if not isinstance(query, dict):
+            raise _BadRequest("query must be a JSON object")
+        for name, ops in query.items():
+            if not isinstance(ops, dict) or not set(ops) <= _QUERY_OPS:
+                raise _BadRequest(
+                    f"query on {name!r}: operators must be among {sorted(_QUERY_OPS)}"
+                )
+        result["query"] = query
+    expression = params.get("filter")
+    if expression is not None:
+        language = params.get("filter-lang") or params.get("filter_lang")
+        if language is None:
+            language = "cql2-text" if isinstance(expression, str) else "cql2-json"
+        try:
+            if language == "cql2-text" and isinstance(expression, str):
+                parsed = cql2.parse_text(expression)
+            elif language == "cql2-json":
+                text = expression if isinstance(expression, str) else json.dumps(expression)
+                parsed = cql2.parse_json(text)
+            else:
+                raise _BadRequest(f"filter-lang {language!r} is not supported")
+        except (cql2.ParseError, cql2.ValidationError, ValueError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise _BadRequest(f"invalid filter: {first}") from None
+        result["filter"] = parsed
+        result["filter_json"] = parsed.to_json()
+    if params.get("sortby") is not None:
+        result["sortby"] = _sortby(params["sortby"])
+    return result
+
+
+def _sortby(value: Any) -> list[tuple[str, bool]]:
+    fields: list[tuple[str, bool]] = []
+    if isinstance(value, str):
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            descending = part.startswith("-")
+            fields.append((part.lstrip("+-"), descending))
+    elif isinstance(value, list):
+        for entry in value:
+            if not isinstance(entry, dict) or "field" not in entry:
+                raise _BadRequest("sortby entries must be objects with 'field' and 'direction'")
+            direction = entry.get("direction", "asc")
+            if direction not in ("asc", "desc"):
+                raise _BadRequest(f"sortby direction {direction!r} must be asc or desc")
+            fields.append((entry["field"], direction == "desc"))
+    else:
+        raise _BadRequest("sortby must be a string or a list")
+    return fields
+
+
+def _field(item: dict[str, Any], name: str) -> Any:
+    if name.startswith("properties."):
+        return item["properties"].get(name[len("properties.") :])
+    if name in ("id", "collection"):
+        return item.get(name)
+    return item["properties"].get(name)
+
+
+def _sorted(items: list[dict[str, Any]], fields: list[tuple[str, bool]]) -> list[dict[str, Any]]:
+    result = list(items)
+    for name, descending in reversed(fields):
+        present = [i for i in result if _field(i, name) is not None]
+        missing = [i for i in result if _field(i, name) is None]
+        present.sort(key=lambda i: _field(i, name), reverse=descending)
+        result = present + missing
+    return result
+
+
+def _query_matches(item: dict[str, Any], query: dict[str, Any]) -> bool:
+    for name, ops in query.items():
+        value = _field(item, name)
+        for op, operand in ops.items():
+            if value is None:
+                return False
+            try:
+                ok = {
+                    "eq": lambda v, o: v == o,
+                    "neq": lambda v, o: v != o,
+                    "lt": lambda v, o: v < o,
+                    "lte": lambda v, o: v <= o,
+                    "gt": lambda v, o: v > o,
+                    "gte": lambda v, o: v >= o,
+                    "startsWith": lambda v, o: str(v).startswith(str(o)),
+                    "endsWith": lambda v, o: str(v).endswith(str(o)),
+                    "contains": lambda v, o: str(o) in str(v),
+                    "in": lambda v, o: v in o,
+                }[op](value, operand)
+            except TypeError:
+                raise _BadRequest(f"query on {name!r}: cannot compare with {operand!r}") from None
+            if not ok:
+                return False
+    return True
+
+
+def _boxes_intersect(a: Iterable[float], b: Iterable[float]) -> bool:
+    ax0, ay0, ax1, ay1 = list(a)[:4]
+    bx0, by0, bx1, by1 = list(b)[:4]
+    return not (ax0 > bx1 or ax1 < bx0 or ay0 > by1 or ay1 < by0)
+
+
+def _check_cachea_params(params: dict[str, Any]) -> None:
+    """Cache-A supports bbox, datetime, ids and ``eo:cloud_cover`` comparisons only."""
+    if params.get("query") is not None:
+        raise _BadRequest("the query extension is not supported; use filter=eo:cloud_cover<20")
+    if params.get("intersects") is not None:
+        raise _BadRequest("intersects is not supported; use bbox")
+    expression = params.get("filter_json")
+    if expression is not None:
+        _check_cloud_filter(expression)
+
+
+def _check_cloud_filter(node: Any) -> None:
+    if not isinstance(node, dict) or "op" not in node:
+        raise _BadRequest("filter: only eo:cloud_cover comparisons are supported")
+    op = node["op"]
+    args = node.get("args", [])
+    if op == "and":
+        for arg in args:
+            _check_cloud_filter(arg)
+        return
+    if op not in _CLOUD_OPS or len(args) != 2:
+        raise _BadRequest(f"filter: operator {op!r} is not supported")
+    names = [a.get("property") for a in args if isinstance(a, dict)]
+    if names != ["eo:cloud_cover"] or not isinstance(args[1], int | float):
+        raise _BadRequest("filter: only eo:cloud_cover can be filtered (e.g. eo:cloud_cover<20)")
