@@ -192,19 +192,32 @@ def new_data_store(store_id: str, **store_params: Any) -> DataStore:
 # -- openers and writers ---------------------------------------------------------------------
 
 
-def _accessor_predicate(
-    data_type: str | None, format_id: str | None, storage_id: str | None
-) -> Callable[[Extension], bool]:
+def _find_accessors(
+    group: str,
+    predicate: Callable[[Extension], bool] | None,
+    data_type: str | None,
+    format_id: str | None,
+    storage_id: str | None,
+) -> list[Extension]:
     from .accessor import parse_accessor_id
 
-    def predicate(extension: Extension) -> bool:
+    def matching(extension: Extension) -> bool:
         try:
             accessor = parse_accessor_id(extension.name)
         except InvalidParameterError:
             return False
         return accessor.matches(data_type, format_id, storage_id)
 
-    return predicate
+    _register_core_accessors()
+    return [e for e in _find(group, predicate) if matching(e)]
+
+
+def _new_accessor(group: str, accessor_id: str, params: dict[str, Any]) -> Any:
+    from .accessor import parse_accessor_id
+
+    parse_accessor_id(accessor_id)
+    _register_core_accessors()
+    return _get(group, accessor_id).load()(**params)
 
 
 def find_data_opener_extensions(
@@ -215,9 +228,7 @@ def find_data_opener_extensions(
     storage_id: str | None = None,
 ) -> list[Extension]:
     """The registered openers, filtered by a predicate and/or accessor id parts."""
-    _register_core_accessors()
-    matching = _accessor_predicate(data_type, format_id, storage_id)
-    return [e for e in _find(OPENERS_GROUP, predicate) if matching(e)]
+    return _find_accessors(OPENERS_GROUP, predicate, data_type, format_id, storage_id)
 
 
 def find_data_writer_extensions(
@@ -228,27 +239,17 @@ def find_data_writer_extensions(
     storage_id: str | None = None,
 ) -> list[Extension]:
     """The registered writers, filtered by a predicate and/or accessor id parts."""
-    _register_core_accessors()
-    matching = _accessor_predicate(data_type, format_id, storage_id)
-    return [e for e in _find(WRITERS_GROUP, predicate) if matching(e)]
+    return _find_accessors(WRITERS_GROUP, predicate, data_type, format_id, storage_id)
 
 
 def new_data_opener(opener_id: str, **params: Any) -> Any:
     """Create the opener ``<data_type>:<format>:<storage>``."""
-    from .accessor import parse_accessor_id
-
-    parse_accessor_id(opener_id)
-    _register_core_accessors()
-    return _get(OPENERS_GROUP, opener_id).load()(**params)
+    return _new_accessor(OPENERS_GROUP, opener_id, params)
 
 
 def new_data_writer(writer_id: str, **params: Any) -> Any:
     """Create the writer ``<data_type>:<format>:<storage>``."""
-    from .accessor import parse_accessor_id
-
-    parse_accessor_id(writer_id)
-    _register_core_accessors()
-    return _get(WRITERS_GROUP, writer_id).load()(**params)
+    return _new_accessor(WRITERS_GROUP, writer_id, params)
 
 
 @cache

@@ -399,29 +399,33 @@ def _choice_widget(name: str, label: str, labels: dict[str, str], default: str) 
     }
 
 
+_TWO_METRE_TEMPERATURE = EmulatedVariable(
+    "2m_temperature",
+    "2m temperature",
+    "t2m",
+    "K",
+    "2 metre temperature",
+    250.0,
+    param_id=167,
+    grib_short_name="2t",
+)
+_TOTAL_PRECIPITATION = EmulatedVariable(
+    "total_precipitation",
+    "Total precipitation",
+    "tp",
+    "m",
+    "Total precipitation",
+    0.0,
+    step_type="accum",
+    param_id=228,
+    grib_short_name="tp",
+)
+
+
 def _era5_single_level_variables() -> list[EmulatedVariable]:
     return [
-        EmulatedVariable(
-            "2m_temperature",
-            "2m temperature",
-            "t2m",
-            "K",
-            "2 metre temperature",
-            250.0,
-            param_id=167,
-            grib_short_name="2t",
-        ),
-        EmulatedVariable(
-            "total_precipitation",
-            "Total precipitation",
-            "tp",
-            "m",
-            "Total precipitation",
-            0.0,
-            step_type="accum",
-            param_id=228,
-            grib_short_name="tp",
-        ),
+        _TWO_METRE_TEMPERATURE,
+        _TOTAL_PRECIPITATION,
         EmulatedVariable(
             "10m_u_component_of_wind",
             "10m u-component of wind",
@@ -508,16 +512,7 @@ def _default_datasets() -> list[EmulatedDataset]:
         begin="1950-01-01",
         end="2025-06-25",
         variables=[
-            EmulatedVariable(
-                "2m_temperature",
-                "2m temperature",
-                "t2m",
-                "K",
-                "2 metre temperature",
-                250.0,
-                param_id=167,
-                grib_short_name="2t",
-            ),
+            _TWO_METRE_TEMPERATURE,
             EmulatedVariable(
                 "skin_temperature",
                 "Skin temperature",
@@ -528,17 +523,7 @@ def _default_datasets() -> list[EmulatedDataset]:
                 param_id=235,
                 grib_short_name="skt",
             ),
-            EmulatedVariable(
-                "total_precipitation",
-                "Total precipitation",
-                "tp",
-                "m",
-                "Total precipitation",
-                0.0,
-                step_type="accum",
-                param_id=228,
-                grib_short_name="tp",
-            ),
+            _TOTAL_PRECIPITATION,
             EmulatedVariable(
                 "volumetric_soil_water_layer_1",
                 "Volumetric soil water layer 1",
