@@ -110,10 +110,8 @@ def _load_handlers() -> dict[str, FormatHandler]:
         import importlib
 
         for module, name in _HANDLER_CLASSES:
-            try:
-                cls = getattr(importlib.import_module(f".{module}", __package__), name)
-            except ImportError:  # TEMPORARY
-                continue
+            # Handler modules import their libraries (rioxarray, geopandas) lazily.
+            cls = getattr(importlib.import_module(f".{module}", __package__), name)
             _HANDLERS[cls.format_id] = cls()
     return _HANDLERS
 
