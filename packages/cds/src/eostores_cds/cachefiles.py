@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CacheLayout"]
+__all__ = ["CacheLayout", "write_json_atomically"]
 
 PIECE_SUFFIXES = (".nc", ".zip", ".tar.gz", ".grib")
 
@@ -32,10 +32,6 @@ class CacheLayout:
         self.results = self.root / "results"
 
     # -- results
-
-    def result_id(self, dataset_id: str, key: str) -> str:
-        """The data id of a result in the results store."""
-        return f"{dataset_id}/{key}.nc"
 
     def result_path(self, dataset_id: str, key: str) -> Path:
         return self.results / dataset_id / f"{key}.nc"
@@ -81,15 +77,20 @@ class CacheLayout:
             return None
 
     def write_ticket(self, dataset_id: str, key: str, ticket: dict[str, Any]) -> None:
-        path = self.ticket_path(dataset_id, key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(ticket, file)
-            os.replace(temporary, path)
+            write_json_atomically(self.ticket_path(dataset_id, key), ticket)
         except OSError:
             pass  # without a ticket a crashed run submits the request again
 
     def remove_ticket(self, dataset_id: str, key: str) -> None:
         self.ticket_path(dataset_id, key).unlink(missing_ok=True)
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to a sibling temporary file renamed to ``path``, so that
+    readers never see half a file; OSError if that fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        json.dump(data, file)
+    os.replace(temporary, path)

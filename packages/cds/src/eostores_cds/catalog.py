@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +21,7 @@ from typing import Any
 
 from eostores.errors import DataNotFoundError, DataStoreError
 
+from .cachefiles import write_json_atomically
 from .constraints import Constraints
 
 __all__ = ["Catalogue", "ChoiceParam", "DatasetInfo", "VariableInfo", "split_data_id"]
@@ -426,10 +425,6 @@ def _is_gridded(record: Mapping[str, Any]) -> bool:
 
 def _write_json(path: Path, data: Any) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(data, file)
-        os.replace(temporary, path)
+        write_json_atomically(path, data)
     except OSError as error:
         logger.warning("cannot cache %s: %s", path, error)

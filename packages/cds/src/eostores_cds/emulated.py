@@ -24,12 +24,7 @@ __all__ = [
 
 _EPOCH = dt.datetime(2000, 1, 1)
 
-ERA5_LICENCE = {
-    "id": "licence-to-use-copernicus-products",
-    "revision": 12,
-    "label": "Licence to use Copernicus Products",
-}
-SOIL_LICENCE = {
+COPERNICUS_LICENCE = {
     "id": "licence-to-use-copernicus-products",
     "revision": 12,
     "label": "Licence to use Copernicus Products",
@@ -161,7 +156,7 @@ class EmulatedDataset:
     global_lon0: float = 0.0
     cell_centred: bool = False
     cost_limit: int = 120_000
-    licences: list[dict[str, Any]] = field(default_factory=lambda: [dict(ERA5_LICENCE)])
+    licences: list[dict[str, Any]] = field(default_factory=lambda: [dict(COPERNICUS_LICENCE)])
     gridded: bool = True
     horizontal_resolution: str = ""
     temporal_resolution: str = "Hourly"
@@ -717,7 +712,6 @@ def _default_datasets() -> list[EmulatedDataset]:
         download_formats={"zip": "Zip", "tgz": "Compressed tar"},
         global_lon0=-180.0,
         cell_centred=True,
-        licences=[dict(SOIL_LICENCE)],
         temporal_resolution="Daily, 10-day, Monthly",
         data_format_description="NetCDF",
         cost_limit=100_000,

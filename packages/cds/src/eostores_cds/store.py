@@ -84,7 +84,7 @@ class CdsDataStore(DataStore):
         config = HttpConfig(
             store_id=STORE_ID,
             num_retries=params["num_retries"],
-            retry_backoff_base=min(1.0, params["retry_backoff_max"]) or 0.0,
+            retry_backoff_base=min(1.0, params["retry_backoff_max"]),
             retry_backoff_max=params["retry_backoff_max"],
             read_timeout=params["http_timeout"],
             deadline=min(600.0, params["request_deadline"]),

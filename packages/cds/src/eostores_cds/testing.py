@@ -756,7 +756,7 @@ def _grid(dataset: EmulatedDataset, request: Mapping[str, Any]) -> tuple[Any, An
     return lat, lon
 
 
-def _timestamps(dataset: EmulatedDataset, request: Mapping[str, Any]) -> list[dt.datetime]:
+def _timestamps(request: Mapping[str, Any]) -> list[dt.datetime]:
     days = request.get("day") or ["01"]
     dates = valid_dates(request["year"], request["month"], days)
     times = request.get("time") or ["00:00"]
@@ -779,7 +779,7 @@ def _write_era5_like(
     import xarray as xr
 
     lat, lon = _grid(dataset, request)
-    stamps = np.array(_timestamps(dataset, request), dtype="datetime64[ns]")
+    stamps = np.array(_timestamps(request), dtype="datetime64[ns]")
     product_type = (request.get("product_type") or [None])[0]
     members = dataset.ensemble_members.get(product_type or "", 0)
     levels = [float(v) for v in request.get("pressure_level") or []]
@@ -957,7 +957,7 @@ def _write_satellite(
     kind = {"active": "SSMS", "passive": "SSMV", "combined_passive_and_active": "SSMV"}[sensor]
     variables = [dataset.variable(name) for name in request["variable"]]
     written = []
-    for stamp in _timestamps(dataset, request):
+    for stamp in _timestamps(request):
         when = np.array([np.datetime64(stamp, "ns")])
         days = (when - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
         data_vars: dict[str, Any] = {}
@@ -967,7 +967,7 @@ def _write_satellite(
             data_vars[variable.short_name] = (
                 ("time", "lat", "lon"),
                 values[None].astype("float32"),
-                {"units": variable.units, "long_name": variable.long_name, "_CoordinateAxes": ""},
+                {"units": variable.units, "long_name": variable.long_name},
             )
             data_vars[f"{variable.short_name}_uncertainty"] = (
                 ("time", "lat", "lon"),
@@ -1000,8 +1000,6 @@ def _write_satellite(
                 "time_coverage_start": f"{stamp:%Y%m%d}000000",
             },
         )
-        for name in list(ds.data_vars):
-            ds[name].attrs.pop("_CoordinateAxes", None)
         path = folder / (
             f"C3S-SOILMOISTURE-L3S-{kind}-{sensor.split('_')[0].upper()}-{label[aggregation]}-"
             f"{stamp:%Y%m%d}000000-{record}-{version}.0.0.nc"

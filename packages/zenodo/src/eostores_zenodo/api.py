@@ -18,7 +18,7 @@ from eostores.errors import DataNotFoundError, DataStoreError, ServiceError
 from .catalog import Record
 from .identifiers import parse_root
 
-__all__ = ["DEFAULT_API_URL", "ZenodoApi"]
+__all__ = ["DEFAULT_API_URL", "ZenodoApi", "open_session"]
 
 DEFAULT_API_URL = "https://zenodo.org/api"
 STORE_ID = "zenodo"
@@ -58,10 +58,7 @@ class ZenodoApi:
         """The HTTP session, created on first use."""
         with self._lock:
             if self._session is None:
-                from eostores.http import BearerAuth, HttpConfig, new_session
-
-                auth = BearerAuth(self.access_token) if self.access_token else None
-                self._session = new_session(HttpConfig(**self.http), auth=auth)
+                self._session = open_session(self.http, self.access_token)
             return self._session
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -136,6 +133,15 @@ class ZenodoApi:
             if self._session is not None:
                 self._session.close()
                 self._session = None
+
+
+def open_session(http: Mapping[str, Any], access_token: Any) -> Any:
+    """An :func:`eostores.http.new_session` session configured by the ``http``
+    :class:`~eostores.http.HttpConfig` settings, sending ``access_token`` as a bearer token."""
+    from eostores.http import BearerAuth, HttpConfig, new_session
+
+    auth = BearerAuth(access_token) if access_token else None
+    return new_session(HttpConfig(**http), auth=auth)
 
 
 def _page_title(text: str) -> str:

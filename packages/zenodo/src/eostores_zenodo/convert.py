@@ -16,12 +16,13 @@ from typing import Any
 
 from eostores.errors import DataStoreError, InvalidParameterError
 
+from .catalog import format_of
+
 __all__ = ["convert_to_zarr", "csv_to_geodataframe", "zarr_conversion_plan"]
 
 _X_COLUMNS = ("lon", "longitude", "x", "lng", "long")
 _Y_COLUMNS = ("lat", "latitude", "y")
-_NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".h5", ".hdf5", ".he5")
-_GEOTIFF_SUFFIXES = (".tif", ".tiff", ".geotiff", ".cog")
+_CONVERTIBLE = ("netcdf", "geotiff")
 
 
 # --------------------------------------------------------------------------- CSV
@@ -98,12 +99,9 @@ def csv_to_geodataframe(data: bytes, params: Mapping[str, Any], key: str) -> Any
 
 
 def _kind(data_id: str) -> str | None:
-    lowered = data_id.lower()
-    if lowered.endswith(_NETCDF_SUFFIXES):
-        return "netcdf"
-    if lowered.endswith(_GEOTIFF_SUFFIXES):
-        return "geotiff"
-    return None
+    """``"netcdf"`` or ``"geotiff"`` for the files that convert to Zarr, else None."""
+    fmt = format_of(data_id)
+    return fmt.format_id if fmt is not None and fmt.format_id in _CONVERTIBLE else None
 
 
 def _zarr_id(data_id: str) -> str:

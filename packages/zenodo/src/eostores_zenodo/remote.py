@@ -19,6 +19,7 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from eostores.errors import DataNotFoundError, ServiceError
 
+from .api import open_session
 from .errors import FileUnavailableError
 
 __all__ = [
@@ -82,10 +83,7 @@ class RecordFileSystem(AbstractFileSystem):
         """The HTTP session, created on first use (also after unpickling)."""
         with self._session_lock:
             if self._session is None:
-                from eostores.http import BearerAuth, HttpConfig, new_session
-
-                auth = BearerAuth(self.access_token) if self.access_token else None
-                self._session = new_session(HttpConfig(**self.http), auth=auth)
+                self._session = open_session(self.http, self.access_token)
             return self._session
 
     @classmethod
@@ -268,8 +266,10 @@ def _runs(numbers: list[int]) -> list[tuple[int, int]]:
 def fetch_range(session: Any, url: str, start: int, end: int, size: int | None = None) -> bytes:
     """Bytes ``start`` up to (excluding) ``end`` of ``url`` with one Range request.
 
-    A server that ignores the range and sends the whole file still gives the right
-    bytes (and its whole size in traffic); a short or misplaced answer is an error.
+    ``session`` is an :mod:`eostores.http` session, which raises the eostores error of a
+    failed status (404 is :class:`~eostores.errors.DataNotFoundError`). A server that
+    ignores the range and sends the whole file still gives the right bytes (and its whole
+    size in traffic); a short or misplaced answer is an error.
     """
     from eostores.http import redact_url
 
@@ -288,8 +288,6 @@ def fetch_range(session: Any, url: str, start: int, end: int, size: int | None =
                 url=redact_url(url),
             )
         data = data[: end - start]
-    elif response.status_code == 404:
-        raise DataNotFoundError(f"the file at {redact_url(url)} does not exist")
     else:
         raise ServiceError(
             f"unexpected HTTP status {response.status_code} for a range request",

@@ -93,45 +93,40 @@ def sample_files() -> dict[str, SampleRecord]:
 
 
 def _build(directory: Path) -> dict[str, SampleRecord]:
-    latest = directory / "v2"
-    older = directory / "v1"
-    external = directory / "external"
-    for folder in (latest, older, external):
+    writers: dict[str, dict[str, Callable[[Path], None]]] = {
+        "v2": {
+            "temperature.nc": lambda p: _write_grid_netcdf(p, days=4),
+            "elevation.tif": _write_elevation_cog,
+            "cube.zarr.zip": _write_zipped_zarr,
+            "stations.geojson": _write_stations_geojson,
+            "stations.csv": _write_stations_csv,
+            "regions.gpkg": _write_regions_gpkg,
+            "coast.shp.zip": _write_coast_shapefile,
+            "collection.zip": _write_netcdf_collection,
+            "scene.tar.gz": _write_geotiff_tarball,
+            "nested.zip": _write_nested_zip,
+            "corrupted.nc": lambda p: _write_grid_netcdf(p, days=1),
+            "escape-dotdot.zip": _write_dotdot_zip,
+            "escape-absolute.tar": _write_absolute_tar,
+            "escape-link.tar.gz": _write_link_tarball,
+            "README.md": _write_readme,
+        },
+        "v1": {
+            "temperature.nc": lambda p: _write_grid_netcdf(p, days=2),
+            "README.md": _write_readme,
+        },
+        "external": {"stations.geojson": _write_stations_geojson},
+    }
+    wrong_checksums = {"v2": {"corrupted.nc"}}
+    records: dict[str, SampleRecord] = {}
+    for name, files in writers.items():
+        folder = directory / name
         folder.mkdir()
-    files: dict[str, Path] = {}
-
-    def add(key: str, writer: Callable[[Path], None], where: Path = latest) -> Path:
-        path = where / key
-        writer(path)
-        return path
-
-    files["temperature.nc"] = add("temperature.nc", lambda p: _write_grid_netcdf(p, days=4))
-    files["elevation.tif"] = add("elevation.tif", _write_elevation_cog)
-    files["cube.zarr.zip"] = add("cube.zarr.zip", _write_zipped_zarr)
-    files["stations.geojson"] = add("stations.geojson", _write_stations_geojson)
-    files["stations.csv"] = add("stations.csv", _write_stations_csv)
-    files["regions.gpkg"] = add("regions.gpkg", _write_regions_gpkg)
-    files["coast.shp.zip"] = add("coast.shp.zip", _write_coast_shapefile)
-    files["collection.zip"] = add("collection.zip", _write_netcdf_collection)
-    files["scene.tar.gz"] = add("scene.tar.gz", _write_geotiff_tarball)
-    files["nested.zip"] = add("nested.zip", _write_nested_zip)
-    files["corrupted.nc"] = add("corrupted.nc", lambda p: _write_grid_netcdf(p, days=1))
-    files["escape-dotdot.zip"] = add("escape-dotdot.zip", _write_dotdot_zip)
-    files["escape-absolute.tar"] = add("escape-absolute.tar", _write_absolute_tar)
-    files["escape-link.tar.gz"] = add("escape-link.tar.gz", _write_link_tarball)
-    files["README.md"] = add("README.md", _write_readme)
-    v2 = SampleRecord(files, wrong_checksums={"corrupted.nc"})
-
-    v1 = SampleRecord(
-        {
-            "temperature.nc": add("temperature.nc", lambda p: _write_grid_netcdf(p, days=2), older),
-            "README.md": add("README.md", _write_readme, older),
-        }
-    )
-    ext = SampleRecord(
-        {"stations.geojson": add("stations.geojson", _write_stations_geojson, external)}
-    )
-    return {"v1": v1, "v2": v2, "external": ext}
+        for key, write in files.items():
+            write(folder / key)
+        paths = {key: folder / key for key in files}
+        records[name] = SampleRecord(paths, wrong_checksums.get(name, set()))
+    return records
 
 
 def _grid(step: float) -> tuple[Any, Any]:

@@ -215,10 +215,8 @@ class ZenodoDataStore(DataStore):
             if data_type is None:
                 data_type = accessor.data_type
         wanted = self._assert_data_type(data_type)
-        if wanted.alias == "any":
-            return fmt.data_types[0]
         for candidate in fmt.data_types:
-            if DataType.normalize(candidate).is_sub_type_of(wanted):
+            if _accepts(wanted, candidate):
                 return candidate
         raise InvalidParameterError(
             f"{fmt.format_id} data cannot be opened as {wanted.alias!r}; allowed: "
@@ -282,7 +280,7 @@ class ZenodoDataStore(DataStore):
             f"{t}:{fmt.format_id}:{STORAGE_ID}"
             for fmt in formats
             for t in fmt.data_types
-            if wanted.alias == "any" or DataType.normalize(t).is_sub_type_of(wanted)
+            if _accepts(wanted, t)
         )
 
     # -- describing -------------------------------------------------------------------------
@@ -446,10 +444,13 @@ class ZenodoDataStore(DataStore):
         )
 
 
+def _accepts(wanted: DataType, data_type: str) -> bool:
+    """Whether data of ``data_type`` answers a request for ``wanted``."""
+    return wanted.alias == "any" or DataType.normalize(data_type).is_sub_type_of(wanted)
+
+
 def _delivers(fmt: FileFormat, wanted: DataType) -> bool:
-    return wanted.alias == "any" or any(
-        DataType.normalize(t).is_sub_type_of(wanted) for t in fmt.data_types
-    )
+    return any(_accepts(wanted, t) for t in fmt.data_types)
 
 
 class _Translated:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from eostores.cache import checksum_of
 from eostores.testing import EmulatorServer, Request, Response, route
 
 __all__ = [
@@ -89,11 +90,6 @@ class EmulatedRecord:
     def __post_init__(self) -> None:
         if self.doi is None:
             self.doi = ZENODO_DOI_PREFIX + self.record_id
-
-
-def md5_of(path: Path) -> str:
-    with open(path, "rb") as file:
-        return hashlib.file_digest(file, "md5").hexdigest()
 
 
 class ZenodoEmulator(EmulatorServer):
@@ -152,7 +148,7 @@ class ZenodoEmulator(EmulatorServer):
         concept_id = str(concept_id) if concept_id else str(int(record_id) - 1)
         emulated = {}
         for key, path in files.items():
-            checksum = md5_of(Path(path))
+            checksum = checksum_of(path, "md5")
             if key in wrong_checksums:
                 checksum = hashlib.md5(checksum.encode(), usedforsecurity=False).hexdigest()
             emulated[key] = EmulatedFile(key, Path(path), "md5:" + checksum)
@@ -201,8 +197,10 @@ class ZenodoEmulator(EmulatorServer):
 
     # -- helpers
 
-    def _base(self) -> str:
-        return self.url
+    def _concept_of(self, record_id: str) -> str:
+        """The concept id of a record version; a concept id stands for itself."""
+        record = self.records.get(record_id)
+        return record.concept_id if record is not None else record_id
 
     def _latest_of(self, concept_id: str) -> str | None:
         versions = [
@@ -213,7 +211,7 @@ class ZenodoEmulator(EmulatorServer):
         return versions[-1] if versions else None
 
     def _record_json(self, record: EmulatedRecord) -> dict[str, Any]:
-        base = self._base()
+        base = self.url
         api = f"{base}/api/records/{record.record_id}"
         latest = self._latest_of(record.concept_id)
         versions = self.concepts[record.concept_id]
@@ -270,7 +268,7 @@ class ZenodoEmulator(EmulatorServer):
         }
 
     def _file_json(self, record: EmulatedRecord, file: EmulatedFile) -> dict[str, Any]:
-        content = f"{self._base()}/api/records/{record.record_id}/files/{quote(file.key)}/content"
+        content = f"{self.url}/api/records/{record.record_id}/files/{quote(file.key)}/content"
         try:
             size = file.size
         except OSError:
@@ -354,7 +352,7 @@ class ZenodoEmulator(EmulatorServer):
             if concept and self.redirect_concepts:
                 latest = self._latest_of(record_id)
                 if latest is not None:
-                    return self._redirect(f"{self._base()}/api/records/{latest}")
+                    return self._redirect(f"{self.url}/api/records/{latest}")
             found = self._record_or_error(record_id)
             if isinstance(found, Response):
                 return found
@@ -365,22 +363,17 @@ class ZenodoEmulator(EmulatorServer):
     @route("GET", r"/api/records/(?P<record_id>\d+)/versions/latest")
     def get_latest(self, request: Request, record_id: str) -> Response:
         def build() -> Response:
-            concept = record_id
-            if record_id in self.records:
-                concept = self.records[record_id].concept_id
-            latest = self._latest_of(concept)
+            latest = self._latest_of(self._concept_of(record_id))
             if latest is None:
                 return self._record_or_error(record_id)  # type: ignore[return-value]
-            return self._redirect(f"{self._base()}/api/records/{latest}")
+            return self._redirect(f"{self.url}/api/records/{latest}")
 
         return self._answer(request, build)
 
     @route("GET", r"/api/records/(?P<record_id>\d+)/versions")
     def get_versions(self, request: Request, record_id: str) -> Response:
         def build() -> Response:
-            concept = record_id
-            if record_id in self.records:
-                concept = self.records[record_id].concept_id
+            concept = self._concept_of(record_id)
             if concept not in self.concepts:
                 return self._record_or_error(record_id)  # type: ignore[return-value]
             hits = [
