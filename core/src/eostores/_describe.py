@@ -55,9 +55,7 @@ def _crs_of(dataset: Any, x_name: str | None) -> str | None:
             try:
                 import pyproj
 
-                crs = pyproj.CRS.from_user_input(wkt)
-                code = crs.to_authority()
-                return f"{code[0]}:{code[1]}" if code else crs.to_string()
+                return crs_code(pyproj.CRS.from_user_input(wkt))
             except Exception:
                 return None
     if x_name in ("lon", "longitude"):
@@ -128,37 +126,37 @@ def _iso(timestamp: Any) -> str:
     return timestamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def describe_geodataframe(data_id: str, gdf: Any, **kwargs: Any) -> GeoDataFrameDescriptor:
-    from .schema import (
-        JsonBooleanSchema,
-        JsonIntegerSchema,
-        JsonNumberSchema,
-        JsonObjectSchema,
-        JsonStringSchema,
-    )
+def crs_code(crs: Any) -> str:
+    """``AUTHORITY:CODE`` of a pyproj CRS where it has one, else its string form."""
+    code = crs.to_authority()
+    return f"{code[0]}:{code[1]}" if code else crs.to_string()
 
-    properties = {}
-    for name, dtype in gdf.dtypes.items():
-        if name == gdf.geometry.name:
-            continue
-        kind = getattr(dtype, "kind", "O")
-        schema = {
-            "b": JsonBooleanSchema,
-            "i": JsonIntegerSchema,
-            "u": JsonIntegerSchema,
-            "f": JsonNumberSchema,
-        }.get(kind, JsonStringSchema)
-        properties[str(name)] = schema(nullable=True)
-    bbox = None
-    crs = None
-    if len(gdf):
-        bbox = tuple(float(v) for v in gdf.total_bounds)
-    if gdf.crs is not None:
-        code = gdf.crs.to_authority()
-        crs = f"{code[0]}:{code[1]}" if code else gdf.crs.to_string()
+
+def feature_property_schema(kind: str) -> Any:
+    """The nullable schema of a feature property whose numpy dtype is of ``kind``."""
+    from .schema import JsonBooleanSchema, JsonIntegerSchema, JsonNumberSchema, JsonStringSchema
+
+    schema_class = {
+        "b": JsonBooleanSchema,
+        "i": JsonIntegerSchema,
+        "u": JsonIntegerSchema,
+        "f": JsonNumberSchema,
+    }.get(kind, JsonStringSchema)
+    return schema_class(nullable=True)
+
+
+def describe_geodataframe(data_id: str, gdf: Any, **kwargs: Any) -> GeoDataFrameDescriptor:
+    from .schema import JsonObjectSchema
+
+    properties = {
+        str(name): feature_property_schema(getattr(dtype, "kind", "O"))
+        for name, dtype in gdf.dtypes.items()
+        if name != gdf.geometry.name
+    }
+    bbox = tuple(float(v) for v in gdf.total_bounds) if len(gdf) else None
     values = dict(
         data_id=data_id,
-        crs=crs,
+        crs=crs_code(gdf.crs) if gdf.crs is not None else None,
         bbox=bbox,
         num_features=len(gdf),
         feature_schema=JsonObjectSchema(properties=properties),

@@ -39,14 +39,24 @@ def _schema_type(schema: Any) -> str | None:
     return getattr(schema, "type", None)
 
 
+_BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
 def _coerce(text: str, schema: Any) -> Any:
+    """A command-line value: JSON where it parses, else read after the parameter's type.
+
+    Strings stay as typed unless quoted as JSON; arrays may be comma-separated; booleans
+    also accept yes/no; what does not fit the type is passed on as text for validation.
+    """
     kind = _schema_type(schema)
     try:
         value = json.loads(text)
     except ValueError:
         value = text
-    if kind == "string" or not isinstance(value, str):
-        return value if kind != "string" or isinstance(value, str) else text
+    if kind == "string":
+        return value if isinstance(value, str) else text
+    if not isinstance(value, str):
+        return value
     if kind == "array":
         items = getattr(schema, "items", None)
         item = items[0] if isinstance(items, list) and items else items
@@ -56,10 +66,8 @@ def _coerce(text: str, schema: Any) -> Any:
             return int(text) if kind == "integer" else float(text)
         except ValueError:
             return text
-    if kind == "boolean" and text.lower() in ("true", "false", "yes", "no", "1", "0"):
-        return text.lower() in ("true", "yes", "1")
-    if text == "null":
-        return None
+    if kind == "boolean" and text.lower() in _BOOLEAN_WORDS:
+        return _BOOLEAN_WORDS[text.lower()]
     return value
 
 

@@ -75,6 +75,12 @@ class FormatHandler(ABC):
         )
 
 
+def is_local(fs: AbstractFileSystem) -> bool:
+    """Whether ``fs`` is the local filesystem, whose paths libraries can open themselves."""
+    protocol = fs.protocol
+    return "file" in ((protocol,) if isinstance(protocol, str) else protocol)
+
+
 def compute_and_wait(delayed: Any) -> None:
     """Compute a dask write; if a task fails, wait for the running ones before raising.
 

@@ -15,17 +15,15 @@ overview ``i - 1``.
 
 from __future__ import annotations
 
-import atexit
-import io
+import contextlib
 import posixpath
-import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataNotFoundError, DataStoreError, InvalidParameterError
-from .formats import FormatHandler
-from .netcdf import is_local
+from .formats import FormatHandler, is_local
+from .rasterio_opener import FsspecOpener
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -153,83 +151,21 @@ class GeoTiffLevelOpener:
         )
 
 
-@dataclass(frozen=True)
-class FsspecOpener:
-    """Serves an fsspec filesystem to GDAL through rasterio's opener interface.
+@contextlib.contextmanager
+def _rasterio_reading(fs: AbstractFileSystem, path: str) -> Iterator[dict[str, Any]]:
+    """The ``rasterio.open`` keywords for ``path`` on ``fs``, under the GDAL settings for it.
 
-    Every ``open`` gives a file object of its own, equal only to itself: rasterio keys
-    open files by equality, and fsspec files of one path compare equal (the memory
-    filesystem even hands out one shared object), so that concurrent datasets of one file
-    (its levels, say) would otherwise close each other's files. Directory listings are
-    reported empty, so that GDAL neither lists remote directories nor probes for sidecar
-    files.
+    Local files are opened by path, others through fsspec; rasterio's errors become
+    DataStoreError.
     """
+    import rasterio
 
-    fs: Any
-
-    def __post_init__(self) -> None:
-        _prepare_rasterio_openers()
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        # unpickled in a dask worker process, before rasterio opens anything there
-        object.__setattr__(self, "fs", state["fs"])
-        _prepare_rasterio_openers()
-
-    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-        file = self.fs.open(path, mode, **kwargs)
-        if isinstance(file, io.BytesIO):  # shared by all readers: copy it
-            file = io.BytesIO(file.getvalue())
-        return _DistinctFile(file)
-
-    def isfile(self, path: str) -> bool:
-        return self.fs.isfile(path)
-
-    def isdir(self, path: str) -> bool:
-        return self.fs.isdir(path)
-
-    def ls(self, path: str) -> list[str]:
-        return []
-
-    def size(self, path: str) -> int:
-        return self.fs.size(path)
-
-    def modified(self, path: str) -> Any:
-        return self.fs.modified(path)
-
-    def rm(self, path: str) -> None:
-        raise PermissionError("GeoTIFF files are opened read-only")
-
-
-class _DistinctFile:
-    """A read-only file object that is equal only to itself."""
-
-    def __init__(self, file: Any):
-        self._file = file
-
-    def read(self, size: int = -1) -> bytes:
-        return self._file.read(size)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._file.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> _DistinctFile:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def _rasterio_source(fs: AbstractFileSystem, path: str) -> tuple[str, dict[str, Any]]:
-    """The path and ``rasterio.open`` keywords for ``path`` on ``fs``."""
-    if is_local(fs):
-        return path, {}
-    return path, {"opener": FsspecOpener(fs)}
+    local = is_local(fs)
+    try:
+        with rasterio.Env(**({} if local else _REMOTE_GDAL_ENV)):
+            yield {} if local else {"opener": FsspecOpener(fs)}
+    except rasterio.errors.RasterioError as error:
+        raise DataStoreError(f"cannot read {path!r} as GeoTIFF: {error}") from error
 
 
 def _check_exists(fs: AbstractFileSystem, path: str) -> None:
@@ -245,21 +181,16 @@ def read_raster_info(fs: AbstractFileSystem, path: str) -> RasterInfo:
     import rasterio
 
     _check_exists(fs, path)
-    source, kwargs = _rasterio_source(fs, path)
-    env = {} if is_local(fs) else _REMOTE_GDAL_ENV
-    try:
-        with rasterio.Env(**env), rasterio.open(source, **kwargs) as dataset:
-            block_height, block_width = dataset.block_shapes[0]
-            return RasterInfo(
-                band_names=band_names(dataset.descriptions),
-                width=dataset.width,
-                height=dataset.height,
-                block_width=block_width,
-                block_height=block_height,
-                num_overviews=len(dataset.overviews(1)) if dataset.count else 0,
-            )
-    except rasterio.errors.RasterioError as error:
-        raise DataStoreError(f"cannot read {path!r} as GeoTIFF: {error}") from error
+    with _rasterio_reading(fs, path) as kwargs, rasterio.open(path, **kwargs) as dataset:
+        block_height, block_width = dataset.block_shapes[0]
+        return RasterInfo(
+            band_names=band_names(dataset.descriptions),
+            width=dataset.width,
+            height=dataset.height,
+            block_width=block_width,
+            block_height=block_height,
+            num_overviews=len(dataset.overviews(1)) if dataset.count else 0,
+        )
 
 
 def _chunks(info: RasterInfo, params: Mapping) -> dict[str, Any]:
@@ -291,25 +222,19 @@ def open_geotiff(
     overview_level: int | None = None,
 ) -> Any:
     """Open the GeoTIFF lazily as a dataset of one variable per band."""
-    import rasterio
     import rioxarray
     import xarray as xr
 
     from .subset import apply_common_params
 
-    source, kwargs = _rasterio_source(fs, path)
-    env = {} if is_local(fs) else _REMOTE_GDAL_ENV
-    try:
-        with rasterio.Env(**env):
-            array = rioxarray.open_rasterio(
-                source,
-                chunks=_chunks(info, params),
-                masked=params.get("masked", True),
-                overview_level=overview_level,
-                **kwargs,
-            )
-    except rasterio.errors.RasterioError as error:
-        raise DataStoreError(f"cannot read {path!r} as GeoTIFF: {error}") from error
+    with _rasterio_reading(fs, path) as kwargs:
+        array = rioxarray.open_rasterio(
+            path,
+            chunks=_chunks(info, params),
+            masked=params.get("masked", True),
+            overview_level=overview_level,
+            **kwargs,
+        )
     attrs = {k: v for k, v in array.attrs.items() if k != "long_name"}
     variables = {}
     for index, name in enumerate(info.band_names):
@@ -322,72 +247,3 @@ def open_geotiff(
     dataset = xr.Dataset(variables)
     dataset.set_close(array.close)
     return apply_common_params(dataset, params)
-
-
-# --------------------------------------------------------------------------- rasterio openers
-#
-# Two properties of rasterio's Python-opener bridge (rasterio 1.4) can crash the
-# interpreter, and are worked around here once per process:
-# - it keeps its registry of openers and open files in context variables, which are per
-#   thread: a dataset opened in one thread (a dask worker, a web request) and closed in
-#   another fails inside GDAL's close callback. The registry is made process-wide.
-# - files still open when the interpreter shuts down are closed by the final garbage
-#   collection, when the callback cannot run any more. They are closed by an atexit hook.
-
-_prepare_lock = threading.Lock()
-_prepared = False
-
-
-class _ProcessWideVar:
-    """Stands in for a ContextVar: one value for all threads."""
-
-    def __init__(self, value: Any):
-        self._value = value
-
-    def get(self, default: Any = None) -> Any:
-        return self._value
-
-    def set(self, value: Any) -> None:
-        self._value = value
-
-
-def _prepare_rasterio_openers() -> None:
-    """Apply the workarounds above, once per process."""
-    global _prepared
-    with _prepare_lock:
-        if _prepared:
-            return
-        from contextvars import ContextVar
-
-        from rasterio import _vsiopener
-
-        for name in ("_OPENER_REGISTRY", "_OPEN_FILE_EXIT_STACKS"):
-            variable = getattr(_vsiopener, name, None)
-            if isinstance(variable, ContextVar):
-                try:
-                    value = variable.get()
-                except LookupError:
-                    value = {}
-                setattr(_vsiopener, name, _ProcessWideVar(value))
-        atexit.register(_close_remote_files)
-        _prepared = True
-
-
-def _close_remote_files() -> None:
-    from xarray.backends.file_manager import FILE_CACHE
-
-    for key in list(FILE_CACHE):
-        try:
-            handle = FILE_CACHE[key]
-        except KeyError:
-            continue
-        # rasterio names datasets opened through an opener /vsiriopener_<id>/...
-        if str(getattr(handle, "name", "")).startswith("/vsiriopener_"):
-            try:
-                del FILE_CACHE[key]
-            except KeyError:
-                continue
-            try:
-                handle.close()
-            except Exception:
-                pass

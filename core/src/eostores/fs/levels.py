@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DataNotFoundError, DataStoreError, InvalidParameterError
 from .formats import FormatHandler
+from .paths import is_absolute
 from .xarray_params import dataset_open_params_schema
 from .zarr import ZarrHandler, is_zarr
 
@@ -298,7 +299,7 @@ class LevelsHandler(FormatHandler):
     @staticmethod
     def _link_base(fs: AbstractFileSystem, path: str, base_id: str) -> None:
         text = base_id.replace("\\", "/").strip()
-        if text.startswith("/") or _URL.match(text) or re.match(r"^[A-Za-z]:/", text):
+        if is_absolute(text):
             raise InvalidParameterError(
                 f"base_dataset_id must be a relative path, got {base_id!r}",
                 parameter="base_dataset_id",

@@ -7,18 +7,13 @@ import tempfile
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .formats import FormatHandler, compute_and_wait
+from .formats import FormatHandler, compute_and_wait, is_local
 from .xarray_params import dataset_open_params_schema, xarray_open_kwargs
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
     from ..schema import JsonObjectSchema
-
-
-def is_local(fs: AbstractFileSystem) -> bool:
-    protocol = fs.protocol
-    return "file" in ((protocol,) if isinstance(protocol, str) else protocol)
 
 
 class NetcdfHandler(FormatHandler):

@@ -26,7 +26,7 @@ def normalize_data_id(data_id: str, *, store_id: str | None = None) -> str:
             parameter="data_id",
         )
     text = data_id.replace("\\", "/")
-    if _URL.match(text) or _DRIVE.match(text) or text.startswith("/"):
+    if is_absolute(text):
         raise InvalidParameterError(
             "a data id is a path relative to the store root; absolute paths and URLs "
             "are not allowed",
@@ -50,6 +50,11 @@ def normalize_data_id(data_id: str, *, store_id: str | None = None) -> str:
             parameter="data_id",
         )
     return "/".join(parts)
+
+
+def is_absolute(path: str) -> bool:
+    """Whether ``path`` (with ``/`` separators) is absolute, a URL or starts with a drive."""
+    return bool(_URL.match(path) or _DRIVE.match(path)) or path.startswith("/")
 
 
 def join_root(root: str, data_id: str) -> str:

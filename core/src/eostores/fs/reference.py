@@ -170,11 +170,10 @@ class ReferenceDataStore(DataStore):
             "remote_options",
             "max_gap",
             "max_block",
+            "cache_size",
         ):
             if params.get(key) is not None:
                 options[key] = params[key]
-        if params.get("cache_size") is not None:
-            options["cache_size"] = params["cache_size"]
         if options.get("remote_protocol") in _ASYNC_PROTOCOLS:
             # zarr re-creates the filesystem as asynchronous from its JSON form, which
             # needs an asynchronous filesystem for the referenced data as well.

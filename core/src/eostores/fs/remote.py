@@ -128,8 +128,9 @@ class HttpsDataStore(NetworkFsDataStore):
         if handler is None or (handler.is_directory and handler.format_id != "zarr"):
             return super()._existing_handler(data_id)
         if handler.is_directory:
-            names = ("zarr.json", ".zmetadata", ".zgroup")
-            found = any(self.fs.exists(f"{path}/{name}", strict=True) for name in names)
+            from .zarr import METADATA_KEYS
+
+            found = any(self.fs.exists(f"{path}/{key}", strict=True) for key in METADATA_KEYS)
         else:
             found = self.fs.exists(path, strict=True)
         return handler if found else None

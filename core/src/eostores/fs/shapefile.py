@@ -25,10 +25,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataNotFoundError
-from .formats import FormatHandler
-from .geojson import describe_vector, read_vector, vector_open_params_schema
-from .netcdf import is_local
+from ..errors import DataNotFoundError, InvalidParameterError
+from .formats import FormatHandler, is_local
+from .vector import describe_vector, read_vector, vector_open_params_schema
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -98,8 +97,6 @@ class ShapefileHandler(FormatHandler):
         name = posixpath.basename(path)
         zipped = is_zipped(name)
         if not zipped and not name.lower().endswith(".shp"):
-            from ..errors import InvalidParameterError
-
             raise InvalidParameterError(
                 f"a shapefile data id ends with .shp, .shp.zip or .shz, got {name!r}",
                 parameter="data_id",

@@ -99,6 +99,10 @@ class FsDataStore(MutableDataStore):
         value = self._store_params.get(key)
         return [value] if isinstance(value, str) else value
 
+    def _is_included(self, data_id: str) -> bool:
+        """Whether ``data_id`` passes the store's ``includes`` and ``excludes``."""
+        return is_included(data_id, self._patterns("includes"), self._patterns("excludes"))
+
     # -- listing ----------------------------------------------------------------------------
 
     def _walk(self) -> Iterator[tuple[str, FormatHandler]]:
@@ -122,9 +126,7 @@ class FsDataStore(MutableDataStore):
                     is_dir = entry.get("type") == "directory"
                     handler = self._handler_of(name, is_dir)
                     if handler is not None:
-                        if is_included(
-                            data_id, self._patterns("includes"), self._patterns("excludes")
-                        ):
+                        if self._is_included(data_id):
                             yield data_id, handler
                     elif is_dir and (max_depth is None or depth < max_depth):
                         pending.append((name, depth + 1))
@@ -168,7 +170,7 @@ class FsDataStore(MutableDataStore):
             data_id = self._normalize(data_id)
         except InvalidParameterError:
             return False
-        if not is_included(data_id, self._patterns("includes"), self._patterns("excludes")):
+        if not self._is_included(data_id):
             return False
         with translate_errors(self.store_id, data_id):
             handler = self._existing_handler(data_id)
@@ -186,7 +188,7 @@ class FsDataStore(MutableDataStore):
 
     def _resolve(self, data_id: str, opener_id: str | None) -> tuple[str, FormatHandler]:
         data_id = self._normalize(data_id)
-        if not is_included(data_id, self._patterns("includes"), self._patterns("excludes")):
+        if not self._is_included(data_id):
             raise self._not_found(data_id, "excluded by the store's includes/excludes")
         with translate_errors(self.store_id, data_id):
             handler = self._existing_handler(data_id)
@@ -322,13 +324,12 @@ class FsDataStore(MutableDataStore):
             self._validated_open_params(named, data_type, data_id, open_params)
         data_id, handler = self._resolve(data_id, opener_id)
         dtype, params = self._validated_open_params(handler, data_type, data_id, open_params)
-        context = dict(store_id=self.store_id, data_id=data_id)
         with translate_errors(self.store_id, data_id):
             data = handler.open(self.fs, self._path(data_id), dtype, params)
             if dtype == "dataset":
                 from .subset import apply_common_params
 
-                data = apply_common_params(data, params, **context)
+                data = apply_common_params(data, params, store_id=self.store_id, data_id=data_id)
         return data
 
     # -- writing ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .formats import FormatHandler, compute_and_wait
+from .formats import FormatHandler, compute_and_wait, is_local
 from .xarray_params import dataset_open_params_schema, xarray_open_kwargs
 
 if TYPE_CHECKING:
@@ -20,14 +20,13 @@ def zarr_store(fs: AbstractFileSystem, path: str, *, read_only: bool = True) -> 
     """A zarr store for ``path`` on ``fs``: a LocalStore for local files, else fsspec."""
     from zarr.storage import FsspecStore, LocalStore
 
-    if "file" in _protocols(fs):
+    if is_local(fs):
         return LocalStore(path, read_only=read_only)
     return FsspecStore.from_mapper(fs.get_mapper(path), read_only=read_only)
 
 
-def _protocols(fs: AbstractFileSystem) -> tuple[str, ...]:
-    protocol = fs.protocol
-    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+#: The keys of a zarr group's metadata: format 3, then format 2 (consolidated or not).
+METADATA_KEYS = ("zarr.json", ".zmetadata", ".zgroup")
 
 
 def zarr_format_of(fs: AbstractFileSystem, path: str) -> int | None:
