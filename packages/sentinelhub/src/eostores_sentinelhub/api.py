@@ -77,13 +77,6 @@ def _sentinelhub_config_source(key: str) -> ConfigSource:
     )
 
 
-def _retry_after_seconds(response: requests.Response | None) -> float | None:
-    """Retry-After of an OAuth2 service (an identity server: seconds, as HTTP defines)."""
-    if response is None:
-        return None
-    return parse_retry_after(response.headers.get("Retry-After"))
-
-
 def token_renewal_margin(lifetime: float) -> float:
     """Seconds before expiry at which a token of ``lifetime`` seconds is renewed."""
     return min(60.0, lifetime / 10) if lifetime > 0 and math.isfinite(lifetime) else 0.0
@@ -226,7 +219,8 @@ class TokenSource:
                 ), None
             failure = ServiceError(message, status=status, url=url, store_id=STORE_ID)
             if status in _RETRYABLE_TOKEN_STATUSES:
-                wait = _retry_after_seconds(response)
+                # an identity server counts Retry-After in seconds, as HTTP defines it
+                wait = parse_retry_after(response.headers.get("Retry-After"))
                 return failure, self.config.backoff(0) if wait is None else wait
             return failure, None
         if isinstance(cause, requests.ConnectionError | requests.Timeout):

@@ -204,9 +204,6 @@ class DatasetInfo:
     def custom(self) -> bool:
         return self.data_id == CUSTOM_DATA_ID
 
-    def band(self, name: str) -> BandInfo | None:
-        return next((band for band in self.bands if band.name == name), None)
-
     def data_collection(self, collection_id: str | None = None) -> DataCollection:
         """The sentinelhub-py collection to request: a BYOC/batch one for ``collection_id``."""
         from sentinelhub import DataCollection
@@ -222,12 +219,6 @@ class DatasetInfo:
         if self.collection_name == "LANDSAT8_L1C":
             return _landsat8_l1c()
         return getattr(DataCollection, self.collection_name)
-
-    def catalog_collection(self, collection_id: str | None = None) -> str | None:
-        """The catalog collection id searched for time stamps (None: not searchable)."""
-        if collection_id:
-            return self.data_collection(collection_id).catalog_id
-        return self.catalog_id
 
 
 _DEFINE_LOCK = threading.Lock()  # sentinelhub-py extends its collection enum on definition

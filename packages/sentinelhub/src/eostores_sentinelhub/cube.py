@@ -202,7 +202,7 @@ class ChunkRequester:
 def _as_service_error(error: DataStoreError) -> ServiceError:
     if isinstance(error, ServiceError):
         return error
-    failure = ServiceError(
+    return ServiceError(
         error.message,
         status=getattr(error, "status", None),
         url=getattr(error, "url", None),
@@ -210,7 +210,6 @@ def _as_service_error(error: DataStoreError) -> ServiceError:
         data_id=error.data_id,
         parameter=error.parameter,
     )
-    return failure
 
 
 def build_dataset(

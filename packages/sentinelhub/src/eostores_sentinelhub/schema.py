@@ -51,8 +51,6 @@ __all__ = [
     "store_params_schema",
 ]
 
-STORE_ID = "sentinelhub"
-
 #: Known Sentinel Hub deployments: (Sentinel Hub API URL, OAuth2 URL).
 INSTANCES = {
     "sentinel-hub": (

@@ -100,10 +100,14 @@ class AssetAccess:
     def raster_source(self, href: str) -> tuple[str, dict[str, Any]]:
         """The path and ``rasterio.open`` keywords for a GeoTIFF at ``href``.
 
-        https files are read by GDAL's curl driver with the retry settings in the path
-        (independent of the thread's GDAL environment); s3 objects through s3fs with the
-        store's credentials and endpoint; local files directly.
+        A downloaded copy (see :meth:`local_path`) is read from disk. Otherwise https files
+        are read by GDAL's curl driver with the retry settings in the path (independent of
+        the thread's GDAL environment); s3 objects through s3fs with the store's credentials
+        and endpoint; local files directly.
         """
+        local = self.local_path(href)
+        if local:
+            return local, {}
         scheme = urlsplit(href).scheme.lower()
         if scheme in ("http", "https"):
             options = [
@@ -121,6 +125,15 @@ class AssetAccess:
             fs, path = self.filesystem(href)
             return path, {"opener": FsspecOpener(fs)}
         return self.filesystem(href)[1], {}
+
+    def zarr_location(self, href: str) -> tuple[Any, str]:
+        """``(fsspec filesystem, path)`` of a Zarr asset: its downloaded copy, else ``href``."""
+        local = self.local_path(href)
+        if local:
+            import fsspec
+
+            return fsspec.filesystem("file"), local
+        return self.filesystem(href)
 
     def local_path(self, href: str) -> str | None:
         """A local copy of ``href`` if assets are downloaded first (None: read remotely)."""
@@ -280,8 +293,7 @@ def open_geotiff(
     import rasterio
     import rioxarray
 
-    local = access.local_path(info.href)
-    source, kwargs = (local, {}) if local else access.raster_source(info.href)
+    source, kwargs = access.raster_source(info.href)
     with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
         with rasterio.open(source, **kwargs) as header:
             overview = _overview_level(header, spatial_res)
@@ -312,13 +324,7 @@ def open_geotiff(
 
 
 def open_zarr_asset(info: AssetInfo, access: AssetAccess, *, error_policy: str = "fail") -> Any:
-    local = access.local_path(info.href)
-    if local:
-        import fsspec
-
-        fs, path = fsspec.filesystem("file"), local
-    else:
-        fs, path = access.filesystem(info.href)
+    fs, path = access.zarr_location(info.href)
     dataset = open_zarr_lazily(fs, path, cache=False)
     return _single_asset_variables(dataset, info, {}, error_policy, access)
 
@@ -411,11 +417,8 @@ def _apply_raster_extension(dataset: Any, info: AssetInfo, apply_scaling: bool) 
         if apply_scaling:
             import numpy as np
 
-            if nodata is not None and variable.dtype.kind in "iuf":
-                if np.isnan(nodata):
-                    pass
-                else:
-                    variable = variable.where(variable != nodata)
+            if nodata is not None and variable.dtype.kind in "iuf" and not np.isnan(nodata):
+                variable = variable.where(variable != nodata)
             if info.scale not in (None, 1):
                 variable = variable * info.scale
             if info.offset not in (None, 0):

@@ -197,6 +197,11 @@ def asset_infos(item: Mapping[str, Any]) -> dict[str, AssetInfo]:
     return result
 
 
+def flat_bbox(box: Any) -> tuple[float, ...] | None:
+    """The (xmin, ymin, xmax, ymax) of a STAC bbox of 4 or 6 numbers (None if there is none)."""
+    return tuple(box[:2]) + tuple(box[-2:]) if box else None
+
+
 def item_time_range(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
     properties = item.get("properties", {})
     when = properties.get("datetime")
@@ -255,8 +260,7 @@ def item_descriptor(
     if grid is not None:
         crs, bbox, res = grid.crs, grid.bounds, grid.resolution
     else:
-        box = item.get("bbox")
-        crs, bbox, res = "EPSG:4326", (tuple(box[:2]) + tuple(box[-2:]) if box else None), None
+        crs, bbox, res = "EPSG:4326", flat_bbox(item.get("bbox")), None
     return DatasetDescriptor(
         data_id=data_id,
         crs=crs,
@@ -291,7 +295,6 @@ def collection_descriptor(
     """Describe a collection cube from the collection document and its variables."""
     extent = collection.get("extent", {})
     boxes = extent.get("spatial", {}).get("bbox") or [None]
-    box = boxes[0]
     intervals = extent.get("temporal", {}).get("interval") or [[None, None]]
     interval = intervals[0] if intervals else [None, None]
     resolutions = [v.grid.resolution for v in variables.values() if v.grid is not None]
@@ -309,7 +312,7 @@ def collection_descriptor(
     return DatasetDescriptor(
         data_id=str(collection.get("id")),
         crs="EPSG:4326",
-        bbox=tuple(box[:2]) + tuple(box[-2:]) if box else None,
+        bbox=flat_bbox(boxes[0]),
         time_range=(interval[0], interval[1]) if interval else None,
         spatial_res=min(resolutions)
         if resolutions and all(math.isfinite(r) for r in resolutions)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .assets import AssetAccess, AssetReadWarning, asset_error
+from .assets import AssetAccess, AssetReadWarning, asset_error, open_zarr_lazily
 
 if TYPE_CHECKING:
     from odc.geo.geobox import GeoBox
@@ -190,8 +190,7 @@ def _read_geotiff(
     from odc.geo.overlap import compute_reproject_roi
     from odc.geo.roi import roi_is_empty
 
-    local = access.local_path(href)
-    source, kwargs = (local, {}) if local else access.raster_source(href)
+    source, kwargs = access.raster_source(href)
     ttol = 0.9 if cfg.nearest else 0.05
     with rasterio.open(source, **kwargs) as dataset:
         info = compute_reproject_roi(rio_geobox(dataset), dst_geobox, ttol=ttol)
@@ -257,15 +256,10 @@ def _xarray_source(access: AssetAccess, info: AssetInfo) -> Any:
         if found is not None:
             _open_datasets.move_to_end(key)
             return found
-    local = access.local_path(info.href)
     if info.format == "zarr":
-        import fsspec
-
-        from .assets import open_zarr_lazily
-
-        fs, path = (fsspec.filesystem("file"), local) if local else access.filesystem(info.href)
-        dataset = open_zarr_lazily(fs, path)
+        dataset = open_zarr_lazily(*access.zarr_location(info.href))
     else:
+        local = access.local_path(info.href)
         if local:
             source: Any = local
         else:

@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -258,12 +257,6 @@ class SampleData:
         paths["wvp"] = f"{base}/wvp.nc"
         return paths
 
-    def files(self) -> Iterator[Path]:
-        """Every file below ``root`` (zarr groups expanded)."""
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                yield path
-
     _lock = threading.Lock()
 
     def ensure(self) -> SampleData:
@@ -296,9 +289,6 @@ class SampleData:
             _write_cog(target, band_array(scene, index), scene.tile, self.block_size)
         _write_zarr(self.root / paths["aot"], scene)
         _write_netcdf(self.root / paths["wvp"], scene)
-
-    def describe(self) -> dict[str, Any]:
-        return {"root": str(self.root), "scenes": [asdict(s) for s in self.scenes]}
 
 
 def _write_cog(target: Path, values: Any, tile: Tile, block_size: int) -> None:

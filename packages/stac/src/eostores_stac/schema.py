@@ -1,10 +1,13 @@
-"""Parameter schemas of the STAC stores: store parameters, open parameters per mode, search."""
+"""Parameter schemas of the STAC stores (store parameters, open parameters per mode, search),
+and the checks their interpretation shares."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+from eostores.errors import InvalidParameterError
 from eostores.schema import (
     JsonArraySchema,
     JsonBooleanSchema,
@@ -190,6 +193,23 @@ def _tile_size_schema(default: Any = None) -> JsonComplexSchema:
     )
 
 
+def _apply_scaling_schema() -> JsonBooleanSchema:
+    return JsonBooleanSchema(
+        default=True,
+        title="Apply scale/offset and nodata -> NaN from the raster extension",
+    )
+
+
+def _filter_schema() -> JsonComplexSchema:
+    return JsonComplexSchema(
+        any_of=[
+            JsonStringSchema(min_length=1),
+            JsonObjectSchema(additional_properties=True),
+        ],
+        title="STAC filter: cql2-text (string) or cql2-json (object)",
+    )
+
+
 def error_policy_schema(default: str = "fail") -> JsonStringSchema:
     return JsonStringSchema(
         enum=list(ERROR_POLICIES),
@@ -229,10 +249,7 @@ def item_open_params_schema(asset_names: Sequence[str] | None = None) -> JsonObj
                 description="Keep the item only if its time lies in the range (the time "
                 "dimension is empty otherwise)."
             ),
-            apply_scaling=JsonBooleanSchema(
-                default=True,
-                title="Apply scale/offset and nodata -> NaN from the raster extension",
-            ),
+            apply_scaling=_apply_scaling_schema(),
             tile_size=_tile_size_schema(),
             error_policy=error_policy_schema(),
         ),
@@ -271,13 +288,7 @@ def stack_open_params_schema(variable_names: Sequence[str] | None = None) -> Jso
                 additional_properties=True,
                 title="STAC query extension, e.g. {'eo:cloud_cover': {'lt': 20}}",
             ),
-            filter=JsonComplexSchema(
-                any_of=[
-                    JsonStringSchema(min_length=1),
-                    JsonObjectSchema(additional_properties=True),
-                ],
-                title="STAC filter: cql2-text (string) or cql2-json (object)",
-            ),
+            filter=_filter_schema(),
             groupby=JsonStringSchema(
                 default="solar_day",
                 min_length=1,
@@ -296,10 +307,7 @@ def stack_open_params_schema(variable_names: Sequence[str] | None = None) -> Jso
                 default="nearest",
                 title="Resampling: one method or one per variable ('*' for the rest)",
             ),
-            apply_scaling=JsonBooleanSchema(
-                default=True,
-                title="Apply scale/offset and nodata -> NaN from the raster extension",
-            ),
+            apply_scaling=_apply_scaling_schema(),
             tile_size=_tile_size_schema(),
             chunks=_chunks_schema(),
             error_policy=error_policy_schema(),
@@ -325,13 +333,7 @@ def search_params_schema(stack_mode: bool) -> JsonObjectSchema:
         properties.update(
             ids=JsonArraySchema(items=JsonStringSchema(min_length=1), title="Item ids"),
             query=JsonObjectSchema(additional_properties=True, title="STAC query extension"),
-            filter=JsonComplexSchema(
-                any_of=[
-                    JsonStringSchema(min_length=1),
-                    JsonObjectSchema(additional_properties=True),
-                ],
-                title="STAC filter: cql2-text (string) or cql2-json (object)",
-            ),
+            filter=_filter_schema(),
             sortby=JsonComplexSchema(
                 any_of=[
                     JsonStringSchema(min_length=1),
@@ -342,3 +344,38 @@ def search_params_schema(stack_mode: bool) -> JsonObjectSchema:
         )
     properties["limit"] = JsonIntegerSchema(minimum=1, title="Maximum number of results")
     return JsonObjectSchema(properties=properties, additional_properties=False)
+
+
+# -- interpretation -------------------------------------------------------------------------------
+
+
+@contextmanager
+def error_context(
+    *, store_id: str | None, data_id: str | None = None, parameter: str | None = None
+) -> Iterator[None]:
+    """Re-raise an InvalidParameterError from inside as one naming the store and the data.
+
+    ``parameter`` replaces the error's own parameter name when given.
+    """
+    try:
+        yield
+    except InvalidParameterError as error:
+        raise InvalidParameterError(
+            error.message,
+            store_id=store_id,
+            data_id=data_id,
+            parameter=parameter or error.parameter,
+        ) from None
+
+
+def crs_is_geographic(crs: str, **context: Any) -> bool:
+    """Whether ``crs`` is geographic; InvalidParameterError (with ``context``) if unknown."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return bool(CRS.from_user_input(crs).is_geographic)
+    except CRSError:
+        raise InvalidParameterError(
+            f"crs = {crs!r} is not a known coordinate reference system", parameter="crs", **context
+        ) from None

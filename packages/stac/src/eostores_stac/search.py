@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from eostores.errors import InvalidParameterError
@@ -11,6 +11,7 @@ from eostores.schema import parse_bbox, parse_time_range
 
 from .api import item_data_id
 from .catalog import collection_descriptor, item_descriptor
+from .schema import error_context
 
 if TYPE_CHECKING:
     from eostores.descriptor import DataDescriptor
@@ -104,19 +105,27 @@ def _item_matches(
     if ids and item.get("id") not in ids:
         return False
     box = item.get("bbox")
-    if bbox is not None and box:
-        x0, y0, x1, y1 = box[0], box[1], box[-2], box[-1]
-        if x0 > bbox[2] or x1 < bbox[0] or y0 > bbox[3] or y1 < bbox[1]:
-            return False
+    if bbox is not None and box and not _boxes_meet(box, bbox):
+        return False
     if time_range is not None:
         from .catalog import item_time_range
 
-        start, end = item_time_range(item)
-        if start and time_range.end and parse_time_range([start, None]).start > time_range.end:
-            return False
-        if end and time_range.start and parse_time_range([end, None]).start < time_range.start:
+        if not _times_meet(*item_time_range(item), time_range):
             return False
     return not (expression is not None and not expression.matches(dict(item)))
+
+
+def _boxes_meet(box: Sequence[float], bbox: Sequence[float]) -> bool:
+    """Whether a STAC ``box`` (4 or 6 numbers) intersects ``bbox`` (xmin, ymin, xmax, ymax)."""
+    x0, y0, x1, y1 = box[0], box[1], box[-2], box[-1]
+    return not (x0 > bbox[2] or x1 < bbox[0] or y0 > bbox[3] or y1 < bbox[1])
+
+
+def _times_meet(start: str | None, end: str | None, time_range: Any) -> bool:
+    """Whether the interval [start, end] (ISO strings, None: open) overlaps ``time_range``."""
+    if start and time_range.end and parse_time_range([start, None]).start > time_range.end:
+        return False
+    return not (end and time_range.start and parse_time_range([end, None]).start < time_range.start)
 
 
 def search_collections(store: StacDataStore, params: Mapping[str, Any]) -> Iterator[DataDescriptor]:
@@ -146,23 +155,17 @@ def search_collections(store: StacDataStore, params: Mapping[str, Any]) -> Itera
 
 
 def _extent_matches(descriptor: Any, bbox: Any, time_range: Any) -> bool:
-    if bbox is not None and descriptor.bbox is not None:
-        x0, y0, x1, y1 = descriptor.bbox
-        if x0 > bbox[2] or x1 < bbox[0] or y0 > bbox[3] or y1 < bbox[1]:
-            return False
-    if time_range is not None and descriptor.time_range is not None:
-        start, end = descriptor.time_range
-        if start and time_range.end and parse_time_range([start, None]).start > time_range.end:
-            return False
-        if end and time_range.start and parse_time_range([end, None]).start < time_range.start:
-            return False
-    return True
+    if bbox is not None and descriptor.bbox is not None and not _boxes_meet(descriptor.bbox, bbox):
+        return False
+    return (
+        time_range is None
+        or descriptor.time_range is None
+        or _times_meet(*descriptor.time_range, time_range)
+    )
 
 
 def _parse(function: Any, value: Any, **context: Any) -> Any:
     if value is None:
         return None
-    try:
+    with error_context(**context):
         return function(value)
-    except InvalidParameterError as error:
-        raise InvalidParameterError(error.message, parameter=error.parameter, **context) from None

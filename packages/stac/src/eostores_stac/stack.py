@@ -13,7 +13,7 @@ import copy
 import json
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from eostores.errors import InvalidParameterError
@@ -51,34 +51,20 @@ def validate_stack_params(
     parsed: dict[str, Any] = dict(params)
     crs = params.get("crs") or "EPSG:4326"
     parsed["crs"] = crs
-    geographic = _crs_is_geographic(crs, context)
-    try:
+    geographic = schemas.crs_is_geographic(crs, **context)
+    with schemas.error_context(**context):
         if params.get("bbox") is not None:
             parsed["bbox"] = parse_bbox(params["bbox"], geographic=geographic)
         if params.get("time_range") is not None:
             parsed["time_range"] = parse_time_range(params["time_range"])
         if params.get("time_period") is not None:
             parsed["time_period"] = parse_time_period(params["time_period"])
-    except InvalidParameterError as error:
-        raise InvalidParameterError(error.message, parameter=error.parameter, **context) from None
     if params.get("filter") is not None:
         check_filter(params["filter"], store.store_id, data_id)
     size = params.get("tile_size")
     if size is not None:
         parsed["tile_size"] = (size, size) if isinstance(size, int) else tuple(size)
     return parsed
-
-
-def _crs_is_geographic(crs: str, context: Mapping[str, Any]) -> bool:
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
-    try:
-        return bool(CRS.from_user_input(crs).is_geographic)
-    except CRSError:
-        raise InvalidParameterError(
-            f"crs = {crs!r} is not a known coordinate reference system", parameter="crs", **context
-        ) from None
 
 
 def _require(params: Mapping[str, Any], context: Mapping[str, Any]) -> None:
@@ -98,10 +84,8 @@ def open_cube(store: StacDataStore, collection_id: str, open_params: Mapping[str
     store._collection(collection_id)
     _require(params, context)
     variables = store._collection_variables(collection_id)
-    try:
+    with schemas.error_context(**context, parameter="variable_names"):
         names = resolve_variable_names(params.get("variable_names"), list(variables))
-    except InvalidParameterError as error:
-        raise InvalidParameterError(error.message, parameter="variable_names", **context) from None
     _check_resampling(params.get("resampling"), names, context)
     items = find_items(store, collection_id, params)
     load_names = names or list(variables)[:1]
@@ -170,8 +154,7 @@ def _read_grid(info: AssetInfo, access: Any) -> Grid:
     if info.format == "geotiff":
         import rasterio
 
-        local = access.local_path(info.href)
-        source, kwargs = (local, {}) if local else access.raster_source(info.href)
+        source, kwargs = access.raster_source(info.href)
         with (
             rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"),
             rasterio.open(source, **kwargs) as dataset,
@@ -279,22 +262,13 @@ def default_resolution(
     return finest * 111320.0
 
 
-def _groupby(params: Mapping[str, Any]) -> Any:
-    """The odc-stac groupby: a built-in rule name or a function of the item."""
-    period = params.get("time_period")
-    if period is not None:
-        start = params["time_range"].start
-
-        def by_period(item: Any, parsed: Any, index: int) -> int:
-            return _period_index(_item_datetime(item), start, period)
-
-        return by_period
+def _groupby(params: Mapping[str, Any], mid_lon: float) -> Any:
+    """The odc-stac groupby: its own rule where it has one, else a function of the item."""
     rule = params.get("groupby") or "solar_day"
-    if rule in ("solar_day", "time", "id"):
+    if params.get("time_period") is None and rule in ("solar_day", "time", "id"):
         return rule
-    if rule == "day":
-        return lambda item, parsed, index: _item_datetime(item).date().isoformat()
-    return lambda item, parsed, index: str(item.properties.get(rule))
+    key = _group_key(params, mid_lon)
+    return lambda item, parsed, index: key(item)
 
 
 def _item_datetime(item: Any) -> datetime:
@@ -374,17 +348,17 @@ def build_cube(
     )
     stac_items = [pystac.Item.from_dict(item, preserve_dict=True) for item in items]
     median = params.get("mosaic") == "median"
+    ((mid_lon, _),) = geobox.extent.centroid.to_crs("epsg:4326").points
     kwargs: dict[str, Any] = dict(
         bands=load_names,
         geobox=geobox,
-        groupby="id" if median else _groupby(params),
+        groupby="id" if median else _groupby(params, mid_lon),
         resampling=params.get("resampling") or "nearest",
         chunks=chunks,
         driver=driver,
         fail_on_error=True,
     )
     cube = odc.stac.load(stac_items, **kwargs)
-    ((mid_lon, _),) = geobox.extent.centroid.to_crs("epsg:4326").points
     groups = _group_ids(stac_items, params, mid_lon)
     if median:
         cube = _median_mosaic(cube, stac_items, params, mid_lon)
@@ -429,8 +403,6 @@ def _group_key(params: Mapping[str, Any], mid_lon: float) -> Any:
 
 def _solar_day(item: Any, lon: float) -> str:
     """The local solar date at longitude ``lon`` (as odc-stac groups by solar day)."""
-    from datetime import timedelta
-
     when = _item_datetime(item) + timedelta(seconds=int(lon / 15) * 3600)
     return when.date().isoformat()
 

@@ -54,11 +54,6 @@ class MetadataCache:
                 self._entries[key] = (now, value)
         return value
 
-    def put(self, key: str, value: Any) -> None:
-        if self.ttl > 0:
-            with self._lock:
-                self._entries[key] = (time.monotonic(), value)
-
 
 class StacDataStore(DataStore):
     """Items of any STAC API or static catalog as datasets, or collections as cubes.
@@ -357,18 +352,16 @@ class StacDataStore(DataStore):
         """Check the open parameters; everything but variable names needs no request."""
         from eostores.schema import parse_bbox, parse_time_range
 
-        params = schemas.item_open_params_schema().validate_params(
-            open_params, store_id=self.store_id, data_id=data_id
-        )
         context = dict(store_id=self.store_id, data_id=data_id)
+        params = schemas.item_open_params_schema().validate_params(open_params, **context)
         parsed: dict[str, Any] = dict(params)
-        if params.get("crs") is not None:
-            _check_crs(params["crs"], **context)
-        if params.get("bbox") is not None:
-            geographic = params.get("crs") is not None and _is_geographic(params["crs"])
-            parsed["bbox"] = _reraise(parse_bbox, params["bbox"], geographic=geographic, **context)
-        if params.get("time_range") is not None:
-            parsed["time_range"] = _reraise(parse_time_range, params["time_range"], **context)
+        crs = params.get("crs")
+        geographic = crs is not None and schemas.crs_is_geographic(crs, **context)
+        with schemas.error_context(**context):
+            if params.get("bbox") is not None:
+                parsed["bbox"] = parse_bbox(params["bbox"], geographic=geographic)
+            if params.get("time_range") is not None:
+                parsed["time_range"] = parse_time_range(params["time_range"])
         if params.get("tile_size") is not None:
             size = params["tile_size"]
             parsed["tile_size"] = (size, size) if isinstance(size, int) else tuple(size)
@@ -383,12 +376,10 @@ class StacDataStore(DataStore):
         params = self._validate_item_params(data_id, open_params)
         item = self._item(data_id)
         infos = asset_infos(item)
-        try:
+        with schemas.error_context(
+            store_id=self.store_id, data_id=data_id, parameter="variable_names"
+        ):
             names = resolve_variable_names(params.get("variable_names"), list(infos))
-        except InvalidParameterError as error:
-            raise InvalidParameterError(
-                error.message, store_id=self.store_id, data_id=data_id, parameter="variable_names"
-            ) from None
         access = self._access([infos[n].href for n in names])
         return open_item(
             item,
@@ -468,17 +459,6 @@ class StacXcubeDataStore(StacDataStore):
         self._assert_data_type(data_type)
         types = self.get_data_types() if data_id is None else self.get_data_types_for_data(data_id)
         return tuple(f"{t}:zarr:s3" if t == "dataset" else f"{t}:levels:s3" for t in types)
-
-    def _check_opener_id(self, opener_id: str) -> None:
-        if self.stack_mode:
-            return super()._check_opener_id(opener_id)
-        allowed = ("dataset:zarr:s3", "mldataset:levels:s3")
-        if opener_id not in allowed:
-            raise InvalidParameterError(
-                f"unknown opener {opener_id!r}; allowed: {', '.join(allowed)}",
-                store_id=self.store_id,
-                parameter="opener_id",
-            )
 
     def get_open_data_params_schema(
         self, data_id: str | None = None, opener_id: str | None = None
@@ -591,32 +571,3 @@ def _collection_attrs(collection: Mapping[str, Any]) -> dict[str, Any]:
         "time_range": (extent.get("temporal", {}).get("interval") or [None])[0],
     }
     return {k: v for k, v in attrs.items() if v is not None}
-
-
-def _check_crs(crs: str, **context: Any) -> None:
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
-    try:
-        CRS.from_user_input(crs)
-    except CRSError:
-        raise InvalidParameterError(
-            f"crs = {crs!r} is not a known coordinate reference system", parameter="crs", **context
-        ) from None
-
-
-def _is_geographic(crs: str) -> bool:
-    from pyproj import CRS
-
-    return bool(CRS.from_user_input(crs).is_geographic)
-
-
-def _reraise(
-    function: Callable[..., Any], *args: Any, store_id: Any, data_id: Any, **kwargs: Any
-) -> Any:
-    try:
-        return function(*args, **kwargs)
-    except InvalidParameterError as error:
-        raise InvalidParameterError(
-            error.message, store_id=store_id, data_id=data_id, parameter=error.parameter
-        ) from None

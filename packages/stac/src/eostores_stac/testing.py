@@ -454,16 +454,7 @@ class StacEmulator(EmulatorServer):
             follow = {k: v for k, v in query.items() if k != "page"}
             follow["page"] = str(page + 1)
             links.append({"rel": "next", "href": f"{base}?{urlencode(follow)}", "type": _GEOJSON})
-        return Response.json(
-            {
-                "type": "FeatureCollection",
-                "features": chosen,
-                "links": links,
-                "numberMatched": len(found),
-                "numberReturned": len(chosen),
-            },
-            headers={"Content-Type": _GEOJSON},
-        )
+        return _feature_collection(chosen, links, len(found))
 
     # -- search ------------------------------------------------------------------------------
 
@@ -499,16 +490,7 @@ class StacEmulator(EmulatorServer):
                         "merge": False,
                     }
                 )
-        return Response.json(
-            {
-                "type": "FeatureCollection",
-                "features": chosen,
-                "links": links,
-                "numberMatched": len(found),
-                "numberReturned": len(chosen),
-            },
-            headers={"Content-Type": _GEOJSON},
-        )
+        return _feature_collection(chosen, links, len(found))
 
     def _filter(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         items = self.items()
@@ -982,6 +964,22 @@ def _strip_projection(item: dict[str, Any]) -> None:
     for container in (item["properties"], *item["assets"].values()):
         for key in [k for k in container if k.startswith("proj:")]:
             del container[key]
+
+
+def _feature_collection(
+    features: list[dict[str, Any]], links: list[dict[str, Any]], matched: int
+) -> Response:
+    """One page of items, with the count of all matches."""
+    return Response.json(
+        {
+            "type": "FeatureCollection",
+            "features": features,
+            "links": links,
+            "numberMatched": matched,
+            "numberReturned": len(features),
+        },
+        headers={"Content-Type": _GEOJSON},
+    )
 
 
 def _error(status: int, code: str, description: str) -> Response:

@@ -81,6 +81,8 @@ def describe_xcube_item(
     store: StacXcubeDataStore, data_id: str, item: Mapping[str, Any], data_type: Any
 ) -> DatasetDescriptor:
     """Describe the item from its datacube-extension metadata (no data read)."""
+    from .catalog import flat_bbox, item_time_range
+
     chosen = _data_type(item, data_type, store, data_id)
     properties = item.get("properties", {})
     dimensions = properties.get("cube:dimensions") or {}
@@ -93,15 +95,12 @@ def describe_xcube_item(
         )
         for name, meta in _variables(item).items()
     }
-    start = properties.get("start_datetime") or properties.get("datetime")
-    end = properties.get("end_datetime") or properties.get("datetime")
-    box = item.get("bbox")
     cls = DatasetDescriptor if chosen == "dataset" else MultiLevelDatasetDescriptor
     return cls(
         data_id=data_id,
         crs="EPSG:4326",
-        bbox=tuple(box[:2]) + tuple(box[-2:]) if box else None,
-        time_range=(start, end),
+        bbox=flat_bbox(item.get("bbox")),
+        time_range=item_time_range(item),
         data_vars=data_vars,
         attrs={"stac_item_id": item.get("id"), "dimensions": list(dimensions)},
         open_params_schema=open_params_schema(item, chosen),
@@ -115,16 +114,16 @@ def open_xcube_item(
     from eostores.fs import new_fs_data_store
     from eostores.schema import parse_bbox, parse_time_range
 
+    from .schema import error_context
+
     context = dict(store_id=store.store_id, data_id=data_id)
     syntax = open_params_schema(None, "mldataset" if _wants_levels(data_type) else "dataset")
     params = syntax.validate_params(open_params, **context)
-    try:
+    with error_context(**context):
         if params.get("bbox") is not None:
             parse_bbox(params["bbox"], geographic=False)
         if params.get("time_range") is not None:
             parse_time_range(params["time_range"])
-    except InvalidParameterError as error:
-        raise InvalidParameterError(error.message, parameter=error.parameter, **context) from None
     item = store._item(data_id)
     chosen = _data_type(item, data_type, store, data_id)
     known = _variables(item)
