@@ -19,6 +19,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -209,6 +210,19 @@ def _read_geotiff(
         return info.roi_dst, _warp(reduced, band, info, dst_geobox, cfg, nodata)
 
 
+@cache
+def _quiet_georeferencing_warning() -> None:
+    """Silence rasterio.warp's NotGeoreferencedWarning about its in-memory destination.
+
+    Every reprojection here passes explicit source and destination transforms; rasterio
+    still warns while it sets up the destination array. A process-wide filter scoped to
+    rasterio.warp (``catch_warnings`` is not thread-safe).
+    """
+    from rasterio.errors import NotGeoreferencedWarning
+
+    warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module=r"rasterio\.warp")
+
+
 def _warp(
     dataset: Any, band: int, info: Any, dst_geobox: GeoBox, cfg: Any, nodata: Any
 ) -> np.ndarray:
@@ -225,6 +239,7 @@ def _warp(
             values[raw == nodata] = np.nan
         return values
     values = np.full(shape, np.nan, dtype="float32")
+    _quiet_georeferencing_warning()
     rasterio.warp.reproject(
         rasterio.band(dataset, band),
         values,
@@ -308,6 +323,7 @@ def _read_xarray(
     if rr.paste_ok and rr.read_shrink == 1:
         return rr.roi_dst, values
     out = np.full(roi_shape(rr.roi_dst), np.nan, dtype="float32")
+    _quiet_georeferencing_warning()
     rasterio.warp.reproject(
         values,
         out,
