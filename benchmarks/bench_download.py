@@ -20,17 +20,14 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import requests
+from benchutil import MB, best_times, write_random_zip
 
 from eostores.cache import download, extract_archive
 from eostores.testing import EmulatorServer, Response, route
-
-MB = 1 << 20
 
 
 class DirectoryEmulator(EmulatorServer):
@@ -53,16 +50,6 @@ def write_random_file(path: Path, size: int) -> None:
             file.write(os.urandom(min(16 * MB, size - offset)))
 
 
-def write_random_zip(path: Path, size: int, members: int = 20) -> None:
-    """A deflated zip of random (incompressible) data in ``members`` files."""
-    per_member = size // members
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for index in range(members):
-            with zf.open(f"part/{index:03d}.bin", "w", force_zip64=True) as member:
-                for offset in range(0, per_member, 16 * MB):
-                    member.write(os.urandom(min(16 * MB, per_member - offset)))
-
-
 def plain_requests_download(url: str, target: Path) -> None:
     with requests.get(url, stream=True, timeout=(10, 60)) as response:
         response.raise_for_status()
@@ -74,21 +61,6 @@ def plain_requests_download(url: str, target: Path) -> None:
 def check_size(path: Path, size: int) -> None:
     if path.stat().st_size != size:
         raise SystemExit(f"{path} has {path.stat().st_size} bytes, expected {size}")
-
-
-def best_times(
-    candidates: dict[str, Callable[[], None]], rounds: int, cleanup: Callable[[], None]
-) -> dict[str, float]:
-    """Run the candidates alternately; the best wall time of each."""
-    best = dict.fromkeys(candidates, float("inf"))
-    for _ in range(rounds):
-        for name, run in candidates.items():
-            cleanup()
-            started = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - started)
-    cleanup()
-    return best
 
 
 def report(title: str, size: int, times: dict[str, float], ours: str, baseline: str) -> float:

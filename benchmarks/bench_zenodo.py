@@ -19,36 +19,24 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import requests
+from benchutil import MB, best_times, write_random_zip
 from eostores_zenodo.testing import ZenodoEmulator
 
 from eostores import new_data_store
 
-MB = 1 << 20
 ZIP_RECORD = "8000001"
 NETCDF_RECORD = "8000002"
 
 
 # --------------------------------------------------------------------------- data
-
-
-def write_random_zip(path: Path, size: int, members: int = 20) -> None:
-    """A zip of poorly compressible data in ``members`` files below ``data/``."""
-    per_member = size // members
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for index in range(members):
-            with zf.open(f"data/part-{index:03d}.bin", "w", force_zip64=True) as member:
-                for offset in range(0, per_member, 16 * MB):
-                    member.write(os.urandom(min(16 * MB, per_member - offset)))
 
 
 def write_large_netcdf(path: Path, size: int) -> tuple[int, int, int]:
@@ -90,20 +78,6 @@ def needed_chunk_bytes(path: Path, variable: str, selection: tuple[slice, ...]) 
 
 
 # --------------------------------------------------------------------------- timing
-
-
-def best_times(
-    candidates: dict[str, Callable[[], None]], rounds: int, cleanup: Callable[[], None]
-) -> dict[str, float]:
-    best = dict.fromkeys(candidates, float("inf"))
-    for _ in range(rounds):
-        for name, run in candidates.items():
-            cleanup()
-            started = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - started)
-    cleanup()
-    return best
 
 
 def bench_preload(work: Path, size: int, rounds: int) -> float:
