@@ -103,8 +103,9 @@ def test_bad_references(ref_path, tmp_path):
     store = new_data_store("reference", refs=[str(tmp_path / "missing.json")])
     with pytest.raises(DataNotFoundError):
         store.open_data("missing")
-    with pytest.raises(InvalidParameterError):
+    with pytest.raises(InvalidParameterError, match="allowed: dataset:zarr:reference") as caught:
         store.open_data("missing", opener_id="dataset:netcdf:file")
+    assert caught.value.parameter == "opener_id"
 
 
 @pytest.fixture

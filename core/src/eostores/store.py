@@ -224,6 +224,19 @@ class DataStore(DataOpener, DataSearcher, DataPreloader):
             )
         return normalized
 
+    def _assert_opener_id(self, opener_id: str | None, data_id: str | None = None) -> None:
+        """Refuse an opener id that is not among ``get_data_opener_ids(data_id)``."""
+        if opener_id is None:
+            return
+        allowed = self.get_data_opener_ids(data_id)
+        if opener_id not in allowed:
+            raise InvalidParameterError(
+                f"unknown opener {opener_id!r}; allowed: {', '.join(allowed)}",
+                store_id=self.store_id,
+                data_id=data_id,
+                parameter="opener_id",
+            )
+
     def _not_found(self, data_id: str, hint: str = "") -> DataNotFoundError:
         return DataNotFoundError(
             f"no such data{': ' + hint if hint else ''}",

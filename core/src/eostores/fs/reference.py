@@ -192,13 +192,7 @@ class ReferenceDataStore(DataStore):
         from .subset import apply_common_params
 
         ref = self._ref(data_id)
-        if opener_id not in (None, "dataset:zarr:reference"):
-            raise InvalidParameterError(
-                f"unknown opener {opener_id!r}; allowed: dataset:zarr:reference",
-                store_id=self.store_id,
-                data_id=data_id,
-                parameter="opener_id",
-            )
+        self._assert_opener_id(opener_id, data_id)
         if self._assert_data_type(data_type).alias not in ("any", "dataset"):
             raise InvalidParameterError(
                 "reference data open as 'dataset' only",

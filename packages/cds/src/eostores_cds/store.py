@@ -245,12 +245,7 @@ class CdsDataStore(DataStore):
     ) -> JsonObjectSchema:
         from eostores.schema import JsonObjectSchema
 
-        if opener_id is not None and opener_id != OPENER_ID:
-            raise InvalidParameterError(
-                f"unknown opener {opener_id!r}; this store has {OPENER_ID!r}",
-                store_id=STORE_ID,
-                parameter="opener_id",
-            )
+        self._assert_opener_id(opener_id)
         if data_id is None:
             return JsonObjectSchema(additional_properties=True)
         with self._lock:

@@ -194,17 +194,9 @@ class SentinelHubDataStore(DataStore):
     def get_open_data_params_schema(
         self, data_id: str | None = None, opener_id: str | None = None
     ) -> JsonObjectSchema:
-        self._check_opener(opener_id)
+        self._assert_opener_id(opener_id)
         info = self._info(data_id) if data_id is not None else self._info(CUSTOM_DATA_ID)
         return open_params_schema(info)
-
-    def _check_opener(self, opener_id: str | None) -> None:
-        if opener_id is not None and opener_id != OPENER_ID:
-            raise InvalidParameterError(
-                f"opener_id = {opener_id!r}: this store opens data with {OPENER_ID!r} only",
-                store_id=self.store_id,
-                parameter="opener_id",
-            )
 
     def open_data(
         self,
@@ -214,7 +206,7 @@ class SentinelHubDataStore(DataStore):
         **open_params: Any,
     ) -> xarray.Dataset:
         """Open ``data_id`` as a lazy cube; nothing is requested before it is validated."""
-        self._check_opener(opener_id)
+        self._assert_opener_id(opener_id)
         self._assert_data_type(data_type)
         info = self._info(data_id)
         schema = open_params_schema(info)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from eostores.datatype import DataTypeLike
-from eostores.errors import DataNotFoundError, InvalidParameterError
+from eostores.errors import DataNotFoundError
 from eostores.store import DataStore
 
 from . import schema as schemas
@@ -308,8 +308,7 @@ class StacDataStore(DataStore):
     def get_open_data_params_schema(
         self, data_id: str | None = None, opener_id: str | None = None
     ) -> JsonObjectSchema:
-        if opener_id is not None:
-            self._check_opener_id(opener_id)
+        self._assert_opener_id(opener_id)
         if self.stack_mode:
             names = list(self._collection_variables(data_id)) if data_id else None
             return schemas.stack_open_params_schema(names)
@@ -319,15 +318,6 @@ class StacDataStore(DataStore):
 
         return schemas.item_open_params_schema(list(asset_infos(self._item(data_id))))
 
-    def _check_opener_id(self, opener_id: str) -> None:
-        allowed = self.get_data_opener_ids()
-        if opener_id not in allowed:
-            raise InvalidParameterError(
-                f"unknown opener {opener_id!r}; allowed: {', '.join(allowed)}",
-                store_id=self.store_id,
-                parameter="opener_id",
-            )
-
     def open_data(
         self,
         data_id: str,
@@ -336,8 +326,7 @@ class StacDataStore(DataStore):
         **open_params: Any,
     ) -> Any:
         self._assert_data_type(data_type)
-        if opener_id is not None:
-            self._check_opener_id(opener_id)
+        self._assert_opener_id(opener_id)
         data_id = self._check_data_id(data_id)
         from eostores.schema import apply_parameter_aliases
 
@@ -467,8 +456,7 @@ class StacXcubeDataStore(StacDataStore):
             return super().get_open_data_params_schema(data_id, opener_id)
         from .xcube import open_params_schema
 
-        if opener_id is not None:
-            self._check_opener_id(opener_id)
+        self._assert_opener_id(opener_id)
         data_type = "mldataset" if opener_id and opener_id.startswith("mldataset") else "dataset"
         item = self._item(self._check_data_id(data_id)) if data_id else None
         return open_params_schema(item, data_type)
