@@ -7,7 +7,7 @@ hierarchy by name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidParameterError
@@ -19,6 +19,7 @@ __all__ = [
     "MULTI_LEVEL_DATASET_TYPE",
     "DataType",
     "DataTypeLike",
+    "register_data_type",
 ]
 
 
@@ -29,9 +30,38 @@ class DataType:
     alias: str
     class_names: tuple[str, ...] = ()
     description: str = ""
+    cls: type | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.alias
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Every name this type is known by: its alias, then its class names."""
+        return (self.alias, *self.class_names)
+
+    @property
+    def dtype(self) -> type:
+        """The Python class of this type (imported on first use; ``object`` for any)."""
+        if self.cls is not None:
+            return self.cls
+        if not self.class_names:
+            return object
+        module_name, _, class_name = self.class_names[-1].rpartition(".")
+        import importlib
+
+        return getattr(importlib.import_module(module_name), class_name)
+
+    @classmethod
+    def get_schema(cls) -> Any:
+        """The JSON schema of a ``data_type`` parameter: one of the registered names."""
+        from .schema import JsonStringSchema
+
+        return JsonStringSchema(
+            min_length=1,
+            enum=[name for t in _BY_ALIAS.values() for name in t.aliases],
+            title="Data type",
+        )
 
     def is_instance(self, data: Any) -> bool:
         """Whether ``data`` is of this type (``any`` accepts everything)."""
@@ -67,10 +97,8 @@ class DataType:
                 found = _BY_CLASS_NAME.get(_qualname(cls))
                 if found is not None:
                     return found
-            raise InvalidParameterError(
-                f"no data type is registered for class {_qualname(data_type)}",
-                parameter="data_type",
-            )
+            name = _qualname(data_type)
+            return DataType(name, (name,), data_type.__doc__ or "", cls=data_type)
         raise InvalidParameterError(
             f"data_type must be a string, a class or None, not {type(data_type).__name__}",
             parameter="data_type",
@@ -124,3 +152,21 @@ _BY_ALIAS: dict[str, DataType] = {
 _BY_CLASS_NAME: dict[str, DataType] = {
     name: t for t in _BY_ALIAS.values() for name in t.class_names
 }
+
+
+def register_data_type(data_type: DataType) -> None:
+    """Make ``data_type`` known by its alias and class names (ahead of ``any``)."""
+    clash = [
+        name
+        for name in data_type.aliases
+        if (_BY_ALIAS.get(name) or _BY_CLASS_NAME.get(name)) not in (None, data_type)
+    ]
+    if clash:
+        raise InvalidParameterError(
+            f"data type names {clash} are already registered", parameter="data_type"
+        )
+    any_type = _BY_ALIAS.pop(ANY_TYPE.alias)
+    _BY_ALIAS[data_type.alias] = data_type
+    _BY_ALIAS[ANY_TYPE.alias] = any_type
+    for name in data_type.class_names:
+        _BY_CLASS_NAME[name] = data_type
