@@ -1,34 +1,65 @@
-"""Development sessions: tests, isolated package tests, lint, docs, demo, benchmarks."""
+"""Development sessions: tests, isolated package tests, lint, docs, demo, benchmarks, recipes.
+
+Store packages are found under ``packages/`` (any folder with a ``pyproject.toml``); a new
+package is tested, isolated, linted, benchmarked and rendered without changes here.
+Sessions keep their caches in their own temporary folder, so that several may run at once.
+"""
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests", "isolated"]
+nox.options.sessions = ["lint", "recipes", "tests", "isolated"]
 nox.options.reuse_venv = "yes"
 
 ROOT = Path(__file__).parent
 PACKAGES = sorted(p.parent for p in (ROOT / "packages").glob("*/pyproject.toml"))
 PYTHON = os.environ.get("EOSTORES_PYTHON", "3.11")
 TEST_REQUIREMENTS = ["-e", "core[test]"]
+#: pytest suites run at once by the tests session (EOSTORES_TEST_JOBS overrides).
+TEST_JOBS = os.environ.get("EOSTORES_TEST_JOBS", "2")
 
 
 def _pytest_args(session: nox.Session) -> list[str]:
     return ["-p", "no:cacheprovider", "--timeout=300", *session.posargs]
 
 
+def _isolate_caches(session: nox.Session) -> None:
+    """Give the session a cache folder of its own (eostores and XDG caches)."""
+    tmp = Path(session.create_tmp())
+    session.env["EOSTORES_CACHE_DIR"] = str(tmp / "eostores-cache")
+    session.env["XDG_CACHE_HOME"] = str(tmp / "xdg-cache")
+
+
+def _editable(packages: list[Path], extra: str | None = None) -> list[str]:
+    suffix = f"[{extra}]" if extra else ""
+    return [arg for p in packages for arg in ("-e", f"{p.relative_to(ROOT)}{suffix}")]
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The core and every store package in one environment, then the integration tests."""
-    session.install(*TEST_REQUIREMENTS, *[a for p in PACKAGES for a in ("-e", f"{p}[test]")])
-    session.run("pytest", "core/tests", *_pytest_args(session))
-    for package in PACKAGES:
-        session.run("pytest", str(package / "tests"), *_pytest_args(session))
-    session.run("pytest", "tests", *_pytest_args(session))
+    """The core and every store package in one environment, then the integration tests.
+
+    Every suite runs (two at a time by default) and all results are shown; the session
+    fails at the end if any suite failed.
+    """
+    session.install(*TEST_REQUIREMENTS, *_editable(PACKAGES, "test"))
+    _isolate_caches(session)
+    suites = ["core/tests", *(str(p.relative_to(ROOT) / "tests") for p in PACKAGES), "tests"]
+    session.run(
+        "python",
+        "tools/run_suites.py",
+        "--jobs",
+        TEST_JOBS,
+        *suites,
+        "--",
+        *_pytest_args(session),
+    )
 
 
 @nox.session(python=PYTHON)
@@ -38,15 +69,34 @@ def isolated(session: nox.Session, package: str | None) -> None:
     if package is None:
         session.skip("no store packages yet")
     session.install("./core", f"./packages/{package}[test]")
+    _isolate_caches(session)
     session.run("pytest", f"packages/{package}/tests", *_pytest_args(session))
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check over the whole repository."""
-    session.install("ruff>=0.6")
-    session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", ".")
+    """ruff, the import contracts (lint-imports) and the package anatomy; all are run.
+
+    ``lint-imports`` reads the sources without importing them: the packages are put on the
+    path, not installed.
+    """
+    session.install("ruff>=0.6", "import-linter>=2.1")
+    sources = ["core/src", *(str(p.relative_to(ROOT) / "src") for p in PACKAGES)]
+    env = {"PYTHONPATH": os.pathsep.join(sources)}
+    checks = [
+        ("ruff", "check", "."),
+        ("ruff", "format", "--check", "."),
+        ("lint-imports",),
+        ("python", "tools/check_anatomy.py"),
+    ]
+    failed = []
+    for check in checks:
+        try:
+            session.run(*check, env=env)
+        except nox.command.CommandFailed:
+            failed.append(" ".join(check))
+    if failed:
+        session.error("failed: " + "; ".join(failed))
 
 
 @nox.session(python=PYTHON)
@@ -59,14 +109,61 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """Run the offline demo: every installed store against local data or its emulator."""
-    session.install("-e", "core[all]", *[a for p in PACKAGES for a in ("-e", str(p))])
+    session.install("-e", "core[all]", *_editable(PACKAGES))
+    _isolate_caches(session)
     session.run("eostores", "demo", *session.posargs)
+
+
+def benchmark_packages(script: Path) -> list[Path]:
+    """The store packages a benchmark imports (``eostores_<name>`` -> packages/<name>)."""
+    names = set()
+    for node in ast.walk(ast.parse(script.read_text(), filename=str(script))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    by_module = {f"eostores_{p.name}": p for p in PACKAGES}
+    return sorted(by_module[name] for name in names if name in by_module)
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks; each prints its measurements as ratios."""
-    session.install(*TEST_REQUIREMENTS)
-    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+    """Run the benchmarks (``nox -s bench -- NAME`` for some); each prints ratios.
+
+    The store packages a benchmark imports are installed with it; a failing benchmark does
+    not stop the others.
+    """
+    scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
+    if session.posargs:
+        wanted = {name.removeprefix("bench_").removesuffix(".py") for name in session.posargs}
+        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in wanted]
+    needed = sorted({p for script in scripts for p in benchmark_packages(script)})
+    session.install(*TEST_REQUIREMENTS, *_editable(needed, "test"))
+    _isolate_caches(session)
+    failed = []
+    for script in scripts:
         session.log(f"--- {script.name}")
-        session.run("python", str(script), *session.posargs)
+        try:
+            session.run("python", str(script.relative_to(ROOT)))
+        except nox.command.CommandFailed:
+            failed.append(script.name)
+    if failed:
+        session.error("failed: " + ", ".join(failed))
+
+
+def recipe_files() -> list[Path]:
+    """The conda recipes: the core's and every store package's."""
+    core = ROOT / "core" / "recipe" / "recipe.yaml"
+    return [core, *sorted(ROOT.glob("packages/*/recipe/recipe.yaml"))]
+
+
+@nox.session(python=PYTHON)
+def recipes(session: nox.Session) -> None:
+    """Render every conda recipe with rattler-build and check it against its distribution.
+
+    Rendering is offline (no conda channel is contacted), so this runs in CI; a store
+    package without a recipe fails it too.
+    """
+    session.install("py-rattler-build>=0.40")
+    recipes = [str(p.relative_to(ROOT)) for p in recipe_files()]
+    session.run("python", "tools/recipes.py", "render", *recipes, *session.posargs)

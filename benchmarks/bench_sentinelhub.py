@@ -44,7 +44,7 @@ def run(output_format: str, args: argparse.Namespace) -> dict[str, float]:
         store = new_data_store(
             "sentinelhub",
             **server.store_params(),
-            max_concurrent_requests=args.limit,
+            max_concurrency_per_host=args.limit,
             output_format=output_format,
         )
         store.list_data_ids()  # token and catalog once, outside the measurement

@@ -6,6 +6,8 @@ import hashlib
 import io
 import multiprocessing
 import os
+import random
+import sys
 import tarfile
 import threading
 import time
@@ -16,7 +18,7 @@ import filelock
 import pytest
 import requests
 
-from eostores.cache import checksum_of, download, extract_archive
+from eostores.cache import checksum_of, default_cache_dir, download, extract_archive
 from eostores.errors import (
     DataNotFoundError,
     DataStoreError,
@@ -262,48 +264,93 @@ def test_cancel_while_waiting_for_the_lock(emulator, tmp_path):
     assert emulator.request_log == []
 
 
-def test_two_threads_download_once(tmp_path):
-    faults = FaultProfile(slow_body_bytes_per_s=1_500_000)  # about 0.2 s for the payload
-    with FileEmulator({"data.bin": PAYLOAD}, faults=faults) as emu:
-        barrier = threading.Barrier(2)
-        results: list[Path | BaseException] = []
-
-        def worker():
-            barrier.wait()
-            try:
-                results.append(
-                    download(f"{emu.url}/files/data.bin", tmp_path / "d.bin", checksum=PAYLOAD_MD5)
-                )
-            except BaseException as error:
-                results.append(error)
-
-        threads = [threading.Thread(target=worker) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
-        assert results == [tmp_path / "d.bin"] * 2
-        assert len(file_gets(emu, settle=0.2)) == 1
-    assert (tmp_path / "d.bin").read_bytes() == PAYLOAD
-    assert leftovers(tmp_path) == ["d.bin"]
+# The same bytes in every process (spawned children import this module afresh).
+SHARED = {f"part{i}.bin": random.Random(i).randbytes(150_000 + 1000 * i) for i in range(3)}
+SHARED_MD5 = {name: hashlib.md5(data).hexdigest() for name, data in SHARED.items()}
 
 
-def _download_in_process(url: str, target: str, checksum: str) -> str:
-    return str(download(url, target, checksum=checksum))
+def _download_all(url: str, cache: str, seed: int) -> list[str]:
+    """Download every shared file into ``cache`` in an order of its own."""
+    names = sorted(SHARED)
+    random.Random(seed).shuffle(names)
+    paths = [download(f"{url}/files/{n}", Path(cache) / n, checksum=SHARED_MD5[n]) for n in names]
+    return sorted(str(path) for path in paths)
 
 
-def test_two_processes_download_once(tmp_path):
-    faults = FaultProfile(slow_body_bytes_per_s=1_000_000)
-    with FileEmulator({"data.bin": PAYLOAD}, faults=faults) as emu:
-        context = multiprocessing.get_context("spawn")
-        args = (f"{emu.url}/files/data.bin", str(tmp_path / "d.bin"), PAYLOAD_MD5)
-        with context.Pool(2) as pool:
-            results = [pool.apply_async(_download_in_process, args) for _ in range(2)]
-            paths = [result.get(timeout=30) for result in results]
-        assert paths == [str(tmp_path / "d.bin")] * 2
-        assert len(file_gets(emu, settle=0.2)) == 1
-    assert (tmp_path / "d.bin").read_bytes() == PAYLOAD
-    assert leftovers(tmp_path) == ["d.bin"]
+def _process_worker(url: str, cache: str, seed: int, start, results) -> None:
+    start.wait(60)
+    try:
+        results.put(_download_all(url, cache, seed))
+    except BaseException as error:  # reported to the test, which fails on it
+        results.put(f"{type(error).__name__}: {error}")
+
+
+def _run_together(work, process_target, process_args, threads=8, processes=4):
+    """Run ``work(i)`` in threads and ``process_target`` in spawned processes, all at once."""
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    children = [
+        context.Process(target=process_target, args=(*process_args, i, start, results))
+        for i in range(processes)
+    ]
+    for child in children:
+        child.start()
+    time.sleep(0.5)  # let the children come up; they wait for ``start`` as the threads do
+    outcomes: list = []
+    gate = threading.Barrier(threads)
+
+    def thread_worker(i):
+        gate.wait(60)
+        try:
+            outcomes.append(work(100 + i))
+        except BaseException as error:
+            outcomes.append(f"{type(error).__name__}: {error}")
+
+    pool = [threading.Thread(target=thread_worker, args=(i,)) for i in range(threads)]
+    start.set()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(120)
+    outcomes += [results.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(60)
+    return outcomes
+
+
+def test_threads_and_processes_share_a_cache_with_one_transfer_per_file(tmp_path):
+    faults = FaultProfile(slow_body_bytes_per_s=1_500_000)  # ~0.1 s per file: transfers overlap
+    with FileEmulator(dict(SHARED), faults=faults) as emu:
+        cache = tmp_path / "cache"
+        outcomes = _run_together(
+            lambda seed: _download_all(emu.url, str(cache), seed),
+            _process_worker,
+            (emu.url, str(cache)),
+        )
+        expected = sorted(str(cache / name) for name in SHARED)
+        assert outcomes == [expected] * 12
+        for name in SHARED:
+            assert len(file_gets(emu, name, settle=0.2)) == 1, name
+    for name, data in SHARED.items():
+        assert (cache / name).read_bytes() == data
+    assert leftovers(cache) == sorted(SHARED)  # no .part or .meta left behind
+
+
+# --------------------------------------------------------------------------- cache folders
+
+
+def test_default_cache_dir_layout(monkeypatch, tmp_path):
+    monkeypatch.delenv("EOSTORES_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    if os.name == "posix" and sys.platform != "darwin":
+        assert default_cache_dir("cds") == tmp_path / "xdg" / "eostores" / "cds"
+    assert default_cache_dir("zenodo").parent == default_cache_dir("cds").parent
+    monkeypatch.setenv("EOSTORES_CACHE_DIR", str(tmp_path / "mine"))
+    assert default_cache_dir("stac-cdse") == tmp_path / "mine" / "stac-cdse"
+    assert not (tmp_path / "mine").exists()  # nothing is created
+    for bad in ("", "../up", "a/b", ".hidden", None):
+        with pytest.raises(InvalidParameterError, match="store_id"):
+            default_cache_dir(bad)
 
 
 # --------------------------------------------------------------------------- checksums
@@ -353,10 +400,16 @@ def tar_link(name: str, target: str, kind=tarfile.SYMTYPE) -> tarfile.TarInfo:
 
 
 def snapshot(directory: Path) -> dict[str, bytes | None]:
+    """Content of ``directory``, without the extraction lock and record (``.<name>.*``)."""
     return {
         str(p.relative_to(directory)): (p.read_bytes() if p.is_file() else None)
         for p in sorted(directory.rglob("*"))
+        if not p.name.endswith((".lock", ".extracted"))
     }
+
+
+def visible(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if not p.name.startswith("."))
 
 
 def test_zip_is_extracted_with_its_structure(tmp_path):
@@ -367,7 +420,8 @@ def test_zip_is_extracted_with_its_structure(tmp_path):
     for name, data in entries.items():
         assert (tmp_path / "out" / name).read_bytes() == data
     assert archive.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.zip", "out"]  # no staging left
+    assert visible(tmp_path) == ["data.zip", "out"]
+    assert not list(tmp_path.glob("*extracting*"))  # no staging left
 
 
 @pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
@@ -537,7 +591,8 @@ def test_zip_bomb_is_refused_by_ratio(tmp_path):
     assert archive.stat().st_size < 20_000
     with pytest.raises(ServiceError, match=r"bomb\.zip.*zeros\.bin.*ratio"):
         extract_archive(archive, tmp_path / "out")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.zip"]
+    assert visible(tmp_path) == ["bomb.zip"]
+    assert not list(tmp_path.glob("*extracting*")) and not (tmp_path / ".out.extracted").exists()
     # A higher allowance lets the same archive through.
     extract_archive(archive, tmp_path / "out", max_ratio=10_000)
     assert (tmp_path / "out" / "zeros.bin").stat().st_size == 4 << 20
@@ -582,3 +637,56 @@ def test_not_an_archive_and_corrupt_archive(tmp_path):
     assert not (tmp_path / "out").exists()
     with pytest.raises(DataNotFoundError):
         extract_archive(tmp_path / "missing.zip", tmp_path / "out")
+
+
+# --------------------------------------------------------------------------- repeated extraction
+
+
+def test_a_complete_extraction_is_not_repeated(tmp_path):
+    archive = make_zip(tmp_path / "a.zip", {"x.txt": b"x", "sub/y.txt": b"y"})
+    out = tmp_path / "out"
+    first = extract_archive(archive, out)
+    stamp = (out / "x.txt").stat().st_ino, (out / "x.txt").stat().st_mtime_ns
+    assert extract_archive(archive, out) == first
+    assert ((out / "x.txt").stat().st_ino, (out / "x.txt").stat().st_mtime_ns) == stamp
+    (out / "sub" / "y.txt").unlink()  # an incomplete result is extracted again
+    assert extract_archive(archive, out) == first
+    assert (out / "sub" / "y.txt").read_bytes() == b"y"
+    extract_archive(archive, out, remove_archive=True)
+    assert not archive.exists()
+    assert extract_archive(archive, out) == first  # recorded, though the archive is gone
+    other = make_zip(tmp_path / "b.zip", {"z.txt": b"z"})
+    assert extract_archive(other, out) == [out / "z.txt"]
+    assert snapshot(out) == {"sub": None, "sub/y.txt": b"y", "x.txt": b"x", "z.txt": b"z"}
+
+
+ARCHIVE_ENTRIES = {
+    f"dir{i}/file{j}.bin": random.Random(10 * i + j).randbytes(50_000)
+    for i in range(3)
+    for j in range(4)
+}
+
+
+def _extract_in_process(archive: str, target: str, seed: int, start, results) -> None:
+    start.wait(60)
+    try:
+        results.put(sorted(str(p) for p in extract_archive(archive, target)))
+    except BaseException as error:
+        results.put(f"{type(error).__name__}: {error}")
+
+
+def test_concurrent_extractions_into_one_folder(tmp_path):
+    archive = make_zip(tmp_path / "many.zip", ARCHIVE_ENTRIES)
+    out = tmp_path / "out"
+    outcomes = _run_together(
+        lambda seed: sorted(str(p) for p in extract_archive(archive, out)),
+        _extract_in_process,
+        (str(archive), str(out)),
+    )
+    expected = sorted(str(out / name) for name in ARCHIVE_ENTRIES)
+    assert outcomes == [expected] * 12
+    assert snapshot(out) == {
+        **{f"dir{i}": None for i in range(3)},
+        **ARCHIVE_ENTRIES,
+    }
+    assert not list(tmp_path.glob("*extracting*"))

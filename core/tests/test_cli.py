@@ -132,11 +132,34 @@ def test_errors_are_one_line_without_traceback(root):
 
 def test_bad_pairs_are_rejected(capsys):
     assert main(["ids", "file", "-s", "root"]) == 1
-    assert "key=value" in capsys.readouterr().err
+    assert "NAME=VALUE" in capsys.readouterr().err
 
 
 def test_demo_runs_offline(capsys, tmp_path):
-    assert main(["demo", "--workdir", str(tmp_path)]) == 0
+    assert main(["demo", "file", "--workdir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
+    assert "eostores demo: file" in out
     assert "value check" in out and "demo finished" in out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_demo_is_a_clean_error(capsys):
+    assert main(["demo", "no-such-demo"]) == 1
+    err = capsys.readouterr().err
+    assert "no-such-demo" in err and "file" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("faults", "message"),
+    [
+        ("{bad json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"no_such_setting": 1}', "no_such_setting"),
+        ('{"error_rate": 7}', "error_rate"),
+    ],
+)
+def test_emulate_with_bad_faults_is_a_clean_error(capsys, faults, message):
+    assert main(["emulate", "anything", "--faults", faults]) == 1
+    err = capsys.readouterr().err
+    assert "--faults" in err and message in err
+    assert "Traceback" not in err and "JSONDecodeError" not in err

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import copy
+import io
 import logging
+import os
 import pickle
+import subprocess
+import sys
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -13,6 +18,7 @@ from eostores.credentials import (
     RedactingFilter,
     Secret,
     install_log_redaction,
+    is_secret_name,
     netrc_credentials,
     parse_key_value_file,
     redact_text,
@@ -20,6 +26,7 @@ from eostores.credentials import (
     resolve_secret,
 )
 from eostores.errors import AuthenticationError, ServiceError
+from eostores.testing import EmulatorServer, Request, Response, route
 
 
 @pytest.fixture
@@ -224,3 +231,168 @@ def test_redacting_filter_on_other_loggers(caplog):
         foreign.filters.clear()
     assert "foreign-secret-6" not in caplog.text
     assert "Bearer ***" in caplog.text
+
+
+# --------------------------------------------------------------------------- secret names
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "client_secret",
+        "password",
+        "api_key",
+        "X-API-Key",
+        "accessToken",
+        "refresh_token",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+        "sig",
+        "Authorization",
+        "PRIVATE-TOKEN",
+        "aws_secret_access_key",
+        "credentials",
+        "connection_string",
+    ],
+)
+def test_secret_names(name):
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["key_id", "token_url", "monkey", "keywords", "X-Amz-Date", "variable_names", "bbox"]
+)
+def test_ordinary_names(name):
+    assert not is_secret_name(name)
+
+
+def test_one_secret_test_for_parameters_schemas_and_urls():
+    from eostores.http import redact_url
+    from eostores.schema import JsonObjectSchema, JsonStringSchema
+    from eostores.store import is_secret_parameter
+
+    assert is_secret_parameter is is_secret_name
+    schema = JsonObjectSchema(
+        properties=dict(accessToken=JsonStringSchema(min_length=50)), additional_properties=False
+    )
+    with pytest.raises(ValueError) as info:
+        schema.validate_instance({"accessToken": "short-secret-value"})
+    assert "short-secret-value" not in str(info.value)
+    assert redact_url("https://h/p?accessToken=abc&page=2") == "https://h/p?accessToken=***&page=2"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown", "hidden"),
+    [
+        (
+            "grant_type=client_credentials&client_id=app&client_secret=body-secret-1",
+            "client_id=app",
+            "body-secret-1",
+        ),
+        ("{'Authorization': 'Basic dXNlcjpwYXNzd29yZA=='}", "'Basic ***'", "dXNlcjpw"),
+        ('{"access_token":"eyJhbGciOi.x-y","token_type":"Bearer"}', '"token_type"', "eyJhbGci"),
+        ("GDAL: header.Authorization=Bearer gdal-token-2 set", "Bearer ***", "gdal-token-2"),
+        ("X-API-Key: header-key-3\r\nAccept: */*", "Accept: */*", "header-key-3"),
+        ("https://user:pw-4@host/p?sig=sas-sig-5&sv=2", "sv=2", "sas-sig-5"),
+        ("Basic information about the password=hunter22", "Basic information", "hunter22"),
+    ],
+)
+def test_redact_text_patterns(text, shown, hidden):
+    redacted = redact_text(text)
+    assert shown in redacted
+    assert hidden not in redacted
+
+
+_OAUTH_SCRIPT = """
+import logging, sys
+ORDER = sys.argv[2]
+if ORDER == "before":
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)
+import eostores.http
+if ORDER == "after":
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)
+from oauthlib.oauth2 import BackendApplicationClient
+from requests_oauthlib import OAuth2Session
+url = sys.argv[1]
+session = OAuth2Session(client=BackendApplicationClient(client_id="app-id"))
+token = session.fetch_token(
+    token_url=url + "/oauth/token?api_key=query-secret-1",
+    client_id="app-id",
+    client_secret="oauth-client-secret-2",
+    include_client_id=True,
+)
+assert token["access_token"] == "issued-access-token-3"
+session.get(url + "/private")
+for name, message in [
+    ("rasterio._env", "CPLE_AppDefined: HTTP options: header.Authorization=Bearer gdal-token-4"),
+    ("botocore.endpoint", "Sending http request: <AWSPreparedRequest headers={'Authorization': "
+     "b'AWS4-HMAC-SHA256 Credential=AKIA/x, Signature=aws-signature-5'}>"),
+    ("fsspec.http", "GET https://h/f.nc?X-Amz-Security-Token=fsspec-token-6 headers "
+     "{'Authorization': 'Bearer fsspec-bearer-7'}"),
+    ("aiohttp.client", "request headers: {'Authorization': 'Basic YWxhZGRpbjpvcGVuc2VzYW1l'}"),
+]:
+    logging.getLogger(name).debug(message)
+print("DONE")
+"""
+
+
+class OAuthEmulator(EmulatorServer):
+    name = "oauth"
+
+    @route("POST", r"/oauth/token")
+    def token(self, request: Request) -> Response:
+        form = dict(parse_qsl(request.body.decode()))
+        if form.get("client_secret") != "oauth-client-secret-2":
+            return Response.json({"error": "invalid_client"}, 401)
+        return Response.json(
+            {"access_token": "issued-access-token-3", "token_type": "Bearer", "expires_in": 3600}
+        )
+
+    @route("GET", r"/private")
+    def private(self, request: Request) -> Response:
+        return Response.json({"ok": request.bearer_token == "issued-access-token-3"})
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_third_party_debug_logs_are_redacted(order):
+    with OAuthEmulator() as emulator:
+        result = subprocess.run(
+            [sys.executable, "-c", _OAUTH_SCRIPT, emulator.url, order],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "OAUTHLIB_INSECURE_TRANSPORT": "1"},
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "DONE" in output
+    assert "requests_oauthlib" in output and "urllib3" in output  # the records were logged
+    for secret in (
+        "query-secret-1",
+        "oauth-client-secret-2",
+        "issued-access-token-3",
+        "gdal-token-4",
+        "aws-signature-5",
+        "fsspec-token-6",
+        "fsspec-bearer-7",
+        "YWxhZGRpbjpvcGVuc2VzYW1l",
+    ):
+        assert secret not in output, secret
+    assert "client_secret=***" in output
+
+
+def test_handlers_added_after_installation_get_redacted_records():
+    install_log_redaction()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("urllib3.connectionpool")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug('"GET /data?token=%s HTTP/1.1" 200 10', "late-handler-secret")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    assert "late-handler-secret" not in stream.getvalue()
+    assert "token=***" in stream.getvalue()

@@ -67,6 +67,12 @@ class TestS3Store(FsConformance):
         options = s3_filled.storage_options(secret="wrong-" + s3_filled.secret_key)
         return new_data_store("s3", **s3_filled.store_params(storage_options=options))
 
+    @pytest.fixture
+    def store_with_fake_secret(self, s3_filled):
+        fake = f"fake-secret-{uuid.uuid4().hex}"
+        options = s3_filled.storage_options(secret=fake)
+        return new_data_store("s3", **s3_filled.store_params(storage_options=options)), fake
+
 
 @pytest.fixture(scope="module")
 def http_root(http_env, cube):
@@ -91,6 +97,11 @@ class TestHttpsStore(FsConformance):
     @pytest.fixture
     def bad_credentials_store(self, http_root, http_env, no_netrc):
         return new_data_store("https", root=http_root, bearer_token="wrong-" + http_env.token)
+
+    @pytest.fixture
+    def store_with_fake_secret(self, http_root, no_netrc):
+        fake = f"fake-token-{uuid.uuid4().hex}"
+        return new_data_store("https", root=http_root, bearer_token=fake, num_retries=0), fake
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import pickle
 import socket
@@ -26,10 +27,13 @@ from eostores.http import (
     BearerAuth,
     HeaderAuth,
     HttpConfig,
+    call_deadline,
+    http_params_schema,
     new_session,
     parse_retry_after,
     redact_url,
 )
+from eostores.schema import JsonObjectSchema, JsonStringSchema
 from eostores.testing import EmulatorServer, FaultProfile, Request, Response, route
 
 BLOB = bytes(range(256)) * 16  # 4 KiB
@@ -126,7 +130,7 @@ def test_404_is_not_retried(emu):
         (403, AuthenticationError),
         (409, ServiceError),
         (410, DataNotFoundError),
-        (500, ServiceError),
+        (501, ServiceError),
     ],
 )
 def test_non_retryable_statuses_map_to_errors_after_one_request(emu, status, error_class):
@@ -143,12 +147,48 @@ def test_non_retryable_statuses_map_to_errors_after_one_request(emu, status, err
     assert f"detail for {status}" in str(error)
 
 
+def test_a_plain_500_on_get_is_retried_with_the_service_message(emu):
+    with pytest.raises(ServiceError) as info:
+        new_session(fast_config(num_retries=2)).get(f"{emu.url}/status/500")
+    assert [r.status for r in emu.request_log] == [500, 500, 500]
+    assert "detail for 500" in str(info.value)
+    assert "after 3 attempts" in str(info.value)
+
+
+def test_post_statuses_are_retried_only_when_marked_idempotent(emu):
+    emu.faults = FaultProfile(fail_first=1, retry_after=0)
+    session = new_session(fast_config())
+    with pytest.raises(ServiceError, match="503"):
+        session.post(f"{emu.url}/ok", json={"q": 1})
+    assert len(emu.request_log) == 1
+    emu.faults = FaultProfile(fail_first=1, retry_after=0)
+    emu.reset_log()
+    assert session.post(f"{emu.url}/ok", json={"q": 1}, idempotent=True).json()["ok"]
+    assert [r.status for r in emu.request_log] == [503, 200]
+
+
+def test_fractional_retry_after_is_honoured(emu):
+    emu.faults = FaultProfile(fail_first=1, retry_after=0.4)
+    new_session(fast_config(retry_backoff_base=0.0)).get(f"{emu.url}/ok")
+    first, second = emu.request_log
+    assert second.started - first.started >= 0.35
+
+
 def test_retry_after_seconds_is_honoured_as_seconds(emu):
     emu.faults = FaultProfile(fail_first=1, retry_after=1)
     session = new_session(fast_config(retry_backoff_base=0.0))
     session.get(f"{emu.url}/ok")
     first, second = emu.request_log
     assert second.started - first.started >= 0.95  # one second, not one millisecond
+
+
+def test_retry_after_of_429_in_milliseconds_when_the_service_counts_so(emu):
+    emu.faults = FaultProfile(fail_first=1, retry_after=700, error_statuses=(429,))
+    config = fast_config(retry_backoff_base=0.0, retry_backoff_max=30.0, retry_after_unit=0.001)
+    new_session(config).get(f"{emu.url}/ok")
+    first, second = emu.request_log
+    assert 0.65 <= second.started - first.started < 5.0  # 700 ms, not 700 s
+    assert parse_retry_after("250", unit=0.001) == 0.25
 
 
 def test_retry_after_http_date_is_honoured(emu):
@@ -238,15 +278,29 @@ def test_read_timeouts_are_retried_for_get_only(emu):
     assert len(emu.request_log) == 1
 
 
-def test_refused_connection_is_service_error():
+def test_refused_connection_fails_fast_naming_the_url():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    session = new_session(fast_config(num_retries=1))
+    # The full policy for statuses (many retries, long waits) does not apply to connecting.
+    session = new_session(HttpConfig(num_retries=10, retry_backoff_base=30.0, retry_backoff_max=60))
+    started = time.monotonic()
     with pytest.raises(ServiceError) as info:
         session.get(f"http://127.0.0.1:{port}/x?api_key=refused-secret-9")
+    assert time.monotonic() - started < 3.0
+    assert "connection failed" in str(info.value)
+    assert f"127.0.0.1:{port}/x" in str(info.value)
     assert "refused-secret-9" not in str(info.value)
     assert "api_key=***" in str(info.value)
+    assert "2 attempt(s)" in str(info.value)
+
+
+def test_unknown_host_fails_fast():
+    session = new_session(HttpConfig(num_retries=10, retry_backoff_base=30.0, retry_backoff_max=60))
+    started = time.monotonic()
+    with pytest.raises(ServiceError, match=r"nowhere\.invalid"):
+        session.get("http://nowhere.invalid/data")
+    assert time.monotonic() - started < 5.0
 
 
 # --------------------------------------------------------------------------- deadline on bodies
@@ -261,15 +315,66 @@ def test_deadline_bounds_a_slow_body(emu):
     assert time.monotonic() - started < 1.0
 
 
-def test_deadline_bounds_a_streamed_body(emu):
+def test_a_streamed_body_may_outlast_the_request_deadline(emu):
+    emu.faults = FaultProfile(slow_body_bytes_per_s=8000)  # 4 KiB take 0.5 s
+    response = new_session(fast_config(deadline=0.2)).get(f"{emu.url}/blob", stream=True)
+    assert b"".join(response.iter_content(256)) == BLOB
+
+
+def test_call_deadline_bounds_a_streamed_body(emu):
     emu.faults = FaultProfile(slow_body_bytes_per_s=2000)
-    session = new_session(fast_config(deadline=0.5))
+    session = new_session(fast_config(deadline=None))
     started = time.monotonic()
-    response = session.get(f"{emu.url}/blob", stream=True)
-    with pytest.raises(DataStoreTimeoutError):
-        for _ in response.iter_content(256):
-            pass
+    with call_deadline(0.5):
+        response = session.get(f"{emu.url}/blob", stream=True)
+        with pytest.raises(DataStoreTimeoutError, match="deadline"):
+            for _ in response.iter_content(256):
+                pass
     assert time.monotonic() - started < 1.0
+
+
+def test_call_deadline_bounds_all_requests_of_a_call(emu):
+    emu.faults = FaultProfile(error_rate=1.0, retry_after=0.2)  # a service answering 503 forever
+    session = new_session(fast_config(num_retries=1000, deadline=600, retry_backoff_max=1))
+    started = time.monotonic()
+    with call_deadline(1.0), pytest.raises(DataStoreTimeoutError) as info:
+        for _ in range(100):  # a client polling: every request would wait its own 600 s
+            session.get(f"{emu.url}/ok", raise_for_status=False)
+    assert time.monotonic() - started < 1.5
+    assert "503" in str(info.value) and "deadline 1 s" in str(info.value)
+    # Outside the call, requests have their own deadline again.
+    emu.faults = None
+    assert session.get(f"{emu.url}/ok").json()["ok"] is True
+
+
+def test_call_deadline_reaches_threads_run_in_its_context(emu):
+    emu.faults = FaultProfile(error_rate=1.0, retry_after=0.2)
+    session = new_session(fast_config(num_retries=1000, deadline=600))
+    errors = []
+
+    def worker():
+        try:
+            session.get(f"{emu.url}/ok")
+        except DataStoreTimeoutError as error:
+            errors.append(error)
+
+    started = time.monotonic()
+    with call_deadline(0.6):
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(worker,))
+        thread.start()
+        thread.join(10)
+    assert len(errors) == 1
+    assert time.monotonic() - started < 1.2
+
+
+def test_call_deadline_validates_and_nests():
+    with pytest.raises(InvalidParameterError, match="deadline"), call_deadline(0):
+        pass
+    session = new_session(fast_config(deadline=None))
+    with call_deadline(5), call_deadline(0.001):
+        time.sleep(0.01)
+        with pytest.raises(DataStoreTimeoutError, match="deadline had passed"):
+            session.get("http://127.0.0.1:9/never-sent")
 
 
 def test_streamed_truncation_is_service_error(emu):
@@ -469,6 +574,41 @@ def test_config_from_params_maps_known_keys_and_validates():
     assert HttpConfig.from_params({"num_retries": None}).num_retries == HttpConfig().num_retries
     with pytest.raises(InvalidParameterError, match="num_retries"):
         HttpConfig.from_params({"num_retries": -1})
+
+
+def test_http_params_schema_defaults_validation_and_round_trip():
+    properties = http_params_schema(num_retries=3, deadline=None, max_concurrency_per_host=4)
+    assert set(properties) == {
+        "num_retries",
+        "retry_backoff_base",
+        "retry_backoff_max",
+        "connect_timeout",
+        "read_timeout",
+        "deadline",
+        "max_concurrency_per_host",
+    }
+    assert all(schema.title and schema.description for schema in properties.values())
+    schema = JsonObjectSchema(properties=dict(endpoint=JsonStringSchema(), **properties))
+    params = schema.validate_instance({"endpoint": "x", "read_timeout": 5})
+    config = HttpConfig.from_params(params, store_id="s")
+    assert (config.num_retries, config.read_timeout, config.deadline) == (3, 5, None)
+    assert config.max_concurrency_per_host == 4
+    assert config.retry_backoff_max == HttpConfig().retry_backoff_max
+    with pytest.raises(InvalidParameterError, match="read_timeout"):
+        schema.validate_instance({"read_timeout": 0})
+    with pytest.raises(TypeError, match="num_retry"):
+        http_params_schema(num_retry=3)
+    with pytest.raises(InvalidParameterError, match="num_retries"):
+        http_params_schema(num_retries=-1)
+
+
+def test_session_pickles_with_its_config(emu):
+    session = new_session(fast_config(num_retries=2), auth=BearerAuth(Secret("pickled-tok-1")))
+    restored = pickle.loads(pickle.dumps(session))
+    assert restored.config == session.config
+    emu.faults = FaultProfile(fail_first=1, retry_after=0)
+    assert restored.get(f"{emu.url}/ok").json()["ok"] is True
+    assert [r.status for r in emu.request_log] == [503, 200]
 
 
 def test_backoff_is_jittered_and_capped():

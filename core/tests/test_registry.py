@@ -204,3 +204,32 @@ def test_emulate_command_runs_a_registered_emulator(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_core_components_are_entry_points_like_any_plugin():
+    """Every format, and an opener per format, data type and storage, is declared."""
+    from eostores.fs.accessors import PROTOCOLS
+    from eostores.fs.formats import all_handlers
+    from eostores.registry import find_demo_extensions, find_format_extensions
+
+    handlers = all_handlers()
+    assert {h.format_id for h in handlers} == {e.name for e in find_format_extensions()}
+    assert {"zarr", "netcdf", "levels", "geotiff", "geojson", "shapefile"} <= {
+        h.format_id for h in handlers
+    }
+    core = {e.name for e in find_data_opener_extensions() if e.package == "eostores"}
+    expected = {f"{t}:{h.format_id}:{p}" for h in handlers for t in h.data_types for p in PROTOCOLS}
+    assert core == expected
+    written = {e.name for e in find_data_writer_extensions() if e.package == "eostores"}
+    assert written == {
+        f"{t}:{h.format_id}:{p}" for h in handlers for t in h.writable_types for p in PROTOCOLS
+    }
+    assert "file" in {e.name for e in find_demo_extensions()}
+
+
+def test_accessors_are_created_for_their_accessor_id(tmp_path, cube):
+    writer = new_data_writer("dataset:zarr:memory", root=f"/accessor-{tmp_path.name}")
+    assert writer.accessor_id == "dataset:zarr:memory"
+    assert writer.write_data(cube, "c.zarr") == "c.zarr"
+    opener = new_data_opener("dataset:zarr:memory", root=f"/accessor-{tmp_path.name}")
+    assert opener.open_data("c.zarr").sst.shape == cube.sst.shape

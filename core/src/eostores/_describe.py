@@ -1,17 +1,20 @@
-"""Building descriptors from lazily opened data: metadata and 1-D coordinates only."""
+"""The fields of descriptors, read from lazily opened data: metadata and 1-D coordinates only.
+
+The functions return plain dicts of descriptor fields; :mod:`eostores.descriptor` builds
+the descriptors from them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-
-from .descriptor import DatasetDescriptor, GeoDataFrameDescriptor, VariableDescriptor
 
 _X_NAMES = ("lon", "longitude", "x")
 _Y_NAMES = ("lat", "latitude", "y")
 _TIME_NAMES = ("time", "t", "valid_time")
 
 
-def describe_variable(name: str, variable: Any) -> VariableDescriptor:
+def variable_fields(name: Any, variable: Any) -> dict[str, Any]:
+    """The fields of the VariableDescriptor of an xarray variable."""
     chunks = None
     if variable.chunks:
         chunks = tuple(c[0] for c in variable.chunks)
@@ -21,7 +24,7 @@ def describe_variable(name: str, variable: Any) -> VariableDescriptor:
             chunks = tuple(preferred[d] for d in variable.dims)
         elif variable.encoding.get("chunks"):
             chunks = tuple(variable.encoding["chunks"])
-    return VariableDescriptor(
+    return dict(
         name=str(name),
         dtype=str(variable.dtype),
         dims=variable.dims,
@@ -85,9 +88,8 @@ def infer_time_period(times: Any) -> str | None:
     return None
 
 
-def describe_dataset(
-    cls: type[DatasetDescriptor], data_id: str, dataset: Any, **kwargs: Any
-) -> DatasetDescriptor:
+def dataset_fields(dataset: Any) -> dict[str, Any]:
+    """The fields of the DatasetDescriptor of a dataset (variables as field dicts too)."""
     x = _find_coord(dataset, _X_NAMES)
     y = _find_coord(dataset, _Y_NAMES)
     bbox = spatial_res = None
@@ -104,20 +106,17 @@ def describe_dataset(
         times = pd.DatetimeIndex(t.values)
         time_range = (_iso(times.min()), _iso(times.max()))
         time_period = infer_time_period(t.values)
-    values = dict(
-        data_id=data_id,
+    return dict(
         crs=_crs_of(dataset, x.name if x is not None else None),
         bbox=bbox,
         time_range=time_range,
         time_period=time_period,
         spatial_res=spatial_res,
         dims={str(k): int(v) for k, v in dataset.sizes.items()},
-        coords={str(k): describe_variable(k, v) for k, v in dataset.coords.items()},
-        data_vars={str(k): describe_variable(k, v) for k, v in dataset.data_vars.items()},
+        coords={str(k): variable_fields(k, v) for k, v in dataset.coords.items()},
+        data_vars={str(k): variable_fields(k, v) for k, v in dataset.data_vars.items()},
         attrs=dict(dataset.attrs),
     )
-    values.update(kwargs)
-    return cls(**values)
 
 
 def _iso(timestamp: Any) -> str:
@@ -145,7 +144,8 @@ def feature_property_schema(kind: str) -> Any:
     return schema_class(nullable=True)
 
 
-def describe_geodataframe(data_id: str, gdf: Any, **kwargs: Any) -> GeoDataFrameDescriptor:
+def geodataframe_fields(gdf: Any) -> dict[str, Any]:
+    """The fields of the GeoDataFrameDescriptor of a GeoDataFrame."""
     from .schema import JsonObjectSchema
 
     properties = {
@@ -154,12 +154,9 @@ def describe_geodataframe(data_id: str, gdf: Any, **kwargs: Any) -> GeoDataFrame
         if name != gdf.geometry.name
     }
     bbox = tuple(float(v) for v in gdf.total_bounds) if len(gdf) else None
-    values = dict(
-        data_id=data_id,
+    return dict(
         crs=crs_code(gdf.crs) if gdf.crs is not None else None,
         bbox=bbox,
         num_features=len(gdf),
         feature_schema=JsonObjectSchema(properties=properties),
     )
-    values.update(kwargs)
-    return GeoDataFrameDescriptor(**values)

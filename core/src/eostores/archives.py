@@ -4,11 +4,13 @@
 after checking every entry: no absolute paths, no ``..``, no links leaving the
 target, no device files, and bounded sizes and compression ratios. Extraction goes
 to a hidden sibling directory first, so a refused or broken archive leaves the
-target directory as it was.
+target directory as it was; a lock and a completion record make extraction safe to
+run concurrently and to repeat.
 """
 
 from __future__ import annotations
 
+import json
 import lzma
 import os
 import re
@@ -16,10 +18,13 @@ import shutil
 import stat
 import tarfile
 import tempfile
+import threading
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+import filelock
 
 from eostores.errors import (
     DataNotFoundError,
@@ -109,6 +114,11 @@ def extract_archive(
     sibling of ``target_dir`` whose content is moved into place at the end, so a
     failure leaves ``target_dir`` unchanged. Returns the paths of the extracted files
     in archive order.
+
+    Extractions into one ``target_dir`` hold a lock (``.<name>.lock`` beside it, in threads
+    and processes), and a complete one is recorded last in ``.<name>.extracted``: extracting
+    the same archive (same name, size and mtime) again returns its files at once while
+    they all exist, also after ``remove_archive`` deleted the archive.
     """
     archive = Path(archive)
     target_dir = Path(target_dir)
@@ -118,32 +128,74 @@ def extract_archive(
         raise InvalidParameterError("max_ratio must be > 0", parameter="max_ratio")
     if max_members < 1:
         raise InvalidParameterError("max_members must be >= 1", parameter="max_members")
-    if not archive.is_file():
-        raise DataNotFoundError(f"archive {str(archive)!r} does not exist")
-    budget = _Budget(max_total_size, max_ratio, max_members)
+    marker = target_dir.with_name(f".{target_dir.name}.extracted")
     try:
         target_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(
-            tempfile.mkdtemp(
-                prefix=f".{target_dir.name}.", suffix=".extracting", dir=target_dir.parent
-            )
-        )
-    except OSError as error:
-        raise DataStoreError(
-            f"cannot create a directory next to {str(target_dir)!r}: {error}"
-        ) from error
-    try:
-        files = _extract_into(archive, staging, staging, budget, nested=nested, depth=0)
-        _move_into_place(staging, target_dir)
+        with filelock.FileLock(str(target_dir.with_name(f".{target_dir.name}.lock"))):
+            files = _recorded(marker, archive, target_dir)
+            if files is None:
+                limits = (max_total_size, max_ratio, max_members)
+                files = _extract_once(archive, target_dir, marker, limits, nested)
+            if remove_archive:
+                archive.unlink(missing_ok=True)
+            return files
     except OSError as error:
         raise DataStoreError(
             f"cannot extract {archive.name!r} into {str(target_dir)!r}: {error}"
         ) from error
+
+
+def _extract_once(
+    archive: Path, target_dir: Path, marker: Path, budget_args: tuple[int, float, int], nested: bool
+) -> list[Path]:
+    """Extract into a hidden sibling, move it into place, then record the extraction."""
+    try:
+        stat = archive.stat()
+    except FileNotFoundError:
+        raise DataNotFoundError(f"archive {str(archive)!r} does not exist") from None
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{target_dir.name}.", suffix=".extracting", dir=target_dir.parent)
+    )
+    try:
+        files = _extract_into(
+            archive, staging, staging, _Budget(*budget_args), nested=nested, depth=0
+        )
+        _move_into_place(staging, target_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if remove_archive:
-        archive.unlink(missing_ok=True)
+    names = [path.as_posix() for path in files]
+    records = _read_records(marker)
+    records[archive.name] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "files": names}
+    temporary = marker.with_name(f"{marker.name}.{os.getpid()}.{threading.get_ident()}")
+    temporary.write_text(json.dumps(records))
+    os.replace(temporary, marker)  # written last: its entry means the extraction is complete
     return [target_dir.joinpath(*path.parts) for path in files]
+
+
+def _read_records(marker: Path) -> dict[str, Any]:
+    try:
+        records = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return {}
+    return records if isinstance(records, dict) else {}
+
+
+def _recorded(marker: Path, archive: Path, target_dir: Path) -> list[Path] | None:
+    """The files of an earlier complete extraction of ``archive``, if they are all there."""
+    record = _read_records(marker).get(archive.name)
+    if not isinstance(record, dict) or not isinstance(record.get("files"), list):
+        return None
+    try:
+        stat = archive.stat()
+    except FileNotFoundError:
+        stat = None  # removed after its extraction
+    if stat is not None and (stat.st_size, stat.st_mtime_ns) != (
+        record.get("size"),
+        record.get("mtime_ns"),
+    ):
+        return None
+    files = [target_dir.joinpath(*PurePosixPath(name).parts) for name in record["files"]]
+    return files if all(path.is_file() for path in files) else None
 
 
 def _archive_kind(path: Path) -> str | None:

@@ -37,7 +37,7 @@ from eostores.errors import (
 from eostores.http import HttpConfig, error_for_response, new_session, redact_url
 from eostores.http import Session as EostoresSession
 
-__all__ = ["checksum_of", "download", "extract_archive"]
+__all__ = ["checksum_of", "default_cache_dir", "download", "extract_archive"]
 
 ProgressCallback = Callable[[int, "int | None"], None]
 
@@ -46,6 +46,23 @@ _LOCK_POLL_SECONDS = 0.1
 _RETRY_DELAY_SECONDS = 0.05
 _MAX_RETRY_DELAY_SECONDS = 1.0
 _DEFAULT_TIMEOUT = (10.0, 60.0)
+
+
+def default_cache_dir(store_id: str) -> Path:
+    """The cache folder of a store: ``$EOSTORES_CACHE_DIR/<store_id>`` when that variable is
+    set, else ``<user cache dir>/eostores/<store_id>`` (``~/.cache/eostores/<store_id>`` on
+    Linux, honouring ``XDG_CACHE_HOME``). The folder is not created."""
+    if not isinstance(store_id, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", store_id):
+        raise InvalidParameterError(
+            f"store_id must be a name of letters, digits, '.', '_' and '-', got {store_id!r}",
+            parameter="store_id",
+        )
+    base = os.environ.get("EOSTORES_CACHE_DIR")
+    if not base:
+        import platformdirs
+
+        base = platformdirs.user_cache_dir("eostores", appauthor=False)
+    return Path(base).expanduser() / store_id
 
 
 # --------------------------------------------------------------------------- checksums
@@ -241,7 +258,10 @@ def _is_complete(target: Path, expected_size: int | None, checksum: _Checksum | 
         raise DataStoreError(f"cannot access {str(target)!r}: {error.strerror}") from error
     if expected_size is not None and size != expected_size:
         return False
-    return checksum is None or checksum_of(target, checksum.algorithm) == checksum.hexdigest
+    try:
+        return checksum is None or checksum_of(target, checksum.algorithm) == checksum.hexdigest
+    except DataNotFoundError:  # replaced by another process just now
+        return False
 
 
 @contextlib.contextmanager
@@ -273,7 +293,7 @@ class _Truncated(Exception):
 
     @classmethod
     def from_error(cls, what: str, error: BaseException) -> _Truncated:
-        timed_out = isinstance(error, _TIMEOUT_ERRORS)
+        timed_out = isinstance(error, _TIMEOUT_ERRORS) or getattr(error, "timed_out", False)
         return cls(f"{what}: {type(error).__name__}", timed_out=timed_out)
 
 
@@ -529,7 +549,7 @@ class _Transfer:
                 self._raise_if_cancelled()
                 try:
                     chunk = next(chunks, b"")
-                except _STREAM_ERRORS as error:
+                except (*_STREAM_ERRORS, ServiceError) as error:  # a session's broken body
                     raise _Truncated.from_error("reading failed", error) from None
                 if not chunk:
                     break
@@ -572,21 +592,9 @@ class _Transfer:
 
 
 def _iter_body(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
-    """Yield the body as it arrives (at most ``chunk_size`` bytes a time).
-
-    ``read1`` returns whatever the socket has instead of waiting for a full chunk, so a
-    slow server does not delay cancellation checks.
-    """
-    raw = response.raw
-    read1 = getattr(raw, "read1", None)
-    if read1 is None:
-        yield from response.iter_content(chunk_size)
-        return
-    while True:
-        chunk = read1(chunk_size, decode_content=True)
-        if not chunk:
-            return
-        yield chunk
+    """The body as it arrives: ``read1`` returns what the socket has instead of waiting for a
+    full chunk, so a slow server does not delay cancellation checks."""
+    return iter(lambda: response.raw.read1(chunk_size, decode_content=True), b"")
 
 
 def _content_length(response: requests.Response) -> int | None:

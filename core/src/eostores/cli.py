@@ -13,13 +13,13 @@ from .errors import DataStoreError, InvalidParameterError
 
 
 def _parse_pairs(pairs: Sequence[str] | None, schema: Any, option: str) -> dict[str, Any]:
-    """``key=value`` pairs; values are JSON, or coerced after the parameter's schema."""
+    """``name=value`` pairs; values are JSON, or coerced after the parameter's schema."""
     result: dict[str, Any] = {}
     for pair in pairs or ():
         key, sep, text = pair.partition("=")
         if not sep or not key:
             raise InvalidParameterError(
-                f"{option} expects key=value, got {pair!r}", parameter=option
+                f"{option} expects NAME=VALUE, got {pair!r}", parameter=option
             )
         result[key] = _coerce(text, _property(schema, key))
     return result
@@ -181,14 +181,21 @@ def _write_output(data: Any, output: Path, overwrite: bool, quiet: bool) -> None
 def cmd_demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
-    run_demo(workdir=args.workdir)
+    run_demo(workdir=args.workdir, names=args.names)
 
 
 def cmd_emulate(args: argparse.Namespace) -> None:
     from .registry import get_emulator_class
-    from .testing.server import FaultProfile, run_emulator
+    from .testing.faults import coerce_faults
+    from .testing.runner import run_emulator
 
-    faults = FaultProfile(**json.loads(args.faults)) if args.faults else None
+    try:
+        faults = coerce_faults(args.faults) if args.faults else None
+    except ValueError as error:
+        raise InvalidParameterError(
+            f'{error}; expected e.g. \'{{"error_rate": 0.2, "error_statuses": [503]}}\'',
+            parameter="--faults",
+        ) from None
     run_emulator(
         get_emulator_class(args.name), port=args.port, latency_ms=args.latency_ms, faults=faults
     )
@@ -214,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
             "-s",
             "--store-param",
             action="append",
-            metavar="KEY=VALUE",
+            metavar="NAME=VALUE",
             help="store parameter (repeatable)",
         )
         sub.add_argument(
@@ -233,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-p",
         "--param",
         action="append",
-        metavar="KEY=VALUE",
+        metavar="NAME=VALUE",
         help="search parameter, e.g. bbox=0,40,10,50",
     )
     open_ = with_store("open", "open data; print it or write it to -o", "required")
@@ -241,12 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
         "-p",
         "--param",
         action="append",
-        metavar="KEY=VALUE",
+        metavar="NAME=VALUE",
         help="open parameter, e.g. time_range=2024-01-01,2024-01-31",
     )
     open_.add_argument("-o", "--output", metavar="OUT.zarr|OUT.nc")
     open_.add_argument("--overwrite", action="store_true", help="replace an existing output")
     demo = commands.add_parser("demo", help="run the offline demo")
+    demo.add_argument("names", nargs="*", help="the demos to run (default: all installed)")
     demo.add_argument("--workdir", help="where the temporary demo folder is made")
     demo.set_defaults(handler=cmd_demo)
     emulate = commands.add_parser("emulate", help="run a service emulator in the foreground")

@@ -4,11 +4,14 @@ A secret is looked for, in this order, in the store parameter, in environment va
 in the service's own configuration file(s) and in ``.netrc``. It is wrapped in
 :class:`Secret`, whose repr, str and format never show the value, and registered so that
 :func:`redact_text` and the logging filter replace it with ``***`` wherever it turns up.
+:func:`is_secret_name` is the one test of whether a parameter, option, header or query
+name holds a secret.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 import logging
 import os
@@ -18,15 +21,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-from eostores.errors import AuthenticationError
+from eostores.errors import MESSAGE_FILTERS, AuthenticationError
 
 __all__ = [
+    "REDACTED_LOGGERS",
     "ConfigSource",
     "RedactingFilter",
     "Secret",
     "install_log_redaction",
+    "is_secret_name",
     "netrc_credentials",
     "parse_key_value_file",
     "redact_text",
@@ -36,6 +41,38 @@ __all__ = [
 
 REDACTED = "***"
 _MIN_REGISTERED_LENGTH = 4  # shorter values would blank out ordinary words in every text
+
+
+# --------------------------------------------------------------------------- secret names
+
+# Words that make a name secret wherever they stand in it ...
+_SECRET_ANYWHERE = frozenset(
+    {"secret", "password", "passwd", "passphrase", "credential", "credentials", "apikey"}
+)
+# ... and words that do so only as the name's last word ("api_key", not "key_id").
+_SECRET_LAST = frozenset(
+    {"token", "key", "pwd", "sig", "signature", "auth", "authorization", "private", "cookie"}
+)
+_SECRET_NAMES = frozenset({"connection_string"})
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_name(name: str) -> bool:
+    """Whether a parameter, option, header or query parameter called ``name`` holds a secret.
+
+    Names are split into words at ``_``, ``-``, ``.``, spaces and camelCase; a name is secret
+    when a word is one of secret, password, passwd, passphrase, credential(s), apikey, or
+    when its last word is token, key, pwd, sig, signature, auth, authorization, private or
+    cookie (``client_secret``, ``accessToken``, ``X-Amz-Signature``, ``api-key``, ``sig``),
+    and not for ``key_id``, ``token_url`` or ``monkey``.
+    """
+    text = unquote(str(name)).strip()
+    if text.lower() in _SECRET_NAMES:
+        return True
+    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text).lower())
+    if not words:
+        return False
+    return words[-1] in _SECRET_LAST or any(word in _SECRET_ANYWHERE for word in words)
 
 
 # --------------------------------------------------------------------------- registry
@@ -85,9 +122,78 @@ def register_secret(value: str | Secret) -> None:
     install_log_redaction()
 
 
+_AUTH_SCHEME = re.compile(
+    r"\b(?P<scheme>Bearer|Basic|Digest|Token)(?P<space>\s+)(?P<value>[A-Za-z0-9\-._~+/]+=*)",
+    re.IGNORECASE,
+)
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@")
+_ASSIGNMENT = re.compile(
+    r"(?P<pre>^|[?&;\s,(\[{'\"])(?P<name>[A-Za-z][A-Za-z0-9_.\-]*)=(?P<value>[^&#\s'\"()<>\[\],;]*)"
+)
+_QUOTED_PAIR = re.compile(
+    r"(?P<q>['\"])(?P<name>[A-Za-z][A-Za-z0-9_.\- ]{0,63})(?P=q)(?P<sep>\s*:\s*)"
+    r"(?P<vq>['\"])(?P<value>[^'\"]*)(?P=vq)"
+)
+_HEADER_LINE = re.compile(
+    r"(?<![\w\-'\"])(?P<name>[A-Z][\w\-]*)(?P<sep>:[ \t]+)(?P<value>[^\s,;'\"]+)"
+)
+_AUTH_WORDS = frozenset({"bearer", "basic", "digest", "token", REDACTED})
+
+
+def _auth_value(match: re.Match[str]) -> str:
+    """``Bearer ***``: any bearer token, and other schemes' values that look like tokens
+    (so that "Basic information" stays as it is)."""
+    value = match.group("value")
+    looks_like_token = len(value) >= 8 and (
+        re.search(r"[0-9\-._~+/=]", value) or re.search(r"[A-Z]", value[1:])
+    )
+    if match.group("scheme").lower() != "bearer" and not looks_like_token:
+        return match.group(0)
+    return f"{match.group('scheme')}{match.group('space')}{REDACTED}"
+
+
+def _assignment(match: re.Match[str]) -> str:
+    value = match.group("value")
+    if not value or value.lower() in _AUTH_WORDS or not is_secret_name(match.group("name")):
+        return match.group(0)
+    return f"{match.group('pre')}{match.group('name')}={REDACTED}"
+
+
+def _quoted_pair(match: re.Match[str]) -> str:
+    if not is_secret_name(match.group("name")):
+        return match.group(0)
+    value = match.group("value")
+    if REDACTED not in value:
+        value = REDACTED
+    q, vq = match.group("q"), match.group("vq")
+    return f"{q}{match.group('name')}{q}{match.group('sep')}{vq}{value}{vq}"
+
+
+def _header_line(match: re.Match[str]) -> str:
+    value = match.group("value")
+    if value.lower() in _AUTH_WORDS or not is_secret_name(match.group("name")):
+        return match.group(0)
+    return f"{match.group('name')}{match.group('sep')}{REDACTED}"
+
+
 def redact_text(text: str) -> str:
-    """``text`` with every registered secret (also URL-encoded) replaced by ``***``."""
-    return _registry.redact(text)
+    """``text`` without secrets: registered secrets (also URL-encoded), credentials in
+    URLs, ``Authorization`` values (``Bearer ...``, ``Basic ...``), and the values of
+    secret names (see :func:`is_secret_name`) in ``name=value``, ``'name': 'value'`` and
+    header-like ``Name: value`` forms, all as ``***``."""
+    text = _registry.redact(text)
+    if "://" in text:
+        text = _USERINFO.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{REDACTED}@", text)
+    text = _AUTH_SCHEME.sub(_auth_value, text)
+    if "=" in text:
+        text = _ASSIGNMENT.sub(_assignment, text)
+    if ":" in text:
+        text = _QUOTED_PAIR.sub(_quoted_pair, text)
+        text = _HEADER_LINE.sub(_header_line, text)
+    return text
+
+
+MESSAGE_FILTERS.append(redact_text)
 
 
 # --------------------------------------------------------------------------- Secret
@@ -326,12 +432,21 @@ def resolve_secret(
 
 # --------------------------------------------------------------------------- logging
 
+#: Loggers of the libraries stores drive, whose records are redacted like our own.
+# fmt: off
+REDACTED_LOGGERS = (
+    "eostores", "requests_oauthlib", "oauthlib", "requests", "urllib3", "rasterio", "botocore",
+    "boto3", "s3fs", "fsspec", "aiohttp", "aiobotocore", "adlfs", "azure", "sentinelhub",
+    "ecmwf", "cdsapi", "copernicusmarine",
+)
+# fmt: on
+
 
 class RedactingFilter(logging.Filter):
-    """Replace registered secrets in a record's message, arguments and traceback text."""
+    """Remove secrets (see :func:`redact_text`) from a record's message, traceback, stack."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _registry.empty:
+        if getattr(record, "eostores_redacted", False):
             return True
         try:
             message = record.getMessage()
@@ -346,34 +461,46 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact_text(record.exc_text)
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info)
+        record.eostores_redacted = True
         return True
 
 
 _install_lock = threading.Lock()
-_installed_filter: RedactingFilter | None = None
+_redacting = RedactingFilter()
+_factory_installed = False
+
+
+def _covered(name: str) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in REDACTED_LOGGERS)
 
 
 def install_log_redaction() -> RedactingFilter:
-    """Redact secrets in every log record of the ``eostores`` logger and its children.
+    """Redact secrets in the log records of eostores and of :data:`REDACTED_LOGGERS`.
 
-    A filter on a logger sees only records logged on that very logger, so the filter is
-    also applied when records of ``eostores.*`` loggers are created (through the log record
-    factory). Idempotent; called automatically when the first secret is registered.
+    Records of those loggers are redacted when they are created (through the log record
+    factory), so that handlers configured before or after this call, at any level, never
+    see a secret; the filter is also put on the root logger's handlers and on those
+    loggers and their handlers, for records made elsewhere. Idempotent; called when a
+    secret is registered and when :mod:`eostores.http` is imported.
     """
-    global _installed_filter
+    global _factory_installed
     with _install_lock:
-        if _installed_filter is not None:
-            return _installed_filter
-        redacting = RedactingFilter()
-        logging.getLogger("eostores").addFilter(redacting)
-        previous_factory = logging.getLogRecordFactory()
+        if not _factory_installed:
+            previous_factory = logging.getLogRecordFactory()
 
-        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-            record = previous_factory(*args, **kwargs)
-            if record.name == "eostores" or record.name.startswith("eostores."):
-                redacting.filter(record)
-            return record
+            def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+                record = previous_factory(*args, **kwargs)
+                if _covered(record.name):
+                    _redacting.filter(record)
+                return record
 
-        logging.setLogRecordFactory(factory)
-        _installed_filter = redacting
-        return redacting
+            logging.setLogRecordFactory(factory)
+            _factory_installed = True
+        loggers = [logging.getLogger()] + [logging.getLogger(name) for name in REDACTED_LOGGERS]
+        for index, logger in enumerate(loggers):
+            if index and _redacting not in logger.filters:
+                logger.addFilter(_redacting)
+            for handler in logger.handlers:
+                if _redacting not in handler.filters:
+                    handler.addFilter(_redacting)
+    return _redacting

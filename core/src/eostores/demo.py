@@ -1,19 +1,19 @@
 """The offline demo: a sample cube in a file store, listed, described, searched, subset, written.
 
-Store packages add their own part through the entry point group ``eostores.demos``: a
-function ``demo(say)`` that runs its store against its emulator and reports through ``say``.
+Every part of the demo is an entry point of the group ``eostores.demos``, the core's
+included: a function ``demo(say)`` that runs its store against local data or its emulator
+and reports through ``say``; one that also takes ``workdir`` is given the demo's
+temporary folder.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 import tempfile
-from collections.abc import Callable
-from importlib.metadata import entry_points
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
-
-DEMOS_GROUP = "eostores.demos"
 
 
 def sample_cube(days: int = 10, resolution: float = 1.0) -> Any:
@@ -53,8 +53,13 @@ def sample_cube(days: int = 10, resolution: float = 1.0) -> Any:
     ).chunk({"time": 1, "lat": 90, "lon": 90})
 
 
-def core_demo(say: Callable[[str], None], workdir: Path) -> None:
-    from . import new_data_store
+def file_demo(say: Callable[[str], None], workdir: Path | None = None) -> None:
+    """The file store: write, list, describe, search, subset, write NetCDF, reopen."""
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="eostores-demo-") as tmp:
+            file_demo(say, Path(tmp))
+        return
+    from .registry import new_data_store
 
     store = new_data_store("file", root=str(workdir), max_depth=2)
     say(f"file store at {workdir}")
@@ -92,17 +97,36 @@ def core_demo(say: Callable[[str], None], workdir: Path) -> None:
     say(f"reopened {nc_id!r}: {dict(reopened.sizes)}")
 
 
-def run_demo(out: TextIO | None = None, workdir: str | None = None) -> None:
-    """Run the core demo, then the demo of every installed store package."""
+def run_demo(
+    out: TextIO | None = None, workdir: str | None = None, names: Sequence[str] = ()
+) -> None:
+    """Run the demos ``names`` (default: of every installed store, entry points
+    ``eostores.demos``)."""
+    from .errors import InvalidParameterError
+    from .registry import find_demo_extensions
+
     out = out or sys.stdout
+    extensions = find_demo_extensions()
+    unknown = sorted(set(names) - {e.name for e in extensions})
+    if unknown:
+        raise InvalidParameterError(
+            f"no demo named {', '.join(unknown)}; installed: "
+            + ", ".join(e.name for e in extensions),
+            parameter="names",
+        )
+    extensions = [e for e in extensions if not names or e.name in names]
 
     def say(text: str) -> None:
         print(f"  {text}", file=out, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="eostores-demo-", dir=workdir) as tmp:
-        print("eostores demo: filesystem store", file=out)
-        core_demo(say, Path(tmp) / "file-store")
-        for ep in sorted(entry_points(group=DEMOS_GROUP), key=lambda e: e.name):
-            print(f"eostores demo: {ep.name}", file=out)
-            ep.load()(say)
+        for extension in extensions:
+            print(f"eostores demo: {extension.name}", file=out, flush=True)
+            demo = extension.load()
+            if "workdir" in inspect.signature(demo).parameters:
+                folder = Path(tmp) / extension.name
+                folder.mkdir()
+                demo(say, workdir=folder)
+            else:
+                demo(say)
     print("demo finished", file=out)

@@ -169,9 +169,12 @@ class DatasetDescriptor(DataDescriptor):
     @classmethod
     def from_dataset(cls, data_id: str, dataset: Any, **kwargs) -> DatasetDescriptor:
         """Describe an (ideally lazily opened) dataset from its metadata and 1-D coordinates."""
-        from ._describe import describe_dataset
+        from ._describe import dataset_fields
 
-        return describe_dataset(cls, data_id, dataset, **kwargs)
+        values = dataset_fields(dataset)
+        for key in ("coords", "data_vars"):
+            values[key] = {k: VariableDescriptor(**v) for k, v in values[key].items()}
+        return cls(data_id=data_id, **{**values, **kwargs})
 
 
 @dataclass
@@ -210,6 +213,6 @@ def new_data_descriptor(data_id: str, data: Any, **kwargs) -> DataDescriptor:
         )
         descriptor.num_levels = data.num_levels
         return descriptor
-    from ._describe import describe_geodataframe
+    from ._describe import geodataframe_fields
 
-    return describe_geodataframe(data_id, data, **kwargs)
+    return GeoDataFrameDescriptor(data_id=data_id, **{**geodataframe_fields(data), **kwargs})

@@ -1,25 +1,28 @@
 """The one HTTP session factory every store uses.
 
-:func:`new_session` returns a :class:`requests.Session` that
+:func:`new_session` returns a :class:`requests.Session` whose retries are urllib3's
+:class:`~urllib3.util.Retry`: a failed connection is retried once (a refused connection or
+an unknown host fails within seconds); dropped connections, read timeouts and the statuses
+429/500/502/503/504 are retried for GET, HEAD, OPTIONS, PUT, DELETE and for a POST marked
+``idempotent=True``, with full-jitter exponential backoff and ``Retry-After``, both capped
+by ``retry_backoff_max``. This module adds only what urllib3 cannot do:
 
-* retries connection failures, read timeouts and truncated bodies of idempotent requests
-  and the configured retry statuses (never other 4xx), with exponential backoff and full
-  jitter, honouring ``Retry-After`` in seconds or as an HTTP date (capped);
-* bounds every call, retries and waits included, by an overall ``deadline``;
-* caps concurrent requests per (store, host) across all sessions of the process;
-* turns every failure into a :mod:`eostores.errors` exception carrying the service's own
-  message, the status and the URL with secrets removed;
-* logs each request on the ``eostores.http`` logger, with secrets removed.
+* one deadline per call (:attr:`HttpConfig.deadline`, and :func:`call_deadline` for a whole
+  user call): no attempt, wait or (non-streamed) body read passes it;
+* a truncated body of an idempotent request is fetched again;
+* a cap on concurrent requests per (store, host) across the sessions of the process;
+* failures become :mod:`eostores.errors` exceptions with the service's own message, the
+  status and the URL without secrets; log lines on ``eostores.http`` carry no secrets.
 
-What the deadline bounds: connecting, waiting for response headers, every retry wait and,
-for non-streamed responses, reading the body. For ``stream=True`` the response's
-``iter_content`` (and therefore ``iter_lines``, ``content``, ``text`` and ``json``) checks
-the deadline between chunks; reading ``response.raw`` directly is bounded by the read
-timeout per socket read only.
+A streamed response (``stream=True``) holds its concurrency slot until it is read or
+closed; its body is bounded by the read timeout per read and by :func:`call_deadline`, not
+by :attr:`HttpConfig.deadline`, since a large download may take longer than one request.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import email.utils
 import html
@@ -35,126 +38,65 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth
+from requests.utils import get_encoding_from_headers
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.util import Retry, Timeout
 
 from eostores.__about__ import __version__
-from eostores.credentials import Secret, redact_text
+from eostores.credentials import Secret, install_log_redaction, is_secret_name, redact_text
 from eostores.errors import (
-    AuthenticationError,
-    DataNotFoundError,
     DataStoreError,
     DataStoreTimeoutError,
     InvalidParameterError,
-    QuotaExceededError,
     ServiceError,
+    context,
+    error_for_status,
 )
+from eostores.schema import JsonIntegerSchema, JsonNumberSchema, JsonSchema
 
 __all__ = [
+    "IDEMPOTENT_METHODS",
     "BearerAuth",
     "HeaderAuth",
     "HttpConfig",
     "Session",
+    "call_deadline",
     "error_for_response",
+    "http_params_schema",
     "new_session",
+    "parse_retry_after",
     "redact_url",
     "service_message",
 ]
 
 logger = logging.getLogger("eostores.http")
+install_log_redaction()
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _MESSAGE_LIMIT = 300
 _ERROR_BODY_LIMIT = 64 * 1024
 _CHUNK = 64 * 1024
 
-# --------------------------------------------------------------------------- redaction
-
-_SECRET_PARAM_NAMES = frozenset(
-    {
-        "token",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "auth",
-        "authorization",
-        "key",
-        "apikey",
-        "api_key",
-        "api-key",
-        "secret",
-        "client_secret",
-        "password",
-        "passwd",
-        "pwd",
-        "signature",
-        "sig",
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-        "x-goog-signature",
-        "x-goog-credential",
-    }
-)
-_SECRET_PARAM_SUFFIX = re.compile(
-    r"[_\-.](token|secret|password|passwd|signature|credential|apikey|key)$", re.IGNORECASE
-)
-_QUERY_PARAM_IN_TEXT = re.compile(
-    r"(?P<sep>[?&;])(?P<name>[^=&#\s?;'\"]+)=(?P<value>[^&#\s'\"()<>\[\],]*)"
-)
-_USERINFO_IN_TEXT = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@"
-)
-
-
-def _is_secret_param(name: str) -> bool:
-    lowered = unquote(name).strip().lower()
-    return lowered in _SECRET_PARAM_NAMES or bool(_SECRET_PARAM_SUFFIX.search(lowered))
-
 
 def redact_url(url: str) -> str:
-    """``url`` without its userinfo password and with secret-looking query values as ``***``.
-
-    Query parameters such as ``token``, ``key``, ``api_key``, ``access_token``, ``password``,
-    ``signature``, ``sig`` and ``X-Amz-Signature``/``-Credential``/``-Security-Token`` (any
-    case, and names ending in ``_token``, ``-key`` and the like) keep their names. Registered
-    secrets (see :mod:`eostores.credentials`) are removed wherever they occur.
-    """
+    """``url`` without its userinfo password and secret query values (names kept), and
+    without registered secrets; see :func:`eostores.credentials.is_secret_name`."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return redact_text(_redact_params_in_text(url))
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, has_password, _ = userinfo.partition(":")
-        netloc = f"{user}:***@{hostport}" if has_password else f"{userinfo}@{hostport}"
-    query = "&".join(_redact_query_item(item) for item in parts.query.split("&"))
-    rebuilt = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    return redact_text(rebuilt)
-
-
-def _redact_query_item(item: str) -> str:
-    name, sep, _value = item.partition("=")
-    return f"{name}=***" if sep and _is_secret_param(name) else item
-
-
-def _redact_params_in_text(text: str) -> str:
-    """Remove secrets of URLs embedded in free text (e.g. an exception message)."""
-
-    def query(match: re.Match[str]) -> str:
-        if _is_secret_param(match.group("name")):
-            return f"{match.group('sep')}{match.group('name')}=***"
-        return match.group(0)
-
-    text = _USERINFO_IN_TEXT.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:***@", text)
-    return _QUERY_PARAM_IN_TEXT.sub(query, text)
-
-
-def _clean(text: str) -> str:
-    return redact_text(_redact_params_in_text(text))
+        return redact_text(url)
+    items = (item.partition("=") for item in parts.query.split("&"))
+    query = "&".join(
+        f"{name}=***" if sep and is_secret_name(name) else f"{name}{sep}{value}"
+        for name, sep, value in items
+    )
+    return redact_text(urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment)))
 
 
 # --------------------------------------------------------------------------- configuration
@@ -164,56 +106,32 @@ def _clean(text: str) -> str:
 class HttpConfig:
     """Timeouts, retries and limits of the HTTP calls of one store.
 
-    The delay before retry ``n`` (0-based) is uniform in
+    The wait before retry ``n`` (0-based) is uniform in
     ``[0, min(retry_backoff_max, retry_backoff_base * 2**n)]`` unless the service sends
-    ``Retry-After``, which is honoured up to ``retry_backoff_max``. ``deadline`` bounds one
-    call with all its retries and waits (``None``: only the timeouts and the retry count
-    bound it). ``max_concurrency_per_host`` caps the requests in flight per
-    ``(store_id, host)`` in this process.
+    ``Retry-After``, honoured up to ``retry_backoff_max``. ``deadline`` bounds one call
+    with all its retries and waits (``None``: only timeouts and retries bound it).
+    ``max_concurrency_per_host`` caps the requests in flight per ``(store_id, host)``.
+    ``retry_after_unit`` is the length in seconds of one unit of a numeric ``Retry-After``
+    of a 429 answer (``0.001`` for rate limiters that count milliseconds).
     """
 
     store_id: str | None = None
     num_retries: int = 5
     retry_backoff_base: float = 1.0
     retry_backoff_max: float = 40.0
-    retry_statuses: tuple[int, ...] = (429, 502, 503, 504)
+    retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     deadline: float | None = 600.0
     max_concurrency_per_host: int | None = None
     user_agent: str | None = None
+    retry_after_unit: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "retry_statuses", tuple(int(s) for s in self.retry_statuses))
-        self._check(self.num_retries, "num_retries", minimum=0, integer=True)
-        self._check(self.retry_backoff_base, "retry_backoff_base", minimum=0)
-        self._check(self.retry_backoff_max, "retry_backoff_max", minimum=0)
-        self._check(self.connect_timeout, "connect_timeout", minimum=0, exclusive=True)
-        self._check(self.read_timeout, "read_timeout", minimum=0, exclusive=True)
-        if self.deadline is not None:
-            self._check(self.deadline, "deadline", minimum=0, exclusive=True)
-        if self.max_concurrency_per_host is not None:
-            self._check(self.max_concurrency_per_host, "max_concurrency_per_host", 1, True)
-
-    def _check(
-        self,
-        value: Any,
-        name: str,
-        minimum: float,
-        integer: bool = False,
-        exclusive: bool = False,
-    ) -> None:
-        valid_type = (int,) if integer else (int, float)
-        ok = isinstance(value, valid_type) and not isinstance(value, bool)
-        ok = ok and (value > minimum if exclusive else value >= minimum)
-        if not ok:
-            bound = f"> {minimum}" if exclusive else f">= {minimum}"
-            kind = "an integer" if integer else "a number"
-            raise InvalidParameterError(
-                f"{name} must be {kind} {bound}, got {value!r}",
-                store_id=self.store_id,
-                parameter=name,
-            )
+        with context(self.store_id):
+            for name, (cls, settings) in _PARAMS.items():
+                cls(**settings).validate_instance(getattr(self, name), name=name)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], store_id: str | None = None) -> HttpConfig:
@@ -223,17 +141,16 @@ class HttpConfig:
         and ``user_agent`` where it means "none".
         """
         nullable = {"deadline", "max_concurrency_per_host", "user_agent"}
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name == "store_id" or f.name not in params:
-                continue
-            value = params[f.name]
-            if value is None and f.name not in nullable:
-                continue
-            values[f.name] = value
-        if "retry_statuses" in values:
-            values["retry_statuses"] = tuple(values["retry_statuses"])
-        return cls(store_id=store_id if store_id is not None else params.get("store_id"), **values)
+        values = {
+            f.name: params[f.name]
+            for f in dataclasses.fields(cls)
+            if f.name != "store_id"
+            and f.name in params
+            and (params[f.name] is not None or f.name in nullable)
+        }
+        if store_id is None:
+            store_id = params.get("store_id")
+        return cls(store_id=store_id, **values)
 
     @property
     def effective_user_agent(self) -> str:
@@ -243,9 +160,276 @@ class HttpConfig:
         return f"eostores/{__version__}{suffix}"
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
-        """The jittered delay before retry number ``attempt`` (0-based)."""
+        """The jittered wait before retry number ``attempt`` (0-based)."""
         ceiling = min(self.retry_backoff_max, self.retry_backoff_base * 2**attempt)
         return (rng or random).uniform(0.0, ceiling)
+
+
+def _setting(title: str, description: str, **limits: Any) -> dict[str, Any]:
+    return dict(title=title, description=description, **limits)
+
+
+_PARAMS: dict[str, tuple[type[JsonSchema], dict[str, Any]]] = {
+    "num_retries": (
+        JsonIntegerSchema,
+        _setting(
+            "Retries of a failed request",
+            "Dropped connections, read timeouts and answers 429/500/502/503/504 are retried "
+            "this often; a connection that cannot be made is retried once.",
+            minimum=0,
+        ),
+    ),
+    "retry_backoff_base": (
+        JsonNumberSchema,
+        _setting("First retry wait, s", "Retry n waits up to base * 2**n s.", minimum=0),
+    ),
+    "retry_backoff_max": (
+        JsonNumberSchema,
+        _setting("Longest retry wait, s", "Also caps the service's Retry-After.", minimum=0),
+    ),
+    "connect_timeout": (
+        JsonNumberSchema,
+        _setting("Connect timeout, s", "Longest wait for a connection.", exclusive_minimum=0),
+    ),
+    "read_timeout": (
+        JsonNumberSchema,
+        _setting("Read timeout, s", "Longest wait for more of an answer.", exclusive_minimum=0),
+    ),
+    "deadline": (
+        JsonNumberSchema,
+        _setting(
+            "Longest time for one request with all its retries, s",
+            "null: only the timeouts and the retries bound a request.",
+            exclusive_minimum=0,
+            nullable=True,
+        ),
+    ),
+    "max_concurrency_per_host": (
+        JsonIntegerSchema,
+        _setting("Most requests in flight per host", "null: no cap.", minimum=1, nullable=True),
+    ),
+}
+
+
+def http_params_schema(**defaults: Any) -> dict[str, JsonSchema]:
+    """The HTTP store parameters (``num_retries``, ``retry_backoff_base``,
+    ``retry_backoff_max``, ``connect_timeout``, ``read_timeout``, ``deadline``,
+    ``max_concurrency_per_host``) as schemas to merge into a store-parameter schema.
+
+    Keyword arguments replace :class:`HttpConfig`'s defaults; an unknown name is a
+    ``TypeError``, an invalid value an :class:`InvalidParameterError`. Read the values back
+    with :meth:`HttpConfig.from_params`.
+    """
+    unknown = sorted(set(defaults) - set(_PARAMS))
+    if unknown:
+        raise TypeError(
+            f"http_params_schema() got unknown parameter(s) {', '.join(unknown)}; "
+            f"known: {', '.join(_PARAMS)}"
+        )
+    config = HttpConfig(**defaults)
+    return {
+        name: cls(default=getattr(config, name), **settings)
+        for name, (cls, settings) in _PARAMS.items()
+    }
+
+
+# --------------------------------------------------------------------------- deadlines
+
+_CALL_DEADLINE: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
+    "eostores_call_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def call_deadline(seconds: float | None) -> Iterator[None]:
+    """Bound every request made inside by one deadline ``seconds`` from now.
+
+    Requests, their retry waits and their bodies (streamed ones too) give up with
+    :class:`DataStoreTimeoutError` when the deadline is reached, however many requests the
+    call makes. It holds in this thread, in asyncio tasks, and in code run in a copy of this
+    context (``contextvars.copy_context().run``); nested deadlines can only shorten it.
+    ``None`` adds no bound.
+    """
+    if seconds is None:
+        yield
+        return
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise InvalidParameterError(
+            f"deadline must be a number > 0, got {seconds!r}", parameter="deadline"
+        )
+    ends = time.monotonic() + seconds
+    outer = _CALL_DEADLINE.get()
+    token = _CALL_DEADLINE.set((ends, seconds) if outer is None or ends < outer[0] else outer)
+    try:
+        yield
+    finally:
+        _CALL_DEADLINE.reset(token)
+
+
+class _Call:
+    """One call of :meth:`Session.request`: its clock, attempts and last failure."""
+
+    def __init__(self, config: HttpConfig, method: str, url: str, idempotent: bool | None):
+        self.config = config
+        self.method = method
+        self.url = url
+        self.idempotent = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        self.started = time.monotonic()
+        ambient = _CALL_DEADLINE.get()
+        self.ambient_ends = ambient[0] if ambient else None
+        bounds = [ambient] if ambient else []
+        if config.deadline is not None:
+            bounds.append((self.started + config.deadline, config.deadline))
+        self.ends, self.seconds = min(bounds) if bounds else (None, None)
+        self.attempt = 1
+        self.last_failure = "request failed"
+
+    def remaining(self) -> float | None:
+        return None if self.ends is None else self.ends - time.monotonic()
+
+    def failure(self, cls: type[DataStoreError], message: str, status: int | None = None):
+        return _failure(cls, message, self.config, self.method, self.url, status)
+
+    def timed_out(self, what: str) -> DataStoreError:
+        elapsed = time.monotonic() - self.started
+        return self.failure(
+            DataStoreTimeoutError,
+            f"{what}; gave up after {elapsed:.1f} s and {self.attempt} attempt(s) "
+            f"(deadline {self.seconds:g} s)",
+        )
+
+    def note_failure(self, response: Any = None, error: BaseException | None = None) -> None:
+        """Remember why the attempt failed (for the retry log line and a final error)."""
+        if response is not None:
+            try:
+                body = response.read(_ERROR_BODY_LIMIT, decode_content=True)
+            except Exception:
+                body = b""
+            message = _message_of(body, response.headers, response.reason, response.status)
+            self.last_failure = f"HTTP {response.status} ({message})"
+        elif error is not None:
+            self.last_failure = f"{_what_failed(error)} ({_describe_exception(error)})"
+
+    def before_retry(self, wait: float) -> None:
+        """Log the coming retry, or raise when its wait would pass the deadline."""
+        remaining = self.remaining()
+        if remaining is not None and wait >= remaining:
+            raise self.timed_out(
+                f"{self.last_failure}; the next retry (in {wait:.1f} s) would pass the deadline"
+            )
+        logger.warning(
+            "%s: %s; retry %d/%d in %.2f s",
+            _where(self.method, self.url),
+            redact_text(self.last_failure),
+            self.attempt,
+            self.config.num_retries,
+            wait,
+        )
+        self.attempt += 1
+
+
+_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("eostores_call", default=None)
+
+
+class _GiveUp(Exception):
+    """Carries an eostores error out of urllib3's retry loop (which wraps OSErrors)."""
+
+    def __init__(self, error: DataStoreError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Retry(Retry):
+    """urllib3's retry policy with the call's idempotency, deadline and failure log."""
+
+    @staticmethod
+    def _idempotent(method: str | None) -> bool:
+        call = _CALL.get()
+        return call.idempotent if call is not None else (method or "") in IDEMPOTENT_METHODS
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        return self._idempotent(method) and super().is_retry(method, status_code, has_retry_after)
+
+    def increment(
+        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
+    ):
+        connecting = isinstance(error, ConnectTimeoutError)  # the request was not sent
+        if error is not None and not connecting and not self._idempotent(method):
+            raise error.with_traceback(_stacktrace)
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        call = _CALL.get()
+        if call is not None:
+            call.note_failure(response, error)
+        return retry
+
+    def get_backoff_time(self) -> float:
+        exponent = max(len(self.history) - 1, 0)
+        ceiling = min(self.backoff_max, self.backoff_factor * 2**exponent)
+        return random.uniform(0.0, ceiling)
+
+    def get_retry_after(self, response: Any) -> float | None:
+        call = _CALL.get()
+        rate_limited = call is not None and response.status == HTTPStatus.TOO_MANY_REQUESTS
+        unit = call.config.retry_after_unit if rate_limited else 1.0
+        seconds = parse_retry_after(response.headers.get("Retry-After"), unit=unit)
+        return None if seconds is None else min(seconds, self.backoff_max)
+
+    def sleep(self, response: Any = None) -> None:
+        wait = self.get_retry_after(response) if response is not None else None
+        if wait is None:
+            wait = self.get_backoff_time()
+        if self.history and isinstance(self.history[-1].error, NewConnectionError):
+            wait = min(wait, 0.5)  # a refused connection or unknown host: one quick retry
+        call = _CALL.get()
+        if call is not None:
+            try:
+                call.before_retry(wait)
+            except DataStoreError as error:
+                raise _GiveUp(error) from None
+        if wait > 0:
+            time.sleep(wait)
+
+
+def _retry_policy(config: HttpConfig) -> _Retry:
+    return _Retry(
+        total=config.num_retries,
+        connect=min(config.num_retries, 1),
+        read=config.num_retries,
+        status=config.num_retries,
+        other=0,
+        redirect=False,  # requests follows redirects itself
+        allowed_methods=None,  # decided per call in _Retry._idempotent
+        status_forcelist=config.retry_statuses,
+        backoff_factor=config.retry_backoff_base,
+        backoff_max=config.retry_backoff_max,
+        raise_on_status=False,
+    )
+
+
+class _DeadlineTimeout(Timeout):
+    """Connect and read timeouts of each attempt, never reaching past the deadline."""
+
+    def __init__(self, connect: float | None, read: float | None, ends: float | None):
+        super().__init__(connect=connect, read=read)
+        self.limits = (connect, read)
+        self.ends = ends
+
+    def clone(self) -> _DeadlineTimeout:
+        return _DeadlineTimeout(*self.limits, self.ends)
+
+    def _bounded(self, value: float | None) -> float | None:
+        if self.ends is None:
+            return value
+        remaining = max(self.ends - time.monotonic(), 0.001)
+        return remaining if value is None else min(value, remaining)
+
+    @property
+    def connect_timeout(self) -> float | None:  # type: ignore[override]
+        return self._bounded(self.limits[0])
+
+    @property
+    def read_timeout(self) -> float | None:  # type: ignore[override]
+        return self._bounded(self.limits[1])
 
 
 # --------------------------------------------------------------------------- auth
@@ -309,30 +493,26 @@ def _coerce_auth(auth: Any) -> Any:
 
 # --------------------------------------------------------------------------- concurrency
 
-
 _host_limits: dict[tuple[str | None, str, int], threading.BoundedSemaphore] = {}
 _host_limits_lock = threading.Lock()
 
 
-def _host_semaphore(config: HttpConfig, url: str) -> threading.BoundedSemaphore | None:
-    limit = config.max_concurrency_per_host
-    if limit is None:
-        return None
-    host = urlsplit(url).netloc.rpartition("@")[2].lower()
-    key = (config.store_id, host, limit)  # stores configured alike share one cap
-    with _host_limits_lock:
-        semaphore = _host_limits.get(key)
-        if semaphore is None:
-            semaphore = _host_limits[key] = threading.BoundedSemaphore(limit)
-        return semaphore
-
-
 class _Slot:
-    """A held concurrency slot, released exactly once."""
+    """A concurrency slot of a (store, host), held from the request until the body is read."""
 
-    def __init__(self, semaphore: threading.BoundedSemaphore | None):
-        self._semaphore = semaphore
+    def __init__(self, call: _Call):
+        self._semaphore: threading.BoundedSemaphore | None = None
         self._lock = threading.Lock()
+        limit = call.config.max_concurrency_per_host
+        if limit is not None:
+            host = urlsplit(call.url).netloc.rpartition("@")[2].lower()
+            with _host_limits_lock:  # stores configured alike share one cap
+                key = (call.config.store_id, host, limit)
+                semaphore = _host_limits.setdefault(key, threading.BoundedSemaphore(limit))
+            remaining = call.remaining()
+            if not semaphore.acquire(timeout=-1 if remaining is None else max(0.0, remaining)):
+                raise call.timed_out("no free connection slot for this host within the deadline")
+            self._semaphore = semaphore
 
     def release(self) -> None:
         with self._lock:
@@ -341,20 +521,295 @@ class _Slot:
             semaphore.release()
 
 
+# --------------------------------------------------------------------------- bodies
+
+
+class _BrokenBody(ServiceError):
+    """The body of a response broke off (dropped connection, short body, read timeout)."""
+
+    timed_out = False
+
+
+def _broken(call: _Call, received: int, error: BaseException) -> _BrokenBody:
+    broken = call.failure(
+        _BrokenBody,
+        f"the response body broke off after {received} bytes ({_describe_exception(error)})",
+    )
+    broken.timed_out = isinstance(error, ReadTimeoutError | TimeoutError)  # type: ignore[attr-defined]
+    return broken  # type: ignore[return-value]
+
+
+class _Body:
+    """A response's raw body read in pieces: the deadline is checked between them, failures
+    become eostores errors, and the concurrency slot is freed at the end.
+
+    Everything else is the urllib3 response's own (``headers``, ``status``, ...).
+    """
+
+    def __init__(self, raw: Any, call: _Call, ends: float | None):
+        self.raw = raw
+        self.call = call
+        self.ends = ends
+        self.received = 0
+        self.done = False
+        self._slot: _Slot | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "raw":  # not set yet (e.g. while copying)
+            raise AttributeError(name)
+        return getattr(self.raw, name)
+
+    def hold(self, slot: _Slot) -> None:
+        """Free ``slot`` when the body has been read or closed."""
+        self._slot = slot
+        if self.done:
+            slot.release()
+
+    def _finish(self) -> None:
+        self.done = True
+        if self._slot is not None:
+            self._slot.release()
+
+    def read1(self, amt: int = _CHUNK, decode_content: bool = True) -> bytes:
+        if self.ends is not None and time.monotonic() >= self.ends:
+            self.close()
+            raise self.call.timed_out("deadline reached while reading the response body")
+        try:
+            chunk = self.raw.read1(amt if amt and amt > 0 else _CHUNK, decode_content)
+        except (Urllib3Error, OSError) as error:
+            self.close()
+            raise _broken(self.call, self.received, error) from None
+        self.received += len(chunk)
+        if not chunk:
+            self._finish()
+        return chunk
+
+    def read(self, amt: int | None = None, decode_content: bool = True, **_: Any) -> bytes:
+        if amt is None or amt < 0:
+            return b"".join(iter(lambda: self.read1(_CHUNK, decode_content), b""))
+        pieces: list[bytes] = []
+        while amt > 0 and (chunk := self.read1(min(amt, _CHUNK), decode_content)):
+            pieces.append(chunk)
+            amt -= len(chunk)
+        return b"".join(pieces)
+
+    def stream(
+        self, amt: int | None = _CHUNK, decode_content: bool | None = None
+    ) -> Iterator[bytes]:
+        while chunk := self.read1(amt or _CHUNK, decode_content is not False):
+            yield chunk
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        finally:
+            self._finish()
+
+    def release_conn(self) -> None:
+        try:
+            self.raw.release_conn()
+        finally:
+            self._finish()
+
+
+# --------------------------------------------------------------------------- session
+
+
+class Session(requests.Session):
+    """A :class:`requests.Session` with eostores' retries, deadline, limits and errors.
+
+    Extra keyword arguments of :meth:`request` (and ``get``, ``post``, ...):
+    ``raise_for_status=True`` (``False`` returns failed responses, after retries) and
+    ``idempotent`` (defaults by method; ``True`` marks a POST that only queries, e.g. a
+    search, so that its failures are retried like a GET's).
+    """
+
+    __attrs__ = [*requests.Session.__attrs__, "config"]
+
+    def __init__(self, config: HttpConfig | None = None):
+        super().__init__()
+        self.config = config or HttpConfig()
+        self.headers["User-Agent"] = self.config.effective_user_agent
+        pool = max(10, self.config.max_concurrency_per_host or 0)
+        adapter = HTTPAdapter(
+            max_retries=_retry_policy(self.config), pool_connections=pool, pool_maxsize=pool
+        )
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def __repr__(self) -> str:
+        return f"<eostores.http.Session store_id={self.config.store_id!r}>"
+
+    def request(  # type: ignore[override]
+        self,
+        method: str | bytes,
+        url: str | bytes,
+        *args: Any,
+        raise_for_status: bool = True,
+        idempotent: bool | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        method_text = (method.decode() if isinstance(method, bytes) else str(method)).upper()
+        url_text = url.decode() if isinstance(url, bytes) else str(url)
+        call = _Call(self.config, method_text, url_text, idempotent)
+        remaining = call.remaining()
+        if remaining is not None and remaining <= 0:
+            raise call.timed_out("the deadline had passed before the request")
+        slot = _Slot(call)
+        token = _CALL.set(call)
+        try:
+            response = self._attempts(call, method, url, args, kwargs)
+            if response.status_code >= 400 and raise_for_status:
+                error = error_for_response(
+                    response,
+                    store_id=self.config.store_id,
+                    method=method_text,
+                    attempts=call.attempt,
+                )
+                response.close()
+                raise error
+        except BaseException:
+            slot.release()
+            raise
+        finally:
+            _CALL.reset(token)
+        body = response.raw
+        if isinstance(body, _Body) and not body.done:
+            body.hold(slot)
+            weakref.finalize(response, slot.release)
+        else:
+            slot.release()
+        return response
+
+    def _attempts(
+        self, call: _Call, method: Any, url: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> requests.Response:
+        """Send until a response arrives whole; only broken bodies are retried here."""
+        while True:
+            try:
+                return super().request(method, url, *args, **kwargs)
+            except _BrokenBody as broken:
+                if not call.idempotent or call.attempt > self.config.num_retries:
+                    cls = DataStoreTimeoutError if broken.timed_out else ServiceError
+                    raise call.failure(
+                        cls, f"{broken.message}; gave up after {call.attempt} attempt(s)"
+                    ) from None
+                call.last_failure = broken.message
+                call.before_retry(self.config.backoff(call.attempt - 1))
+            except DataStoreError:
+                raise
+            except requests.RequestException as error:
+                raise _request_failure(call, error) from None
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        call = _CALL.get() or _Call(self.config, request.method or "GET", request.url or "", None)
+        stream = bool(kwargs.get("stream"))
+        timeout = kwargs.get("timeout")
+        if not isinstance(timeout, _DeadlineTimeout):
+            if timeout is None:
+                timeout = (self.config.connect_timeout, self.config.read_timeout)
+            elif not isinstance(timeout, tuple):
+                timeout = (timeout, timeout)
+            kwargs["timeout"] = _DeadlineTimeout(*timeout, call.ends)
+        kwargs["stream"] = True  # bodies are read below, within the deadline
+        started = time.monotonic()
+        try:
+            response = super().send(request, **kwargs)
+        except _GiveUp as stop:
+            raise stop.error from None
+        body = response.raw
+        if not isinstance(body, _Body):
+            body = response.raw = _Body(body, call, call.ambient_ends)
+        if not stream:
+            body.ends = call.ends
+            _ = response.content
+        if logger.isEnabledFor(logging.DEBUG):
+            size = "streamed body" if stream else f"{len(response.content)} bytes"
+            logger.debug(
+                "%s -> %d, %s, %.3f s, attempt %d",
+                _where(call.method, request.url or call.url),
+                response.status_code,
+                size,
+                time.monotonic() - started,
+                call.attempt,
+            )
+        return response
+
+
+def _what_failed(error: BaseException) -> str:
+    root = _root_cause(error)
+    if isinstance(root, ReadTimeoutError | TimeoutError):
+        return "read timed out"
+    if isinstance(root, ConnectTimeoutError) and not isinstance(root, NewConnectionError):
+        return "connection timed out"
+    return "connection failed"
+
+
+_URL_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+)
+
+
+def _request_failure(call: _Call, error: requests.RequestException) -> DataStoreError:
+    if isinstance(error, _URL_ERRORS):
+        return call.failure(InvalidParameterError, f"invalid URL ({_describe_exception(error)})")
+    what = f"{_what_failed(error)} ({_describe_exception(error)})"
+    remaining = call.remaining()
+    if remaining is not None and remaining <= 0:
+        return call.timed_out(what)
+    timed_out = "timed out" in what.partition(" (")[0]
+    cls = DataStoreTimeoutError if timed_out else ServiceError
+    return call.failure(cls, f"{what}; gave up after {call.attempt} attempt(s)")
+
+
+def new_session(
+    config: HttpConfig | None = None,
+    *,
+    auth: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> Session:
+    """A session configured by ``config``.
+
+    ``auth`` is any requests auth: a ``(user, password)`` tuple (the password may be a
+    :class:`~eostores.credentials.Secret`), :class:`BearerAuth` or :class:`HeaderAuth`.
+    ``headers`` are sent with every request.
+    """
+    session = Session(config)
+    if auth is not None:
+        session.auth = _coerce_auth(auth)
+    for name, value in (headers or {}).items():
+        session.headers[name] = value.reveal() if isinstance(value, Secret) else value
+    return session
+
+
 # --------------------------------------------------------------------------- errors
 
 
 def service_message(response: requests.Response, body: bytes | None = None) -> str:
     """The service's own explanation in ``response`` (JSON, HTML or text), at most 300 chars.
 
-    Falls back to the reason phrase. Registered secrets are removed.
+    Falls back to the reason phrase. Secrets are removed.
     """
     if body is None:
-        body = response.content if response._content_consumed else b""  # type: ignore[attr-defined]
-    text = body[:_ERROR_BODY_LIMIT].decode(response.encoding or "utf-8", "replace")
-    content_type = response.headers.get("Content-Type", "").lower()
-    message = None
+        try:
+            body = response.content or b""
+        except (requests.RequestException, DataStoreError, RuntimeError):
+            body = b""
+    return _message_of(body, response.headers, response.reason, response.status_code)
+
+
+def _message_of(body: bytes, headers: Mapping[str, str], reason: str | None, status: int) -> str:
+    content_type = headers.get("Content-Type", "").lower()
+    try:
+        text = body[:_ERROR_BODY_LIMIT].decode(
+            get_encoding_from_headers(headers) or "utf-8", "replace"
+        )
+    except LookupError:
+        text = body[:_ERROR_BODY_LIMIT].decode("utf-8", "replace")
     stripped = text.strip()
+    message = None
     if "json" in content_type or stripped[:1] in ("{", "["):
         try:
             message = _message_from_json(json.loads(stripped))
@@ -365,11 +820,11 @@ def service_message(response: requests.Response, body: bytes | None = None) -> s
     if message is None and stripped and stripped[:1] not in ("{", "[", "<"):
         message = next(line.strip() for line in stripped.splitlines() if line.strip())
     if not message:
-        message = response.reason or _status_phrase(response.status_code)
+        message = reason or _status_phrase(status)
     message = " ".join(str(message).split())
     if len(message) > _MESSAGE_LIMIT:
         message = message[: _MESSAGE_LIMIT - 1] + "…"
-    return _clean(message)
+    return redact_text(message)
 
 
 def _status_phrase(status: int) -> str:
@@ -377,6 +832,19 @@ def _status_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return f"HTTP {status}"
+
+
+_JSON_MESSAGE_KEYS = (
+    "code",
+    "title",
+    "message",
+    "error",
+    "error_description",
+    "description",
+    "detail",
+    "msg",
+    "errors",
+)
 
 
 def _message_from_json(data: Any) -> str | None:
@@ -388,17 +856,7 @@ def _message_from_json(data: Any) -> str | None:
     if not isinstance(data, dict):
         return None
     parts: list[str] = []
-    for key in (
-        "code",
-        "title",
-        "message",
-        "error",
-        "error_description",
-        "description",
-        "detail",
-        "msg",
-        "errors",
-    ):
+    for key in _JSON_MESSAGE_KEYS:
         value = data.get(key)
         if isinstance(value, dict | list):
             value = _message_from_json(value)
@@ -409,16 +867,12 @@ def _message_from_json(data: Any) -> str | None:
     return ": ".join(parts) or None
 
 
-def _html_text(fragment: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
-
-
 def _message_from_html(text: str) -> str | None:
     found: list[str] = []
     for tag in ("title", "h1"):
         match = re.search(rf"<{tag}\b[^>]*>(.*?)</{tag}\s*>", text, re.IGNORECASE | re.DOTALL)
         if match:
-            value = _html_text(match.group(1))
+            value = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).split())
             if value and value not in found:
                 found.append(value)
     return ": ".join(found) or None
@@ -443,64 +897,52 @@ def error_for_response(
     statuses: :class:`ServiceError`. Every one carries ``status`` and ``url`` (redacted).
     """
     status = response.status_code
-    method = method or (response.request.method if response.request else "GET") or "GET"
-    url = redact_url(response.url or (response.request.url if response.request else "") or "")
-    message = service_message(response, body)
+    request = response.request
+    method = method or (request.method if request else None) or "GET"
+    url = redact_url(response.url or (request.url if request else "") or "")
     tail = f" (HTTP {status} from {_where(method, url)}"
     tail += f", after {attempts} attempts)" if attempts > 1 else ")"
-    text = _clean(message + tail)
-    error: DataStoreError
-    if status in (401, 403):
-        error = AuthenticationError(text, store_id=store_id)
-    elif status in (404, 410):
-        error = DataNotFoundError(text, store_id=store_id)
-    elif status == 429:
-        error = QuotaExceededError(text, status=status, url=url, store_id=store_id)
-    elif status in (400, 422):
-        error = InvalidParameterError(text, store_id=store_id)
-    else:
-        error = ServiceError(text, status=status, url=url, store_id=store_id)
-    error.status = status  # type: ignore[attr-defined]
-    error.url = url  # type: ignore[attr-defined]
-    return error
+    message = redact_text(service_message(response, body) + tail)
+    return error_for_status(status, message, url=url, store_id=store_id)
 
 
 def _failure(
     cls: type[DataStoreError],
     message: str,
-    *,
     config: HttpConfig,
     method: str,
     url: str,
     status: int | None = None,
 ) -> DataStoreError:
-    redacted = redact_url(url)
-    text = _clean(f"{message} ({_where(method, url)})")
+    text = redact_text(f"{message} ({_where(method, url)})")
     if issubclass(cls, ServiceError):
-        error: DataStoreError = cls(text, status=status, url=redacted, store_id=config.store_id)
-    else:
-        error = cls(text, store_id=config.store_id)
+        return cls(text, status=status, url=redact_url(url), store_id=config.store_id)
+    error = cls(text, store_id=config.store_id)
     error.status = status  # type: ignore[attr-defined]
-    error.url = redacted  # type: ignore[attr-defined]
+    error.url = redact_url(url)  # type: ignore[attr-defined]
+    return error
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The innermost of requests -> urllib3 wrapping (``reason`` or first argument)."""
+    for _ in range(6):
+        inner = getattr(error, "reason", None) or (error.args[0] if error.args else None)
+        if not isinstance(inner, BaseException) or inner is error:
+            break
+        error = inner
     return error
 
 
 def _describe_exception(error: BaseException) -> str:
-    reason = error
-    for _ in range(4):  # dig to the root cause of requests -> urllib3 wrapping
-        inner = getattr(reason, "reason", None) or (reason.args[0] if reason.args else None)
-        if isinstance(inner, BaseException) and inner is not reason:
-            reason = inner
-        else:
-            break
-    return _clean(f"{type(reason).__name__}: {reason}")
+    reason = _root_cause(error)
+    return redact_text(f"{type(reason).__name__}: {reason}")
 
 
-# --------------------------------------------------------------------------- retry policy
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (seconds or HTTP date); ``None`` if invalid."""
+def parse_retry_after(
+    value: str | None, now: float | None = None, unit: float = 1.0
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (a number of ``unit`` seconds, or an
+    HTTP date); ``None`` if invalid."""
     if value is None:
         return None
     value = value.strip()
@@ -509,7 +951,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except ValueError:
         pass
     else:
-        return max(0.0, seconds) if seconds == seconds else None  # NaN is invalid
+        return max(0.0, seconds * unit) if seconds == seconds else None  # NaN is invalid
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -518,401 +960,3 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         when = when.replace(tzinfo=UTC)
     current = datetime.fromtimestamp(time.time() if now is None else now, UTC)
     return max(0.0, (when - current).total_seconds())
-
-
-class _Call:
-    """The clock of one call: its deadline and attempt counter."""
-
-    def __init__(self, config: HttpConfig, method: str, url: str):
-        self.config = config
-        self.method = method
-        self.url = url
-        self.started = time.monotonic()
-        self.ends = None if config.deadline is None else self.started + config.deadline
-        self.attempt = 0
-
-    def remaining(self) -> float | None:
-        return None if self.ends is None else self.ends - time.monotonic()
-
-    def timed_out(self, what: str, status: int | None = None) -> DataStoreError:
-        elapsed = time.monotonic() - self.started
-        return _failure(
-            DataStoreTimeoutError,
-            f"{what}; gave up after {elapsed:.1f} s and {self.attempt} attempt(s) "
-            f"(deadline {self.config.deadline:g} s)",
-            config=self.config,
-            method=self.method,
-            url=self.url,
-            status=status,
-        )
-
-    def check(self, what: str = "deadline reached") -> None:
-        remaining = self.remaining()
-        if remaining is not None and remaining <= 0:
-            raise self.timed_out(what)
-
-    def timeouts(self, requested: Any) -> Any:
-        """Per-attempt (connect, read) timeouts, never beyond the deadline."""
-        if requested is None:
-            connect, read = self.config.connect_timeout, self.config.read_timeout
-        elif isinstance(requested, tuple):
-            connect, read = requested
-        else:
-            connect = read = requested
-        remaining = self.remaining()
-        if remaining is not None:
-            remaining = max(remaining, 0.001)
-            connect = remaining if connect is None else min(connect, remaining)
-            read = remaining if read is None else min(read, remaining)
-        return (connect, read)
-
-
-# --------------------------------------------------------------------------- session
-
-
-class Session(requests.Session):
-    """A :class:`requests.Session` with eostores' retries, deadline, limits and errors.
-
-    Extra keyword arguments of :meth:`request` (and ``get``, ``post``, ...):
-    ``raise_for_status=True`` (``False`` returns failed responses, after retries) and
-    ``idempotent`` (defaults by method; pass ``True`` for a POST that only queries, e.g. a
-    search, so that dropped connections and read timeouts are retried).
-    """
-
-    def __init__(self, config: HttpConfig | None = None):
-        super().__init__()
-        self.config = config or HttpConfig()
-        self.headers["User-Agent"] = self.config.effective_user_agent
-        self._random = random.Random()
-
-    def __repr__(self) -> str:
-        return f"<eostores.http.Session store_id={self.config.store_id!r}>"
-
-    def request(  # type: ignore[override]
-        self,
-        method: str | bytes,
-        url: str | bytes,
-        *args: Any,
-        raise_for_status: bool = True,
-        idempotent: bool | None = None,
-        **kwargs: Any,
-    ) -> requests.Response:
-        method = method.decode() if isinstance(method, bytes) else str(method)
-        method = method.upper()
-        url = url.decode() if isinstance(url, bytes) else str(url)
-        for name, value in zip(_REQUEST_ARGUMENTS, args, strict=False):
-            if name in kwargs:
-                raise TypeError(f"request() got multiple values for argument {name!r}")
-            kwargs[name] = value
-        if len(args) > len(_REQUEST_ARGUMENTS):
-            raise TypeError("request() got too many positional arguments")
-        if idempotent is None:
-            idempotent = method in IDEMPOTENT_METHODS
-        stream = bool(kwargs.pop("stream", False))
-        requested_timeout = kwargs.pop("timeout", None)
-        call = _Call(self.config, method, url)
-        semaphore = _host_semaphore(self.config, url)
-        while True:
-            call.check()
-            slot = self._acquire(semaphore, call)
-            call.attempt += 1
-            attempt_started = time.monotonic()
-            retry_reason: str | None = None
-            response: requests.Response | None = None
-            try:
-                received = super().request(
-                    method, url, stream=True, timeout=call.timeouts(requested_timeout), **kwargs
-                )
-                if not stream or received.status_code >= 400:
-                    self._read_body(received, call)
-                response = received
-            except requests.exceptions.ConnectTimeout as error:
-                retry_reason = f"connection timed out ({_describe_exception(error)})"
-                failure_class: type[DataStoreError] = DataStoreTimeoutError
-            except requests.exceptions.ReadTimeout as error:
-                if not idempotent:
-                    slot.release()
-                    raise self._exhausted(
-                        call, DataStoreTimeoutError, error, "read timed out"
-                    ) from None
-                retry_reason = f"read timed out ({_describe_exception(error)})"
-                failure_class = DataStoreTimeoutError
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-                what = (
-                    "the response body broke off"
-                    if isinstance(error, requests.exceptions.ChunkedEncodingError)
-                    else "connection failed"
-                )
-                if not (idempotent or _is_connect_failure(error)):
-                    slot.release()
-                    raise self._exhausted(call, ServiceError, error, what) from None
-                retry_reason = f"{what} ({_describe_exception(error)})"
-                failure_class = ServiceError
-            except DataStoreError:
-                slot.release()
-                raise
-            except (
-                requests.exceptions.MissingSchema,
-                requests.exceptions.InvalidSchema,
-                requests.exceptions.InvalidURL,
-            ) as error:
-                slot.release()
-                raise _failure(
-                    InvalidParameterError,
-                    f"invalid URL ({_describe_exception(error)})",
-                    config=self.config,
-                    method=method,
-                    url=url,
-                ) from None
-            except requests.RequestException as error:
-                slot.release()
-                raise _failure(
-                    ServiceError,
-                    f"request failed ({_describe_exception(error)})",
-                    config=self.config,
-                    method=method,
-                    url=url,
-                ) from None
-            except BaseException:
-                slot.release()
-                raise
-
-            if response is not None:
-                self._log_response(response, call, attempt_started, stream)
-                status = response.status_code
-                if status in self.config.retry_statuses and call.attempt <= self.config.num_retries:
-                    wait = self._wait_for(response, call)
-                    message = service_message(response)
-                    response.close()
-                    slot.release()
-                    self._sleep_before_retry(
-                        call, wait, f"HTTP {status} ({message})", response=response
-                    )
-                    continue
-                if status >= 400 and raise_for_status:
-                    response.close()
-                    slot.release()
-                    raise error_for_response(
-                        response,
-                        store_id=self.config.store_id,
-                        method=method,
-                        attempts=call.attempt,
-                    )
-                if stream:
-                    _bound_stream(response, call, slot)
-                else:
-                    response.close()
-                    slot.release()
-                return response
-
-            slot.release()
-            assert retry_reason is not None
-            if call.attempt > self.config.num_retries:
-                raise _failure(
-                    failure_class,
-                    f"{retry_reason}; gave up after {call.attempt} attempt(s)",
-                    config=self.config,
-                    method=method,
-                    url=url,
-                )
-            self._sleep_before_retry(call, self.config.backoff(call.attempt - 1), retry_reason)
-
-    # -- helpers
-
-    def _acquire(self, semaphore: threading.BoundedSemaphore | None, call: _Call) -> _Slot:
-        if semaphore is None:
-            return _Slot(None)
-        remaining = call.remaining()
-        if not semaphore.acquire(timeout=-1 if remaining is None else max(0.0, remaining)):
-            raise call.timed_out("no free connection slot for this host within the deadline")
-        return _Slot(semaphore)
-
-    def _read_body(self, response: requests.Response, call: _Call) -> None:
-        """Read the whole body, checking the deadline between chunks."""
-        chunks = []
-        raw = response.raw
-        try:
-            if hasattr(raw, "read1"):  # urllib3 >= 2: returns as soon as some bytes arrive
-                while chunk := raw.read1(_CHUNK, decode_content=True):
-                    chunks.append(chunk)
-                    call.check("deadline reached while reading the response body")
-            else:
-                for chunk in raw.stream(8192, decode_content=True):
-                    chunks.append(chunk)
-                    call.check("deadline reached while reading the response body")
-        except DataStoreError:
-            response.close()
-            raise
-        except Exception as error:
-            response.close()
-            raise _to_requests_error(error) from error
-        response._content = b"".join(chunks)
-        response._content_consumed = True  # type: ignore[attr-defined]
-
-    def _wait_for(self, response: requests.Response, call: _Call) -> float:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if retry_after is not None:
-            return min(retry_after, self.config.retry_backoff_max)
-        return self.config.backoff(call.attempt - 1, self._random)
-
-    def _sleep_before_retry(
-        self,
-        call: _Call,
-        wait: float,
-        reason: str,
-        response: requests.Response | None = None,
-    ) -> None:
-        remaining = call.remaining()
-        if remaining is not None and wait >= remaining:
-            status = response.status_code if response is not None else None
-            raise call.timed_out(
-                f"{reason}; the next retry (in {wait:.1f} s) would pass the deadline", status
-            )
-        logger.warning(
-            "%s: %s; retry %d/%d in %.2f s",
-            _where(call.method, call.url),
-            _clean(reason),
-            call.attempt,
-            self.config.num_retries,
-            wait,
-        )
-        if wait > 0:
-            time.sleep(wait)
-
-    def _exhausted(
-        self, call: _Call, cls: type[DataStoreError], error: BaseException, what: str
-    ) -> DataStoreError:
-        return _failure(
-            cls,
-            f"{what} ({_describe_exception(error)}); not retried for a non-idempotent request",
-            config=self.config,
-            method=call.method,
-            url=call.url,
-        )
-
-    def _log_response(
-        self, response: requests.Response, call: _Call, started: float, stream: bool
-    ) -> None:
-        if not logger.isEnabledFor(logging.DEBUG):
-            return
-        if response._content_consumed and isinstance(response._content, bytes):  # type: ignore[attr-defined]
-            size = f"{len(response._content)} bytes"
-        elif "Content-Length" in response.headers:
-            size = f"{response.headers['Content-Length']} bytes"
-        else:
-            size = "streamed body"
-        logger.debug(
-            "%s -> %d, %s, %.3f s, attempt %d",
-            _where(call.method, call.url),
-            response.status_code,
-            size,
-            time.monotonic() - started,
-            call.attempt,
-        )
-
-
-_REQUEST_ARGUMENTS = (
-    "params",
-    "data",
-    "headers",
-    "cookies",
-    "files",
-    "auth",
-    "timeout",
-    "allow_redirects",
-    "proxies",
-    "hooks",
-    "stream",
-    "verify",
-    "cert",
-    "json",
-)
-
-
-def _is_connect_failure(error: BaseException) -> bool:
-    """Whether the connection could not be established (so the request was never sent)."""
-    from urllib3.exceptions import NewConnectionError
-
-    seen = 0
-    current: Any = error
-    while current is not None and seen < 6:
-        if isinstance(current, NewConnectionError):
-            return True
-        seen += 1
-        inner = getattr(current, "reason", None)
-        if inner is None and getattr(current, "args", None):
-            inner = current.args[0]
-        current = inner if isinstance(inner, BaseException) else None
-    return False
-
-
-def _to_requests_error(error: Exception) -> requests.RequestException:
-    """Translate a urllib3 body-reading error as requests would."""
-    from urllib3.exceptions import ProtocolError, ReadTimeoutError
-
-    if isinstance(error, requests.RequestException):
-        return error
-    if isinstance(error, ProtocolError):
-        return requests.exceptions.ChunkedEncodingError(error)
-    if isinstance(error, ReadTimeoutError):
-        return requests.exceptions.ReadTimeout(error)
-    if isinstance(error, OSError):
-        return requests.ConnectionError(error)
-    return requests.exceptions.ContentDecodingError(error)
-
-
-def _bound_stream(response: requests.Response, call: _Call, slot: _Slot) -> None:
-    """Make a streamed response check the deadline between chunks and free its slot."""
-    original_iter_content = response.iter_content
-    original_close = response.close
-    config = call.config
-
-    def iter_content(chunk_size: int | None = 1, decode_unicode: bool = False) -> Iterator[Any]:
-        try:
-            for chunk in original_iter_content(chunk_size, decode_unicode):
-                yield chunk
-                call.check("deadline reached while streaming the response body")
-        except DataStoreError:
-            close()
-            raise
-        except requests.RequestException as error:
-            close()
-            raise _failure(
-                ServiceError,
-                f"the response body broke off ({_describe_exception(error)})",
-                config=config,
-                method=call.method,
-                url=call.url,
-            ) from None
-        slot.release()
-
-    def close() -> None:
-        try:
-            original_close()
-        finally:
-            slot.release()
-
-    response.iter_content = iter_content  # type: ignore[method-assign]
-    response.close = close  # type: ignore[method-assign]
-    weakref.finalize(response, slot.release)
-
-
-def new_session(
-    config: HttpConfig | None = None,
-    *,
-    auth: Any = None,
-    headers: Mapping[str, str] | None = None,
-) -> Session:
-    """A session configured by ``config``.
-
-    ``auth`` is any requests auth: a ``(user, password)`` tuple (the password may be a
-    :class:`~eostores.credentials.Secret`), :class:`BearerAuth` or :class:`HeaderAuth`.
-    ``headers`` are sent with every request.
-    """
-    session = Session(config)
-    if auth is not None:
-        session.auth = _coerce_auth(auth)
-    if headers:
-        for name, value in headers.items():
-            session.headers[name] = value.reveal() if isinstance(value, Secret) else value
-    return session

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .dims import X_NAMES, Y_NAMES, find_dim
 from .errors import InvalidParameterError
-from .fs.subset import X_NAMES, Y_NAMES, find_dim
 
 __all__ = [
     "AGG_METHODS",

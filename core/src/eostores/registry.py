@@ -1,7 +1,14 @@
-"""Plugin registry: stores, openers, writers and emulators found through entry points.
+"""Plugin registry: stores, openers, writers, formats, emulators and demos.
 
-Listing reads entry point metadata only; a plugin module is imported when its store
-is first used, so a broken plugin fails alone, with a message naming it.
+Everything is declared as an entry point, the core's own components included (in the
+core's ``pyproject.toml``), and read here only. Listing reads entry point metadata; a
+plugin module is imported when its component is first used, so that a broken plugin fails
+alone, with a message naming it, and two packages claiming one name is an error naming
+both.
+
+An opener or writer entry point ``<data_type>:<format>:<storage>`` names a class (or any
+callable) called with the accessor's parameters; a class that serves several accessor ids
+offers a classmethod ``from_accessor_id(accessor_id, **params)``, which is called instead.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ __all__ = [
     "find_data_opener_extensions",
     "find_data_store_extensions",
     "find_data_writer_extensions",
+    "find_demo_extensions",
     "find_emulator_extensions",
+    "find_format_extensions",
     "get_data_store_class",
     "get_data_store_params_schema",
     "get_emulator_class",
@@ -38,6 +47,8 @@ STORES_GROUP = "eostores.stores"
 OPENERS_GROUP = "eostores.openers"
 WRITERS_GROUP = "eostores.writers"
 EMULATORS_GROUP = "eostores.emulators"
+DEMOS_GROUP = "eostores.demos"
+FORMATS_GROUP = "eostores.formats"
 
 
 @dataclass
@@ -51,7 +62,6 @@ class Extension:
     version: str | None = None
     description: str | None = None
     conflicts: list[str] = field(default_factory=list)
-    _loader: Callable[[], Any] | None = field(default=None, repr=False)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -71,7 +81,7 @@ class Extension:
                 + "; uninstall all but one"
             )
         try:
-            return self._loader() if self._loader else _load_entry_point_value(self.value)
+            return EntryPoint(name=self.name, value=self.value, group=self.group).load()
         except Exception as error:
             raise DataStoreError(
                 f"{_KIND[self.group]} {self.name!r} from package {self.package or '?'} "
@@ -84,11 +94,9 @@ _KIND = {
     OPENERS_GROUP: "data opener",
     WRITERS_GROUP: "data writer",
     EMULATORS_GROUP: "emulator",
+    DEMOS_GROUP: "demo",
+    FORMATS_GROUP: "data format",
 }
-
-
-def _load_entry_point_value(value: str) -> Any:
-    return EntryPoint(name="", value=value, group="").load()
 
 
 def _from_entry_point(ep: EntryPoint) -> Extension:
@@ -100,20 +108,9 @@ def _from_entry_point(ep: EntryPoint) -> Extension:
     return Extension(ep.name, ep.group, ep.value, package, version, description)
 
 
-_builtin: dict[str, dict[str, Extension]] = {group: {} for group in _KIND}
-
-
-def register_extension(group: str, name: str, loader: Callable[[], Any], **metadata) -> None:
-    """Register a component programmatically (used by the core for its own accessors)."""
-    _builtin[group][name] = Extension(
-        name, group, metadata.pop("value", name), _loader=loader, **metadata
-    )
-    _extensions.cache_clear()
-
-
 @cache
 def _extensions(group: str) -> dict[str, Extension]:
-    found: dict[str, Extension] = dict(_builtin[group])
+    found: dict[str, Extension] = {}
     for ep in entry_points(group=group):
         extension = _from_entry_point(ep)
         existing = found.get(ep.name)
@@ -208,7 +205,6 @@ def _find_accessors(
             return False
         return accessor.matches(data_type, format_id, storage_id)
 
-    _register_core_accessors()
     return [e for e in _find(group, predicate) if matching(e)]
 
 
@@ -216,8 +212,11 @@ def _new_accessor(group: str, accessor_id: str, params: dict[str, Any]) -> Any:
     from .accessor import parse_accessor_id
 
     parse_accessor_id(accessor_id)
-    _register_core_accessors()
-    return _get(group, accessor_id).load()(**params)
+    factory = _get(group, accessor_id).load()
+    from_accessor_id = getattr(factory, "from_accessor_id", None)
+    if from_accessor_id is not None:
+        return from_accessor_id(accessor_id, **params)
+    return factory(**params)
 
 
 def find_data_opener_extensions(
@@ -252,13 +251,6 @@ def new_data_writer(writer_id: str, **params: Any) -> Any:
     return _new_accessor(WRITERS_GROUP, writer_id, params)
 
 
-@cache
-def _register_core_accessors() -> None:
-    from .fs.accessors import register_fs_accessors
-
-    register_fs_accessors()
-
-
 # -- emulators ---------------------------------------------------------------------------------
 
 
@@ -272,3 +264,20 @@ def find_emulator_extensions(
 def get_emulator_class(name: str) -> type:
     """The emulator class registered as ``name``."""
     return _get(EMULATORS_GROUP, name).load()
+
+
+# -- formats and demos -------------------------------------------------------------------------
+
+
+def find_format_extensions(
+    predicate: Callable[[Extension], bool] | None = None,
+) -> list[Extension]:
+    """The registered data formats of the filesystem stores (name: the format id)."""
+    return _find(FORMATS_GROUP, predicate)
+
+
+def find_demo_extensions(
+    predicate: Callable[[Extension], bool] | None = None,
+) -> list[Extension]:
+    """The registered demos: functions ``demo(say)`` run by ``eostores demo``."""
+    return sorted(_find(DEMOS_GROUP, predicate), key=lambda e: e.name)

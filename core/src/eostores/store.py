@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .credentials import is_secret_name
 from .datatype import DataType, DataTypeLike
 from .errors import DataNotFoundError, InvalidParameterError
 
@@ -25,22 +26,9 @@ __all__ = [
     "MutableDataStore",
 ]
 
-#: Parameter names whose values are secrets, whatever the store.
-SECRET_PARAMETER_WORDS = ("secret", "password", "token", "key", "credentials", "private")
 
-
-#: Option names whose values are secrets although no secret word is in them.
-SECRET_OPTION_NAMES = frozenset({"auth", "authorization", "connection_string"})
-
-
-def is_secret_parameter(name: str) -> bool:
-    lowered = name.lower()
-    if lowered in SECRET_OPTION_NAMES:
-        return True
-    return any(word in lowered for word in SECRET_PARAMETER_WORDS) and lowered not in (
-        "key_id",
-        "cache_key",
-    )
+#: Whether a parameter name holds a secret; one test for the whole core.
+is_secret_parameter = is_secret_name
 
 
 def shown_parameter(name: str, value: Any) -> str:

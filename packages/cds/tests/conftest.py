@@ -20,8 +20,8 @@ FAST = dict(
     poll_interval_max=0.1,
     num_retries=4,
     retry_backoff_max=0.05,
-    http_timeout=10.0,
-    request_deadline=60.0,
+    read_timeout=10.0,
+    call_deadline=60.0,
 )
 
 
@@ -38,8 +38,9 @@ def cds_emulator() -> Iterator[CdsEmulator]:
 
 
 @pytest.fixture
-def emulator(cds_emulator) -> CdsEmulator:
-    return cds_emulator
+def emulator(cds_emulator) -> Iterator[CdsEmulator]:
+    yield cds_emulator
+    cds_emulator.dismiss_unfinished()  # a test's slow jobs must not hold the next one's slots
 
 
 @pytest.fixture(autouse=True)
@@ -61,13 +62,17 @@ def clean_environment(monkeypatch, tmp_path_factory) -> None:
 
 
 @pytest.fixture
-def make_store(emulator, tmp_path) -> Callable[..., Any]:
-    """A cds store on the emulator with its own cache directory; overrides as keywords."""
+def store_params(emulator, tmp_path) -> dict[str, Any]:
+    """Parameters of a cds store on the emulator, with the test's own cache directory."""
+    return {**emulator.store_params(), **FAST, "cache_dir": str(tmp_path / "cache")}
+
+
+@pytest.fixture
+def make_store(store_params) -> Callable[..., Any]:
+    """A cds store on the emulator with the test's cache directory; overrides as keywords."""
 
     def make(**overrides: Any) -> Any:
-        params = {**emulator.store_params(), **FAST, "cache_dir": str(tmp_path / "cache")}
-        params.update(overrides)
-        return new_data_store("cds", **params)
+        return new_data_store("cds", **{**store_params, **overrides})
 
     return make
 

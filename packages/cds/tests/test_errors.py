@@ -96,14 +96,15 @@ def test_unknown_ids_are_not_found(store):
 
 
 def test_deadline_bounds_waiting_for_jobs(make_store, emulator):
+    make_store().describe_data(ERA5)  # the catalogue, so that the deadline covers the job
     emulator.job_run_s = 5.0
     try:
         started = time.monotonic()
         with pytest.raises(DataStoreTimeoutError):
-            make_store(request_deadline=0.5).open_data(
+            make_store(call_deadline=1.0).open_data(
                 ERA5, **{**OPEN, "time_range": ["2021-03-01", "2021-03-01"]}
             )
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 4
     finally:
         emulator.job_run_s = 0.05
 
@@ -113,6 +114,43 @@ def test_retries_503_with_retry_after(store, faults, emulator):
     ds = store.open_data(ERA5, **{**OPEN, "time_range": ["2021-04-01", "2021-04-01"]})
     assert ds["t2m"].values.size == 2 * 3 * 3
     assert any(r.fault == "error" for r in emulator.request_log)
+
+
+def test_retries_plain_500s(make_store, faults, emulator):
+    """The CDS answers transient faults with 500; its own client retries them, so do we."""
+    faults(error_rate=0.2, error_statuses=(500,), seed=5)
+    store = make_store(num_retries=6)
+    for day in ("05", "06", "07"):
+        ds = store.open_data(ERA5, **{**OPEN, "time_range": [f"2021-04-{day}", f"2021-04-{day}"]})
+        assert ds["t2m"].values.size == 2 * 3 * 3
+    injected = [r for r in emulator.request_log if r.fault == "error" and r.status == 500]
+    assert len(injected) >= 3
+    assert {"GET", "POST"} <= {r.method for r in injected}
+
+
+def test_one_deadline_per_call_with_a_service_down(make_store, faults, emulator):
+    """503 forever: every request retries until the call's deadline, not each its own."""
+    warm = make_store()
+    warm.describe_data(ERA5)  # a catalogue on disk, kept as a fallback when it expires
+    faults(error_rate=1.0, error_statuses=(503,), retry_after=0.2)
+    store = make_store(call_deadline=2.0, catalogue_ttl=0, retry_backoff_max=0.2, num_retries=200)
+    started = time.monotonic()
+    with pytest.raises(DataStoreTimeoutError) as caught:
+        store.open_data(ERA5, **{**OPEN, "time_range": ["2021-04-08", "2021-04-08"]})
+    elapsed = time.monotonic() - started
+    assert elapsed < 5.0, f"one 2 s deadline for the whole call, took {elapsed:.1f} s"
+    assert "503" in str(caught.value) or "deadline" in str(caught.value)
+
+
+def test_one_deadline_for_a_listing_with_a_service_down(make_store, faults):
+    """Describing the datasets concurrently still shares the one deadline of the listing."""
+    store = make_store(call_deadline=2.0, retry_backoff_max=0.2, num_retries=200)
+    faults(error_rate=1.0, error_statuses=(503,), retry_after=0.2, paths=r".*/collections/.*")
+    started = time.monotonic()
+    with pytest.raises(DataStoreTimeoutError):
+        store.list_data_ids()
+    elapsed = time.monotonic() - started
+    assert elapsed < 5.0, f"one 2 s deadline for the whole listing, took {elapsed:.1f} s"
 
 
 def test_dropped_connections_and_truncated_downloads(store, faults, emulator):

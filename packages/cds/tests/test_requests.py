@@ -123,10 +123,11 @@ def test_pieces_are_reused_across_requests(store, emulator, fresh_log, execution
 
 def test_timed_out_request_resumes_the_same_job(make_store, emulator, fresh_log, executions):
     params = dict(variable_names=["2m_temperature"], time_range=["2020-08-01", "2020-08-01"])
-    emulator.job_run_s = 1.0
+    make_store().describe_data(ERA5)  # the catalogue, so that the deadline covers the job
+    emulator.job_run_s = 3.0
     try:
         with pytest.raises(DataStoreTimeoutError, match="resumes"):
-            make_store(request_deadline=0.2).open_data(ERA5, **params, **SMALL)
+            make_store(call_deadline=1.0).open_data(ERA5, **params, **SMALL)
         assert len(executions()) == 1
         ds = make_store().open_data(ERA5, **params, **SMALL)
     finally:

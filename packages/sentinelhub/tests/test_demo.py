@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from eostores_sentinelhub.demo import demo
+from eostores_sentinelhub.testing.demo import demo
 
 
 def test_demo_reads_a_sentinel2_cube_with_one_request_per_chunk():

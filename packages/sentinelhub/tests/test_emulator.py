@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 
 import numpy as np
 import pytest
 import requests
 from conftest import PROCESS_PATH, TOKEN_PATH
-from eostores_sentinelhub.evalscript import evalscript
+from eostores_sentinelhub.api import evalscript
 from eostores_sentinelhub.testing import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -141,27 +142,30 @@ def test_process_errors_are_service_json(clean_emulator, change, message):
 
 
 def test_concurrency_limit_answers_429_with_retry_after_in_ms():
-    with SentinelHubEmulator(max_concurrent_requests=1, processing_ms=300) as server:
+    # the first request holds the only slot for 3 s: ample time for the second to arrive
+    with SentinelHubEmulator(max_concurrent_requests=1, processing_ms=3000) as server:
         headers = bearer(server)
         url = f"{server.url}{PROCESS_PATH}"
         first = threading.Thread(
             target=requests.post, args=(url,), kwargs={"json": process_body(), "headers": headers}
         )
         first.start()
-        while server.process_requests == 0 and not server._in_flight:
-            pass
+        while server.process_requests == 0 and not server.in_flight:
+            time.sleep(0.001)
         refused = requests.post(url, json=process_body(), headers=headers, timeout=5)
         first.join()
     assert refused.status_code == 429
     wait_ms = int(refused.headers["Retry-After"])
-    assert 1 <= wait_ms <= 300  # milliseconds until the running request ends
+    assert 1 <= wait_ms <= 3000  # milliseconds until the running request ends
     assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
 
 
 def test_catalog_paging_through_sentinelhub_py(clean_emulator, monkeypatch):
     from sentinelhub import DataCollection, SentinelHubCatalog, SHConfig
 
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # plain http to 127.0.0.1
+    # sentinelhub-py's own session uses requests-oauthlib, which refuses plain http unless
+    # told; the variable is set for this test only (the store itself needs no such setting)
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
     config = SHConfig(
         use_defaults=True,

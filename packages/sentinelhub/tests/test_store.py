@@ -74,8 +74,11 @@ def test_construction_does_no_network_io():
     )
     dataset = store.open_data("S2L2A", **PARAMS)  # regular time axis: no request either
     assert dataset.sizes["time"] == 1
-    with pytest.raises(ServiceError, match="cannot reach the OAuth2 service"):
+    with pytest.raises(ServiceError) as caught:
         dataset.B04.load()
+    message = str(caught.value)
+    assert "access token from the OAuth2 service" in message and "connection failed" in message
+    assert f"127.0.0.1:{port}/oauth/token" in message
 
 
 def test_instance_presets():

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from eostores_zenodo.catalog import Record, format_of
+from eostores_zenodo.catalog import Record
+from eostores_zenodo.config import format_of
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from eostores_zenodo.identifiers import parse_root
+from eostores_zenodo.config import parse_root
 
 from eostores.errors import InvalidParameterError
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eostores_zenodo.samples import (
+from eostores_zenodo.testing import EXTERNAL_RECORD_ID, LATEST_RECORD_ID
+from eostores_zenodo.testing.samples import (
     chlorophyll_value,
     precipitation_value,
     reflectance_value,
     station_value,
     temperature_value,
 )
-from eostores_zenodo.testing import EXTERNAL_RECORD_ID, LATEST_RECORD_ID
 
 from eostores.errors import DataNotFoundError, ServiceError
 from eostores.testing import FaultProfile
@@ -23,6 +23,16 @@ from eostores.testing import FaultProfile
 
 def _files_below(path: Path) -> set[str]:
     return {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
+
+
+def _bookkeeping(name: str) -> bool:
+    """Lock files and completion records, which stay in the downloads folder by design."""
+    return name.startswith(".downloads/") and name.endswith((".lock", ".done.json", ".extracted"))
+
+
+def _data_files_below(path: Path) -> set[str]:
+    """Files below ``path`` other than locks and job markers."""
+    return {name for name in _files_below(path) if not _bookkeeping(name)}
 
 
 def _record_dir(store) -> Path:
@@ -100,7 +110,7 @@ def test_conversion_to_zarr_combines_a_netcdf_collection(store):
     np.testing.assert_allclose(series.temperature.values, expected, rtol=1e-6)
     files = _files_below(_record_dir(store))
     assert not any(name.endswith((".nc", ".tif")) for name in files)
-    assert not any(name.startswith(".downloads/") and not name.endswith(".lock") for name in files)
+    assert not any(name.startswith(".downloads/") and not _bookkeeping(name) for name in files)
 
 
 def test_without_cleanup_the_sources_stay(store):
@@ -147,7 +157,7 @@ def test_malicious_archives_are_refused_leaving_nothing(store, tmp_path, data_id
     assert isinstance(error, ServiceError)
     assert "refusing to extract" in str(error)
     record_dir = _record_dir(store)
-    assert _files_below(record_dir) == set()
+    assert _data_files_below(record_dir) == set()
     assert store.cache_store.list_data_ids() == []
     for escape in escapes:
         candidates = (
@@ -162,7 +172,7 @@ def test_checksum_mismatch_is_detected_and_nothing_kept(store):
     handle = store.preload_data("corrupted.nc")
     error = handle.failures["corrupted.nc"]
     assert isinstance(error, ServiceError) and "checksum mismatch" in str(error)
-    assert _files_below(_record_dir(store)) == set()
+    assert _data_files_below(_record_dir(store)) == set()
 
 
 def test_download_resumes_after_dropped_connections(fresh_zenodo, make_store):
@@ -217,7 +227,7 @@ def test_vanished_file_is_data_not_found_naming_record_and_file(fresh_zenodo, ma
 def test_plain_tar_and_a_single_netcdf_to_zarr(fresh_zenodo, make_store, tmp_path):
     import tarfile
 
-    from eostores_zenodo.samples import sample_files
+    from eostores_zenodo.testing.samples import sample_files
 
     v2 = sample_files()["v2"].files
     bundle = tmp_path / "bundle.tar"
@@ -238,3 +248,14 @@ def test_plain_tar_and_a_single_netcdf_to_zarr(fresh_zenodo, make_store, tmp_pat
     cube = handle.store.open_data("temperature.zarr", variable_names=["temperature"])
     value = float(cube.temperature.isel(time=3, lat=179, lon=359))
     assert value == pytest.approx(temperature_value(3.0, 89.5, 179.5), rel=1e-6)
+
+
+def test_the_cache_folder_defaults_to_the_stores_own(zenodo, monkeypatch, tmp_path):
+    from eostores import new_data_store
+
+    monkeypatch.setenv("EOSTORES_CACHE_DIR", str(tmp_path / "eostores-cache"))
+    store = new_data_store("zenodo", **zenodo.store_params())
+    assert Path(store.cache_store.root) == tmp_path / "eostores-cache" / "zenodo" / LATEST_RECORD_ID
+    handle = store.preload_data("stations.csv")
+    handle.raise_for_failures()
+    assert (tmp_path / "eostores-cache" / "zenodo" / LATEST_RECORD_ID / "stations.csv").is_file()

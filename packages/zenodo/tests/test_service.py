@@ -6,8 +6,8 @@ import logging
 import time
 
 import pytest
-from eostores_zenodo.samples import sample_files
 from eostores_zenodo.testing import LATEST_RECORD_ID
+from eostores_zenodo.testing.samples import sample_files
 
 from eostores.errors import (
     AuthenticationError,

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..schema import JsonObjectSchema
 
+#: The storages of the core's openers and writers, declared as entry points in its
+#: pyproject.toml for every format and data type.
 PROTOCOLS = ("file", "memory", "s3", "https", "ftp", "abfs")
 
 
@@ -24,6 +26,11 @@ class FsDataAccessor:
         self.accessor_id = accessor_id
         self._accessor = parse_accessor_id(accessor_id)
         self._store = fs_store_class(self._accessor.storage)(**store_params)
+
+    @classmethod
+    def from_accessor_id(cls, accessor_id: str, **store_params: Any) -> FsDataAccessor:
+        """The accessor ``accessor_id`` (the registry creates accessors this way)."""
+        return cls(accessor_id, **store_params)
 
     def __repr__(self) -> str:
         return f"FsDataAccessor({self.accessor_id!r}, store={self._store!r})"
@@ -49,33 +56,3 @@ class FsDataAccessor:
 
     def delete_data(self, data_id: str, **delete_params: Any) -> None:
         self._store.delete_data(data_id, **delete_params)
-
-
-def register_fs_accessors() -> None:
-    """Register an opener (and writer where the format allows) per format and protocol."""
-    from ..registry import OPENERS_GROUP, WRITERS_GROUP, register_extension
-    from .formats import all_handlers
-
-    def loader(accessor_id: str):
-        return lambda: lambda **params: FsDataAccessor(accessor_id, **params)
-
-    for handler in all_handlers():
-        for protocol in PROTOCOLS:
-            for data_type in handler.data_types:
-                name = f"{data_type}:{handler.format_id}:{protocol}"
-                register_extension(
-                    OPENERS_GROUP,
-                    name,
-                    loader(name),
-                    package="eostores",
-                    value="eostores.fs.accessors:FsDataAccessor",
-                )
-            for data_type in handler.writable_types:
-                name = f"{data_type}:{handler.format_id}:{protocol}"
-                register_extension(
-                    WRITERS_GROUP,
-                    name,
-                    loader(name),
-                    package="eostores",
-                    value="eostores.fs.accessors:FsDataAccessor",
-                )

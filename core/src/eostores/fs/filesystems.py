@@ -7,47 +7,13 @@ first looked up, and found by name again when filesystems are unpickled.
 from __future__ import annotations
 
 import contextlib
+import html
+import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
-
-_HTTP_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_HTTP_RETRIES = 5
-_HTTP_MAX_WAIT_S = 10.0
-
-
-async def retry_transient_http(request: Any, handler: Any) -> Any:
-    """aiohttp client middleware: retry GET and HEAD on transient statuses and lost connections.
-
-    Waits ``Retry-After`` (capped) when the server sends it, else an exponential backoff
-    with jitter; the last answer is returned as it is.
-    """
-    import asyncio
-    import random
-
-    import aiohttp
-
-    from ..http import parse_retry_after
-
-    attempt = 0
-    while True:
-        last = attempt >= _HTTP_RETRIES or request.method not in ("GET", "HEAD")
-        backoff = random.uniform(0, 0.05 * 2**attempt)
-        attempt += 1
-        try:
-            response = await handler(request)
-        except aiohttp.ClientConnectionError:
-            if last:
-                raise
-            await asyncio.sleep(backoff)
-            continue
-        if last or response.status not in _HTTP_RETRY_STATUSES:
-            return response
-        wait = parse_retry_after(response.headers.get("Retry-After"))
-        wait = None if wait is None else min(wait, _HTTP_MAX_WAIT_S)
-        response.release()
-        await asyncio.sleep(backoff if wait is None else wait)
 
 
 def _move_tree(fs: AbstractFileSystem, source: str, target: str) -> None:
@@ -162,29 +128,87 @@ def _ftp_filesystem_class() -> type:
     return ThreadSafeFTPFileSystem
 
 
-def _http_filesystem_class() -> type:
-    from fsspec.implementations.http import HTTPFileSystem
+_LINK = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 
-    class RetryingHTTPFileSystem(HTTPFileSystem):
-        """HTTP whose sessions retry transient failures (see ``retry_transient_http``).
 
-        The middleware is added here rather than passed in ``client_kwargs``, so that the
-        filesystem's options stay JSON-serialisable (zarr re-creates it from JSON).
+def _https_filesystem_class() -> type:
+    from ..errors import DataNotFoundError
+    from ..rangefs import RangeFileSystem
+
+    class HttpsFileSystem(RangeFileSystem):
+        """Range reads through an eostores.http session, plus listings of index pages.
+
+        A folder is a URL whose ``<url>/`` answers with an HTML page; its entries are the
+        page's links to the folder's direct children (``<a href="name/">`` for folders).
+        Existence is probed strictly: 401 and 403 are errors, not absence.
         """
 
-        def __init__(self, *args: Any, client_kwargs: dict | None = None, **kwargs: Any):
-            client_kwargs = dict(client_kwargs or {})
-            client_kwargs["middlewares"] = (
-                retry_transient_http,
-                *client_kwargs.get("middlewares", ()),
-            )
-            super().__init__(*args, client_kwargs=client_kwargs, **kwargs)
+        def __reduce__(self) -> tuple[Any, ...]:
+            _, arguments = super().__reduce__()[:2]
+            return rebuild_https_filesystem, arguments
 
-    return RetryingHTTPFileSystem
+        def _page(self, url: str) -> Any:
+            try:
+                return self.session.get(url.rstrip("/") + "/")
+            except DataNotFoundError:
+                raise FileNotFoundError(url) from None
+
+        def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+            base = self._strip_protocol(path) + "/"
+            entries: dict[str, dict[str, Any]] = {}
+            for href in _LINK.findall(self._page(base).text):
+                target = urljoin(base, html.unescape(href)).partition("#")[0]
+                if "?" in target or not target.startswith(base):
+                    continue
+                rest = target[len(base) :]
+                name = rest.rstrip("/")
+                if not name or "/" in name:
+                    continue  # the folder itself, its parent, or deeper
+                kind = "directory" if rest.endswith("/") else "file"
+                entries[base + name] = {"name": base + name, "type": kind, "size": None}
+            listed = sorted(entries.values(), key=lambda e: e["name"])
+            return listed if detail else [e["name"] for e in listed]
+
+        def isdir(self, path: str) -> bool:
+            url = self._strip_protocol(path) + "/"
+            try:
+                answer = self.session.head(url, allow_redirects=True)
+            except DataNotFoundError:
+                return False
+            return answer.headers.get("Content-Type", "").startswith("text/html")
+
+        def exists(self, path: str, **kwargs: Any) -> bool:
+            try:
+                self.info(path)
+            except FileNotFoundError:
+                return False
+            return True
+
+    return HttpsFileSystem
+
+
+class NoAuth:
+    """Sends no credentials, and keeps requests from reading .netrc by itself."""
+
+    def __call__(self, request: Any) -> Any:
+        return request
+
+    def __repr__(self) -> str:
+        return "NoAuth()"
+
+
+def rebuild_https_filesystem(
+    config: Any, auth: Any, headers: dict[str, Any], block_size: int
+) -> AbstractFileSystem:
+    """The HttpsFileSystem of a pickle: a new session with the same settings."""
+    from ..http import new_session
+
+    cls = __getattr__("HttpsFileSystem")
+    return cls(new_session(config, auth=auth, headers=headers), block_size)
 
 
 _FILESYSTEM_CLASSES = {
-    "HTTPFileSystem": _http_filesystem_class,
+    "HttpsFileSystem": _https_filesystem_class,
     "S3FileSystem": _s3_filesystem_class,
     "AzureBlobFileSystem": _abfs_filesystem_class,
     "FTPFileSystem": _ftp_filesystem_class,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import posixpath
+import threading
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -100,26 +102,38 @@ def compute_and_wait(delayed: Any) -> None:
         dask.compute(delayed, scheduler="threads", pool=pool)
 
 
-_HANDLERS: dict[str, FormatHandler] = {}
-_HANDLER_CLASSES = (
-    ("zarr", "ZarrHandler"),
-    ("netcdf", "NetcdfHandler"),
-    ("levels", "LevelsHandler"),
-    ("geotiff", "GeoTiffHandler"),
-    ("geojson", "GeoJsonHandler"),
-    ("shapefile", "ShapefileHandler"),
-)
+_handlers: dict[str, FormatHandler] | None = None
+_handlers_lock = threading.Lock()
 
 
 def _load_handlers() -> dict[str, FormatHandler]:
-    if not _HANDLERS:
-        import importlib
+    """The handlers of the formats registered in the entry point group ``eostores.formats``.
 
-        for module, name in _HANDLER_CLASSES:
-            # Handler modules import their libraries (rioxarray, geopandas) lazily.
-            cls = getattr(importlib.import_module(f".{module}", __package__), name)
-            _HANDLERS[cls.format_id] = cls()
-    return _HANDLERS
+    Loaded once, under a lock, and published only when complete: threads opening data for
+    the first time at once all see every format.
+    """
+    global _handlers
+    handlers = _handlers
+    if handlers is not None:
+        return handlers
+    with _handlers_lock:
+        if _handlers is None:
+            from ..errors import DataStoreError
+            from ..registry import find_format_extensions
+
+            loaded: dict[str, FormatHandler] = {}
+            for extension in find_format_extensions():
+                # Handler modules import their libraries (rioxarray, geopandas) lazily.
+                try:
+                    handler = extension.load()()
+                except DataStoreError as error:
+                    warnings.warn(
+                        f"format {extension.name!r} is unavailable: {error}", stacklevel=3
+                    )
+                    continue
+                loaded[handler.format_id] = handler
+            _handlers = loaded
+        return _handlers
 
 
 def get_handler(format_id: str) -> FormatHandler:

@@ -23,17 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DataNotFoundError, DataStoreError, InvalidParameterError
 from .formats import FormatHandler, is_local
-from .rasterio_opener import FsspecOpener
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
     from ..schema import JsonObjectSchema
+    from .rasterio_opener import FsspecOpener
 
 _DEFAULT_CHUNK = 512
-# GDAL must not look for sidecar files (.aux.xml, .msk, .ovr) next to remote files while
-# opening them: each probe would be a request.
-_REMOTE_GDAL_ENV = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
 
 
 @dataclass(frozen=True)
@@ -117,7 +114,8 @@ class GeoTiffHandler(FormatHandler):
         return JsonObjectSchema(properties=properties, additional_properties=False)
 
     def open(self, fs: AbstractFileSystem, path: str, data_type: str, params: Mapping) -> Any:
-        info = read_raster_info(fs, path)
+        opener = _opener_for(fs)
+        info = read_raster_info(fs, path, opener)
         if data_type == "mldataset":
             from ..mldataset import LazyMultiLevelDataset
 
@@ -133,7 +131,7 @@ class GeoTiffHandler(FormatHandler):
                 f"the file has no overview {overview}; allowed: {allowed}",
                 parameter="overview_level",
             )
-        return open_geotiff(fs, path, info, params, overview)
+        return open_geotiff(fs, path, info, params, overview, opener=opener)
 
 
 @dataclass
@@ -152,20 +150,32 @@ class GeoTiffLevelOpener:
 
 
 @contextlib.contextmanager
-def _rasterio_reading(fs: AbstractFileSystem, path: str) -> Iterator[dict[str, Any]]:
-    """The ``rasterio.open`` keywords for ``path`` on ``fs``, under the GDAL settings for it.
+def _rasterio_reading(path: str, opener: FsspecOpener | None) -> Iterator[dict[str, Any]]:
+    """The ``rasterio.open`` keywords for ``path``, under the GDAL settings for it.
 
-    Local files are opened by path, others through fsspec; rasterio's errors become
-    DataStoreError.
+    Local files (``opener=None``) are opened by path, others through the opener; errors
+    become DataStoreError. Whatever is opened inside must be closed inside, in this thread.
     """
     import rasterio
 
-    local = is_local(fs)
-    try:
-        with rasterio.Env(**({} if local else _REMOTE_GDAL_ENV)):
-            yield {} if local else {"opener": FsspecOpener(fs)}
-    except rasterio.errors.RasterioError as error:
-        raise DataStoreError(f"cannot read {path!r} as GeoTIFF: {error}") from error
+    if opener is None:
+        try:
+            yield {}
+        except rasterio.errors.RasterioError as error:
+            raise DataStoreError(f"cannot read {path!r} as GeoTIFF: {error}") from error
+        return
+    from .rasterio_opener import GDAL_REMOTE_ENV
+
+    with opener.reading(path), rasterio.Env(**GDAL_REMOTE_ENV):
+        yield {"opener": opener}
+
+
+def _opener_for(fs: AbstractFileSystem) -> FsspecOpener | None:
+    if is_local(fs):
+        return None
+    from .rasterio_opener import FsspecOpener
+
+    return FsspecOpener(fs)
 
 
 def _check_exists(fs: AbstractFileSystem, path: str) -> None:
@@ -176,12 +186,15 @@ def _check_exists(fs: AbstractFileSystem, path: str) -> None:
         raise DataNotFoundError(f"no GeoTIFF file at {path!r}") from None
 
 
-def read_raster_info(fs: AbstractFileSystem, path: str) -> RasterInfo:
+def read_raster_info(
+    fs: AbstractFileSystem, path: str, opener: FsspecOpener | None = None
+) -> RasterInfo:
     """Read the header of the GeoTIFF at ``path`` (no pixel data)."""
     import rasterio
 
     _check_exists(fs, path)
-    with _rasterio_reading(fs, path) as kwargs, rasterio.open(path, **kwargs) as dataset:
+    opener = opener or _opener_for(fs)
+    with _rasterio_reading(path, opener) as kwargs, rasterio.open(path, **kwargs) as dataset:
         block_height, block_width = dataset.block_shapes[0]
         return RasterInfo(
             band_names=band_names(dataset.descriptions),
@@ -220,30 +233,119 @@ def open_geotiff(
     info: RasterInfo,
     params: Mapping,
     overview_level: int | None = None,
+    *,
+    opener: FsspecOpener | None = None,
 ) -> Any:
-    """Open the GeoTIFF lazily as a dataset of one variable per band."""
+    """Open the GeoTIFF lazily as a dataset of one variable per band.
+
+    Local files are read through rioxarray's own file handles. Other files are described
+    by rioxarray (coordinates, CRS, attributes), closed at once, and each dask chunk is
+    read by :func:`~eostores.fs.rasterio_opener.read_window`, which opens, reads and closes
+    the file in the thread that computes the chunk.
+    """
     import rioxarray
     import xarray as xr
 
     from .subset import apply_common_params
 
-    with _rasterio_reading(fs, path) as kwargs:
+    opener = opener or _opener_for(fs)
+    chunks = _chunks(info, params)
+    masked = params.get("masked", True)
+    with _rasterio_reading(path, opener) as kwargs:
         array = rioxarray.open_rasterio(
             path,
-            chunks=_chunks(info, params),
-            masked=params.get("masked", True),
+            chunks=chunks if opener is None else None,
+            masked=masked,
             overview_level=overview_level,
+            lock=None if opener is None else False,
             **kwargs,
         )
+        if opener is not None:
+            array.close()
     attrs = {k: v for k, v in array.attrs.items() if k != "long_name"}
     variables = {}
     for index, name in enumerate(info.band_names):
-        band = array.isel(band=index, drop=True)
+        if opener is None:
+            band = array.isel(band=index, drop=True)
+        else:
+            band = _remote_band(array, opener, path, index + 1, overview_level, masked, chunks)
         band.attrs = {**attrs, "band": index + 1}
         if name != f"band_{index + 1}":
             band.attrs["long_name"] = name
         band.encoding = dict(array.encoding)
         variables[name] = band
     dataset = xr.Dataset(variables)
-    dataset.set_close(array.close)
+    if opener is None:
+        dataset.set_close(array.close)
     return apply_common_params(dataset, params)
+
+
+def _remote_band(
+    template: Any,
+    opener: FsspecOpener,
+    path: str,
+    band: int,
+    overview_level: int | None,
+    masked: bool,
+    chunks: Mapping[str, Any],
+) -> Any:
+    """Band ``band`` as a dask-backed DataArray with the coordinates of ``template``."""
+    import uuid
+
+    import dask.array
+    import numpy as np
+    import xarray as xr
+
+    shape = (template.sizes["y"], template.sizes["x"])
+    reader = BandReader(opener, path, band, overview_level, masked, template.dtype, shape)
+    data = dask.array.from_array(
+        reader,
+        chunks=(chunks["y"], chunks["x"]),
+        lock=False,
+        asarray=False,
+        fancy=False,
+        name=f"geotiff-band-{band}-{uuid.uuid4().hex}",
+        meta=np.empty((0, 0), dtype=template.dtype),
+    )
+    coords = {k: v.variable for k, v in template.coords.items() if "band" not in v.dims}
+    coords.pop("band", None)
+    return xr.DataArray(data, dims=("y", "x"), coords=coords)
+
+
+@dataclass(frozen=True)
+class BandReader:
+    """Reads windows of one band of a remote GeoTIFF, for dask (picklable)."""
+
+    opener: FsspecOpener
+    path: str
+    band: int
+    overview_level: int | None
+    masked: bool
+    dtype: Any
+    shape: tuple[int, int]
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def __getitem__(self, key: tuple[slice, slice]) -> Any:
+        import numpy as np
+        from rasterio.windows import Window
+
+        from .rasterio_opener import read_window
+
+        (row_start, row_stop, _), (col_start, col_stop, _) = (
+            part.indices(size) for part, size in zip(key, self.shape, strict=True)
+        )
+        window = Window(col_start, row_start, col_stop - col_start, row_stop - row_start)
+        data = read_window(
+            self.opener,
+            self.path,
+            self.band,
+            window,
+            overview_level=self.overview_level,
+            masked=self.masked,
+        )
+        if self.masked:
+            data = np.ma.filled(data.astype(self.dtype), np.nan)
+        return np.asarray(data, dtype=self.dtype)

@@ -7,49 +7,20 @@ import re
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from ..errors import InvalidParameterError
+from ..paths import check_data_id, relative_path
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
 def normalize_data_id(data_id: str, *, store_id: str | None = None) -> str:
-    """Validate a data id and return its normal form (posix, no leading ./, no trailing /).
+    """Validate a data id and return its normal form (no leading ./, no trailing /).
 
-    Absolute paths, URLs, drive letters and ``..`` components are refused: a data id can
-    never point outside the store root.
+    Absolute paths, URLs, drive letters, ``~``, backslashes, encoded dots and separators
+    and ``..`` components are refused: a data id can never point outside the store root.
     """
-    if not isinstance(data_id, str) or not data_id.strip():
-        raise InvalidParameterError(
-            f"a data id must be a non-empty string, got {data_id!r}",
-            store_id=store_id,
-            parameter="data_id",
-        )
-    text = data_id.replace("\\", "/")
-    if is_absolute(text):
-        raise InvalidParameterError(
-            "a data id is a path relative to the store root; absolute paths and URLs "
-            "are not allowed",
-            store_id=store_id,
-            data_id=data_id,
-            parameter="data_id",
-        )
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise InvalidParameterError(
-            "'..' is not allowed in a data id: it must stay inside the store root",
-            store_id=store_id,
-            data_id=data_id,
-            parameter="data_id",
-        )
-    if not parts:
-        raise InvalidParameterError(
-            "a data id must name something below the store root",
-            store_id=store_id,
-            data_id=data_id,
-            parameter="data_id",
-        )
-    return "/".join(parts)
+    check_data_id(data_id, store_id=store_id)
+    return relative_path(data_id, store_id=store_id, data_id=data_id)
 
 
 def is_absolute(path: str) -> bool:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..datatype import DataTypeLike
 from ..errors import InvalidParameterError
+from ..paths import check_data_id
 from ..store import DataStore
 from .errors import translate_errors
 
@@ -116,12 +117,14 @@ class ReferenceDataStore(DataStore):
                 yield data_id
 
     def has_data(self, data_id: str, data_type: DataTypeLike = None) -> bool:
+        check_data_id(data_id, store_id=self.store_id)
         return data_id in self._refs and self._assert_data_type(data_type).alias in (
             "any",
             "dataset",
         )
 
     def _ref(self, data_id: str) -> dict[str, Any]:
+        check_data_id(data_id, store_id=self.store_id)
         if data_id not in self._refs:
             raise self._not_found(data_id, "known ids: " + ", ".join(self._refs))
         return self._refs[data_id]

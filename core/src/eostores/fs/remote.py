@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import unquote
 
-from .errors import translate_errors
+from ..errors import DataStoreError
+from ..paths import confine_url, relative_path
 from .formats import FormatHandler, handler_for_path
 from .storage_options import store_params_schema
 from .stores import FsDataStore
@@ -33,7 +35,7 @@ class NetworkFsDataStore(FsDataStore):
     @property
     def fs(self) -> AbstractFileSystem:
         if self._fs is None and self.filesystem_class is not None:
-            with translate_errors(self.store_id, None):
+            with self._translating(None):
                 from . import filesystems
 
                 cls = getattr(filesystems, self.filesystem_class)
@@ -45,7 +47,7 @@ class NetworkFsDataStore(FsDataStore):
         # answers False on 401/403: probe with a listing so that those surface.
         root = self.root.rstrip("/")
         if root:
-            with translate_errors(self.store_id, None), contextlib.suppress(FileNotFoundError):
+            with self._translating(None), contextlib.suppress(FileNotFoundError):
                 self.fs.ls(root, detail=False)
         yield from super()._walk()
 
@@ -55,6 +57,7 @@ class S3DataStore(NetworkFsDataStore):
 
     protocol = "s3"
     store_id = "s3"
+    endpoint_parameter = "storage_options.endpoint_url"
     filesystem_class = "S3FileSystem"
 
     def _storage_options(self) -> dict[str, Any]:
@@ -69,19 +72,22 @@ class S3DataStore(NetworkFsDataStore):
 
 
 class HttpsDataStore(NetworkFsDataStore):
-    """Data below an https URL; read-only unless the server accepts uploads.
+    """Data below an https URL, read-only, read by range requests.
 
-    Credentials: ``bearer_token``, or the login for the root URL's host in ``~/.netrc``
-    (or the file named by ``NETRC``). GET and HEAD requests answered with a transient
-    status (408, 429, 5xx) are retried with backoff, honouring ``Retry-After``.
+    Every request goes through one :mod:`eostores.http` session: transient failures
+    (dropped connections, 429, 5xx) are retried with backoff honouring ``Retry-After``,
+    within the store's ``deadline``. Credentials: ``bearer_token``, or the login for the
+    root URL's host in ``~/.netrc`` (or the file named by ``NETRC``). Data ids are listed
+    from the servers' index pages where they offer them.
     """
 
     protocol = "https"
     store_id = "https"
-    filesystem_class = "HTTPFileSystem"
+    endpoint_parameter = "root"
 
     @classmethod
     def get_data_store_params_schema(cls) -> JsonObjectSchema:
+        from ..http import http_params_schema
         from ..schema import JsonBooleanSchema, JsonStringSchema
 
         return store_params_schema(
@@ -93,35 +99,55 @@ class HttpsDataStore(NetworkFsDataStore):
             use_netrc=JsonBooleanSchema(
                 default=True, title="Use the login in .netrc for the root URL's host"
             ),
+            **http_params_schema(),
         )
 
-    def _storage_options(self) -> dict[str, Any]:
-        # Credentials go into plain headers: zarr re-creates the filesystem from its JSON
-        # form, which an aiohttp.BasicAuth object would not survive.
-        options = super()._storage_options()
-        headers = dict(options.pop("headers", None) or {})
-        client_kwargs = dict(options.get("client_kwargs") or {})
-        given = {name.lower() for name in (*headers, *client_kwargs.get("headers", {}))}
-        token = self._store_params.get("bearer_token")
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        elif (
-            self._store_params.get("use_netrc", True)
-            and "auth" not in client_kwargs
-            and "authorization" not in given
-        ):
-            authorization = _netrc_auth(self.root)
-            if authorization is not None:
-                headers["Authorization"] = authorization
-        if headers:
-            client_kwargs["headers"] = {**client_kwargs.get("headers", {}), **headers}
-        if client_kwargs:
-            options["client_kwargs"] = client_kwargs
-        return options
+    @property
+    def fs(self) -> AbstractFileSystem:
+        if self._fs is None:
+            from ..http import BearerAuth, HttpConfig, new_session
+            from . import filesystems
+
+            options = self._storage_options()
+            config = HttpConfig.from_params(self._store_params, store_id=self.store_id)
+            token = self._store_params.get("bearer_token")
+            auth: Any = None
+            if token:
+                auth = BearerAuth(token)
+            elif self._store_params.get("use_netrc", True):
+                auth = _netrc_login(self.root)
+            if auth is None:
+                auth = filesystems.NoAuth()
+            session = new_session(config, auth=auth, headers=options.get("headers"))
+            block_size = options.get("block_size")
+            self._fs = filesystems.HttpsFileSystem(
+                session, **({"block_size": block_size} if block_size else {})
+            )
+        return self._fs
+
+    def _assert_writable(self, data_id: str | None) -> None:
+        raise DataStoreError(
+            "data over https are read-only", store_id=self.store_id, data_id=data_id
+        )
+
+    def _path(self, data_id: str) -> str:
+        # Each segment is quoted, so that '?', '#' and '%' in a data id cannot change the URL.
+        return confine_url(self.root, data_id, store_id=self.store_id, data_id=data_id)
+
+    def _relative(self, name: str) -> str | None:
+        # Listed names are URLs from the server's index pages: decoded into data ids, and
+        # left out when they would not stay below the root.
+        relative = super()._relative(name)
+        if relative is None:
+            return None
+        try:
+            return relative_path(unquote(relative), from_service=True, store_id=self.store_id)
+        except DataStoreError:
+            return None
 
     def _existing_handler(self, data_id: str) -> FormatHandler | None:
         # HTTP servers often list no directories, so a zarr URL may answer 404 while its
-        # keys exist: look for its metadata instead. Probe strictly, so that 401 and 403
+        # keys exist: look for its metadata instead. Probes are strict: 401 and 403
         # surface as errors instead of as absence.
         path = self._path(data_id)
         handler = handler_for_path(path)
@@ -130,25 +156,20 @@ class HttpsDataStore(NetworkFsDataStore):
         if handler.is_directory:
             from .zarr import METADATA_KEYS
 
-            found = any(self.fs.exists(f"{path}/{key}", strict=True) for key in METADATA_KEYS)
+            found = any(self.fs.exists(f"{path}/{key}") for key in METADATA_KEYS)
         else:
-            found = self.fs.exists(path, strict=True)
+            found = self.fs.exists(path)
         return handler if found else None
 
 
-def _netrc_auth(url: str) -> str | None:
-    """The ``Authorization`` header value for the login of ``url``'s host in .netrc."""
+def _netrc_login(url: str) -> tuple[str, str] | None:
+    """The login for ``url``'s host in .netrc, if there is one."""
     from urllib.parse import urlparse
 
     from ..credentials import netrc_credentials
 
     host = urlparse(url).hostname
-    found = netrc_credentials(host) if host else None
-    if found is None:
-        return None
-    import base64
-
-    return "Basic " + base64.b64encode(f"{found[0]}:{found[1]}".encode()).decode("ascii")
+    return netrc_credentials(host) if host else None
 
 
 class FtpDataStore(NetworkFsDataStore):
@@ -156,6 +177,7 @@ class FtpDataStore(NetworkFsDataStore):
 
     protocol = "ftp"
     store_id = "ftp"
+    endpoint_parameter = "storage_options.host"
     filesystem_class = "FTPFileSystem"
 
 
@@ -168,4 +190,5 @@ class AbfsDataStore(NetworkFsDataStore):
 
     protocol = "abfs"
     store_id = "abfs"
+    endpoint_parameter = "storage_options.connection_string"
     filesystem_class = "AzureBlobFileSystem"

@@ -81,17 +81,16 @@ def storage_options_schema(protocol: str) -> Any:
             tls=JsonBooleanSchema(title="Use FTP over TLS"),
         )
     elif protocol in ("https", "http"):
+        # Files are read by range requests through the store's eostores.http session,
+        # whose settings are store parameters of their own.
+        common = {}
         extra = dict(
             headers=JsonObjectSchema(
                 additional_properties=JsonStringSchema(), title="Extra request headers"
             ),
-            client_kwargs=JsonObjectSchema(
-                additional_properties=True, title="aiohttp client session parameters"
+            block_size=JsonIntegerSchema(
+                minimum=1, title="Bytes fetched at least per range request"
             ),
-            block_size=JsonIntegerSchema(minimum=0, title="Read block size, bytes"),
-            simple_links=JsonBooleanSchema(title="Also list links that are not in <a> tags"),
-            same_scheme=JsonBooleanSchema(title="Only list links of the same scheme"),
-            cache_type=JsonStringSchema(),
         )
     properties = {**common, **extra}
     return JsonObjectSchema(

@@ -13,6 +13,7 @@ from ..errors import (
     DataStoreError,
     InvalidParameterError,
 )
+from ..paths import check_data_id, confine
 from ..store import MutableDataStore
 from .errors import translate_errors
 from .formats import (
@@ -48,6 +49,8 @@ class FsDataStore(MutableDataStore):
     """
 
     protocol: ClassVar[str] = "file"
+    #: The store parameter that says where the service is, named when it cannot be reached.
+    endpoint_parameter: ClassVar[str | None] = None
 
     def __init__(self, **store_params: Any):
         super().__init__(**store_params)
@@ -85,12 +88,21 @@ class FsDataStore(MutableDataStore):
         if self._fs is None:
             import fsspec
 
-            with translate_errors(self.store_id, None):
+            with self._translating(None):
                 self._fs = fsspec.filesystem(self.protocol, **self._storage_options())
         return self._fs
 
+    def _translating(self, data_id: str | None) -> contextlib.AbstractContextManager[None]:
+        """Filesystem and client-library errors inside become DataStoreError subclasses."""
+        return translate_errors(self.store_id, data_id, endpoint_parameter=self.endpoint_parameter)
+
     def _path(self, data_id: str) -> str:
+        """The filesystem path of a normalized data id, for reading."""
         return join_root(self.root, data_id)
+
+    def _write_path(self, data_id: str) -> str:
+        """The filesystem path of a normalized data id, for writing and deleting."""
+        return self._path(data_id)
 
     def _normalize(self, data_id: str) -> str:
         return normalize_data_id(data_id, store_id=self.store_id)
@@ -109,7 +121,7 @@ class FsDataStore(MutableDataStore):
         max_depth = self._store_params.get("max_depth", 1)
         root_path = self.root.rstrip("/") or ("/" if self.root.startswith("/") else "")
         pending: list[tuple[str, int]] = [(root_path, 1)]
-        with translate_errors(self.store_id, None):
+        with self._translating(None):
             if root_path and not self.fs.exists(root_path):
                 return
             while pending:
@@ -166,13 +178,14 @@ class FsDataStore(MutableDataStore):
 
     def has_data(self, data_id: str, data_type: DataTypeLike = None) -> bool:
         wanted = self._assert_data_type(data_type)
+        check_data_id(data_id, store_id=self.store_id)
         try:
             data_id = self._normalize(data_id)
         except InvalidParameterError:
             return False
         if not self._is_included(data_id):
             return False
-        with translate_errors(self.store_id, data_id):
+        with self._translating(data_id):
             handler = self._existing_handler(data_id)
         return handler is not None and _handler_delivers(handler, wanted)
 
@@ -190,7 +203,7 @@ class FsDataStore(MutableDataStore):
         data_id = self._normalize(data_id)
         if not self._is_included(data_id):
             raise self._not_found(data_id, "excluded by the store's includes/excludes")
-        with translate_errors(self.store_id, data_id):
+        with self._translating(data_id):
             handler = self._existing_handler(data_id)
             if handler is None:
                 path_handler = handler_for_path(data_id)
@@ -276,7 +289,7 @@ class FsDataStore(MutableDataStore):
     def describe_data(self, data_id: str, data_type: DataTypeLike = None) -> DataDescriptor:
         data_id, handler = self._resolve(data_id, None)
         dtype = self._data_type_for(handler, data_type, data_id)
-        with translate_errors(self.store_id, data_id):
+        with self._translating(data_id):
             descriptor = handler.describe(self.fs, self._path(data_id), data_id, dtype)
         descriptor.open_params_schema = handler.get_open_params_schema(dtype)
         return descriptor
@@ -324,7 +337,7 @@ class FsDataStore(MutableDataStore):
             self._validated_open_params(named, data_type, data_id, open_params)
         data_id, handler = self._resolve(data_id, opener_id)
         dtype, params = self._validated_open_params(handler, data_type, data_id, open_params)
-        with translate_errors(self.store_id, data_id):
+        with self._translating(data_id):
             data = handler.open(self.fs, self._path(data_id), dtype, params)
             if dtype == "dataset":
                 from .subset import apply_common_params
@@ -390,8 +403,8 @@ class FsDataStore(MutableDataStore):
             params["base_dataset_id"] = posixpath.relpath(
                 base_id, posixpath.dirname(data_id) or "."
             )
-        path = self._path(data_id)
-        with translate_errors(self.store_id, data_id):
+        path = self._write_path(data_id)
+        with self._translating(data_id):
             exists = self.fs.exists(path)
             if params.get("append_dim") and exists:
                 handler.append(data, self.fs, path, params)
@@ -446,8 +459,9 @@ class FsDataStore(MutableDataStore):
             delete_params, store_id=self.store_id, data_id=data_id
         )
         data_id, handler = self._resolve(data_id, None)
-        with translate_errors(self.store_id, data_id):
-            handler.delete(self.fs, self._path(data_id))
+        path = self._write_path(data_id)
+        with self._translating(data_id):
+            handler.delete(self.fs, path)
 
 
 def _handler_delivers(handler: FormatHandler, wanted: DataType) -> bool:
@@ -463,6 +477,10 @@ class FileDataStore(FsDataStore):
     def _storage_options(self) -> dict[str, Any]:
         return {"auto_mkdir": True, **super()._storage_options()}
 
+    def _write_path(self, data_id: str) -> str:
+        # Symlinks below the root must not lead a write or a delete outside it.
+        return str(confine(self.root or ".", data_id, store_id=self.store_id, data_id=data_id))
+
 
 class MemoryDataStore(FsDataStore):
     """Data in fsspec's process-wide in-memory filesystem (tests, scratch space)."""
@@ -472,33 +490,16 @@ class MemoryDataStore(FsDataStore):
 
 
 def fs_store_class(protocol: str) -> type[FsDataStore]:
-    """The store class for an fsspec protocol; a generic one for other protocols."""
-    protocol = "https" if protocol == "http" else protocol
-    if protocol == "reference":
-        from .reference import ReferenceDataStore
+    """The registered store class of an fsspec protocol; a generic one for other protocols."""
+    from ..registry import find_data_store_extensions, get_data_store_class
 
-        return ReferenceDataStore
-    from .remote import AbfsDataStore, FtpDataStore, HttpsDataStore, S3DataStore
-
-    known = (
-        FileDataStore,
-        MemoryDataStore,
-        S3DataStore,
-        HttpsDataStore,
-        FtpDataStore,
-        AbfsDataStore,
-    )
-    for cls in known:
-        if cls.protocol == protocol:
-            return cls
+    store_id = STORE_IDS.get(protocol, protocol)
+    if find_data_store_extensions(lambda e: e.name == store_id):
+        return get_data_store_class(store_id)
     return type(
         f"{protocol.title()}DataStore",
         (FsDataStore,),
-        {
-            "protocol": protocol,
-            "store_id": STORE_IDS.get(protocol, protocol),
-            "__module__": __name__,
-        },
+        {"protocol": protocol, "store_id": store_id, "__module__": __name__},
     )
 
 

@@ -5,19 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..dims import TIME_NAMES, X_NAMES, Y_NAMES, find_dim
 from ..errors import InvalidParameterError
-
-X_NAMES = ("lon", "longitude", "x")
-Y_NAMES = ("lat", "latitude", "y")
-TIME_NAMES = ("time", "t", "valid_time")
-
-
-def find_dim(dataset: Any, names: tuple[str, ...]) -> str | None:
-    """The first of ``names`` that is a 1-D coordinate of ``dataset``."""
-    for name in names:
-        if name in dataset.coords and dataset[name].ndim == 1:
-            return name
-    return None
 
 
 def _index_slice(coord: Any, low: float, high: float) -> slice:

@@ -30,12 +30,12 @@ from .types import (
     JsonNumberSchema,
     JsonSchema,
     JsonStringSchema,
-    _closest,
-    _json_equal,
-    _listing,
-    _short_repr,
+    closest_match,
+    json_equal,
+    listing,
     parse_date_string,
     parse_datetime_string,
+    short_repr,
 )
 
 __all__ = [
@@ -268,7 +268,7 @@ def parse_bbox(value: Any, *, geographic: bool = True) -> tuple[float, float, fl
     """
 
     def fail(reason: str) -> InvalidParameterError:
-        return InvalidParameterError(f"bbox = {_short_repr(value)}: {reason}", parameter="bbox")
+        return InvalidParameterError(f"bbox = {short_repr(value)}: {reason}", parameter="bbox")
 
     parts: Any = value
     if isinstance(value, str):
@@ -382,7 +382,7 @@ def parse_time_range(value: Any, *, now: datetime | None = None) -> TimeRange:
         return TimeRange()
     if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) != 2:
         raise InvalidParameterError(
-            f"time_range = {_short_repr(value)}: must be a pair [start, end]",
+            f"time_range = {short_repr(value)}: must be a pair [start, end]",
             parameter="time_range",
         )
     start = None if value[0] is None else _to_instant(value[0], "time_range[0]", end=False)
@@ -392,7 +392,7 @@ def parse_time_range(value: Any, *, now: datetime | None = None) -> TimeRange:
         end = _to_instant(value[1], "time_range[1]", end=True)
     if start is not None and start > end:
         raise InvalidParameterError(
-            f"time_range = {_short_repr(value)}: the start {start.isoformat()}Z is after the "
+            f"time_range = {short_repr(value)}: the start {start.isoformat()}Z is after the "
             f"end {end.isoformat()}Z",
             parameter="time_range",
         )
@@ -436,7 +436,7 @@ def _to_instant(value: Any, where: str, *, end: bool) -> datetime:
         return datetime.combine(day, _LAST_MICROSECOND if end else time())
     if instant is None:
         raise InvalidParameterError(
-            f"{where} = {_short_repr(value)}: must be a date such as 2020-01-01, a date-time "
+            f"{where} = {short_repr(value)}: must be a date such as 2020-01-01, a date-time "
             "such as 2020-01-01T00:00:00Z or null",
             parameter="time_range" if where.startswith("time_range") else None,
         )
@@ -478,7 +478,7 @@ def parse_time_period(value: Any) -> TimePeriod:
     match = _TIME_PERIOD_RE.match(value) if isinstance(value, str) else None
     if match is None:
         raise InvalidParameterError(
-            f"time_period = {_short_repr(value)}: must be an optional positive count and a "
+            f"time_period = {short_repr(value)}: must be an optional positive count and a "
             "unit H, D, W, M or Y, such as 1D, 8D, 1M",
             parameter="time_period",
         )
@@ -500,22 +500,22 @@ def resolve_variable_names(
         return list(available)
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise InvalidParameterError(
-            f"{parameter} = {_short_repr(value)}: must be a list of names (or null for all)",
+            f"{parameter} = {short_repr(value)}: must be a list of names (or null for all)",
             parameter=parameter,
         )
     known = set(available)
     seen: set[str] = set()
     for index, name in enumerate(value):
         if name not in known:
-            message = f"{parameter}[{index}] = {_short_repr(name)}: unknown variable"
-            suggestion = _closest(name, available)
+            message = f"{parameter}[{index}] = {short_repr(name)}: unknown variable"
+            suggestion = closest_match(name, available)
             if suggestion is not None:
                 message += f" (did you mean {suggestion!r}?)"
-            message += f"; allowed: {_listing(list(available), quote=False) or 'none'}"
+            message += f"; allowed: {listing(list(available), quote=False) or 'none'}"
             raise InvalidParameterError(message, parameter=parameter)
         if name in seen:
             raise InvalidParameterError(
-                f"{parameter} = {_short_repr(value)}: {name!r} is given more than once",
+                f"{parameter} = {short_repr(value)}: {name!r} is given more than once",
                 parameter=parameter,
             )
         seen.add(name)
@@ -536,7 +536,7 @@ def apply_parameter_aliases(params: Mapping[str, Any], aliases: Mapping[str, str
             if not _same_value(result[name], value):
                 raise InvalidParameterError(
                     f"{source[name]!r} and {key!r} name the same parameter {name!r} "
-                    f"but differ: {_short_repr(result[name], 40)} != {_short_repr(value, 40)}; "
+                    f"but differ: {short_repr(result[name], 40)} != {short_repr(value, 40)}; "
                     "give only one",
                     parameter=name,
                 )
@@ -549,7 +549,7 @@ def apply_parameter_aliases(params: Mapping[str, Any], aliases: Mapping[str, str
 
 
 def _same_value(a: Any, b: Any) -> bool:
-    if _json_equal(a, b):
+    if json_equal(a, b):
         return True
     try:
         return bool(a == b) and type(a) is type(b)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
+from eostores.credentials import is_secret_name
 from eostores.errors import InvalidParameterError
 
 __all__ = [
@@ -206,19 +207,19 @@ def _to_json_value(value: Any, what: str) -> Any:
         return result
     if isinstance(value, list | tuple):
         return [_to_json_value(item, what) for item in value]
-    raise InvalidParameterError(f"{what} must be a JSON value, got {_short_repr(value)}")
+    raise InvalidParameterError(f"{what} must be a JSON value, got {short_repr(value)}")
 
 
-def _json_equal(a: Any, b: Any) -> bool:
+def json_equal(a: Any, b: Any) -> bool:
     """Equality as JSON sees it: 1 == 1.0, but true != 1; tuples equal lists."""
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, numbers.Real) and isinstance(b, numbers.Real):
         return a == b
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     if isinstance(a, str) and isinstance(b, str):
         return a == b
     return a is None and b is None
@@ -243,14 +244,11 @@ def _json_key(value: Any) -> Any:
 
 # -- error reporting ------------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(
-    r"secret|passw|token|api_?key|credential|private|^key$|^auth$|^authorization$", re.I
-)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _RANK_TYPE, _RANK_FORMAT, _RANK_CONSTRAINT = 0, 1, 2
 
 
-def _short_repr(value: Any, limit: int = _MAX_REPR) -> str:
+def short_repr(value: Any, limit: int = _MAX_REPR) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -268,7 +266,7 @@ def _format_path(path: Sequence[str | int]) -> str:
 
 
 def _is_secret_path(path: Sequence[str | int]) -> bool:
-    return any(isinstance(part, str) and _SECRET_NAME.search(part) for part in path)
+    return any(isinstance(part, str) and is_secret_name(part) for part in path)
 
 
 def _join_alternatives(phrases: Sequence[str]) -> str:
@@ -277,7 +275,7 @@ def _join_alternatives(phrases: Sequence[str]) -> str:
     return ", ".join(phrases[:-1]) + " or " + phrases[-1]
 
 
-def _closest(word: Any, candidates: Iterable[Any]) -> str | None:
+def closest_match(word: Any, candidates: Iterable[Any]) -> str | None:
     if not isinstance(word, str):
         return None
     names = [c for c in candidates if isinstance(c, str)]
@@ -285,8 +283,8 @@ def _closest(word: Any, candidates: Iterable[Any]) -> str | None:
     return matches[0] if matches else None
 
 
-def _listing(values: Sequence[Any], *, quote: bool = True) -> str:
-    shown = [_short_repr(v, 40) if quote else str(v) for v in values[:_MAX_LISTED]]
+def listing(values: Sequence[Any], *, quote: bool = True) -> str:
+    shown = [short_repr(v, 40) if quote else str(v) for v in values[:_MAX_LISTED]]
     text = ", ".join(shown)
     if len(values) > _MAX_LISTED:
         text += f", ... ({len(values) - _MAX_LISTED} more)"
@@ -295,12 +293,12 @@ def _listing(values: Sequence[Any], *, quote: bool = True) -> str:
 
 def _one_of_requirement(allowed: Sequence[Any], value: Any) -> str:
     if len(allowed) == 1:
-        text = f"must be {_short_repr(allowed[0])}"
+        text = f"must be {short_repr(allowed[0])}"
     elif not allowed:
         text = "no value is allowed"
     else:
-        text = f"must be one of {_listing(allowed)}"
-    suggestion = _closest(value, allowed)
+        text = f"must be one of {listing(allowed)}"
+    suggestion = closest_match(value, allowed)
     if suggestion is not None:
         text += f" (did you mean {suggestion!r}?)"
     return text
@@ -334,7 +332,7 @@ class _Failure(Exception):
     def text(self) -> str:
         if self.message is not None:
             return self.message
-        shown = "<hidden>" if self.hidden else _short_repr(self.value)
+        shown = "<hidden>" if self.hidden else short_repr(self.value)
         return f"{_format_path(self.path) or 'value'} = {shown}: {self.requirement}"
 
     def to_error(self) -> InvalidParameterError:
@@ -442,7 +440,7 @@ class JsonSchema:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, JsonSchema):
             return NotImplemented
-        return _json_equal(self.to_dict(), other.to_dict())
+        return json_equal(self.to_dict(), other.to_dict())
 
     __hash__ = None  # type: ignore[assignment]  # schemas are mutable
 
@@ -459,8 +457,8 @@ class JsonSchema:
 
     def _repr_value(self, name: str, value: Any) -> str:
         if isinstance(value, list) and value and isinstance(value[0], JsonSchema):
-            return "[" + ", ".join(_short_repr(item, 40) for item in value) + "]"
-        return _short_repr(value, 60)
+            return "[" + ", ".join(short_repr(item, 40) for item in value) + "]"
+        return short_repr(value, 60)
 
     def copy(self) -> JsonSchema:
         """A deep copy, free to be changed."""
@@ -483,7 +481,7 @@ class JsonSchema:
     def _validate(self, value: Any, path: list[str | int]) -> Any:
         if value is None and self.nullable:
             if self.const is not UNDEFINED and self.const is not None:
-                raise self._failure(path, value, f"must be {_short_repr(self.const)}")
+                raise self._failure(path, value, f"must be {short_repr(self.const)}")
             return None
         value = self._coerce(value, path)
         self._check_const_enum(value, path)
@@ -532,11 +530,11 @@ class JsonSchema:
         return value
 
     def _check_const_enum(self, value: Any, path: list[str | int]) -> None:
-        if self.const is not UNDEFINED and not _json_equal(value, self.const):
+        if self.const is not UNDEFINED and not json_equal(value, self.const):
             raise self._failure(
-                path, value, f"must be {_short_repr(self.const)}", allowed_values=[self.const]
+                path, value, f"must be {short_repr(self.const)}", allowed_values=[self.const]
             )
-        if self.enum is not None and not any(_json_equal(value, v) for v in self.enum):
+        if self.enum is not None and not any(json_equal(value, v) for v in self.enum):
             raise self._failure(
                 path, value, _one_of_requirement(self.enum, value), allowed_values=self.enum
             )
@@ -873,7 +871,7 @@ class JsonArraySchema(JsonSchema):
                 key = _json_key(item)
                 if key in seen:
                     raise self._failure(
-                        path, value, f"must not repeat items ({_short_repr(item, 40)} repeated)"
+                        path, value, f"must not repeat items ({short_repr(item, 40)} repeated)"
                     )
                 seen.add(key)
         return tuple(result) if isinstance(value, tuple) else result
@@ -1009,11 +1007,11 @@ class JsonObjectSchema(JsonSchema):
     def _unknown(self, path: list[str | int], key: str) -> _Failure:
         full = _format_path([*path, key])
         message = f"unknown parameter {full!r}"
-        suggestion = _closest(key, self.properties)
+        suggestion = closest_match(key, self.properties)
         if suggestion is not None:
             message += f" (did you mean {suggestion!r}?)"
         names = list(self.properties)
-        message += f"; allowed: {_listing(names, quote=False)}" if names else "; none allowed"
+        message += f"; allowed: {listing(names, quote=False)}" if names else "; none allowed"
         return self._failure([*path, key], UNDEFINED, "", message=message)
 
 

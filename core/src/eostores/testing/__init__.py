@@ -1,7 +1,7 @@
 """Testing helpers for eostores and its store packages.
 
-The emulator server toolkit lives in :mod:`eostores.testing.server`; its names are
-re-exported here lazily, so that importing this package costs nothing and needs no pytest.
+The emulator server toolkit (:mod:`eostores.testing.server` and the modules it is built
+from) is re-exported here lazily, so that importing this package costs nothing and needs no pytest.
 """
 
 from __future__ import annotations
@@ -10,17 +10,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from eostores.testing.server import (
-        EmulatorProcess,
-        EmulatorServer,
-        FaultProfile,
-        Headers,
-        Request,
-        RequestRecord,
-        Response,
-        route,
-        run_emulator,
-    )
+    from eostores.testing.faults import FaultProfile, RequestRecord
+    from eostores.testing.messages import Headers, Request, Response, route
+    from eostores.testing.process import EmulatorProcess
+    from eostores.testing.runner import run_emulator
+    from eostores.testing.server import EmulatorServer
 
 __all__ = [
     "EmulatorProcess",
@@ -34,7 +28,17 @@ __all__ = [
     "run_emulator",
 ]
 
-_LAZY = {name: "eostores.testing.server" for name in __all__}
+_LAZY = {
+    "EmulatorProcess": "eostores.testing.process",
+    "EmulatorServer": "eostores.testing.server",
+    "FaultProfile": "eostores.testing.faults",
+    "Headers": "eostores.testing.messages",
+    "Request": "eostores.testing.messages",
+    "RequestRecord": "eostores.testing.faults",
+    "Response": "eostores.testing.messages",
+    "route": "eostores.testing.messages",
+    "run_emulator": "eostores.testing.runner",
+}
 
 
 def __getattr__(name: str) -> Any:

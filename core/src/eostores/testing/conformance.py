@@ -13,22 +13,45 @@ A store package applies it with a few lines::
             return new_data_store("my", **my_emulator.store_params())
 
 Optional fixtures refine the checks: ``emulator`` (an EmulatorServer or EmulatorProcess;
-enables request-log and fault-injection checks), ``secrets`` (strings that must never be
-shown) and ``bad_credentials_store`` (a store configured with wrong credentials).
+enables request-log and fault-injection checks), ``secrets`` (strings the store was created
+with that must never be shown, also not in DEBUG logs), ``bad_credentials_store`` (a store
+configured with wrong credentials) and ``store_with_fake_secret`` (``(store, secret)``: a
+store created with a made-up secret, whose calls may fail). Class attributes tune the
+checks: ``hostile_data_ids``, ``oversized_open_params`` (open parameters whose grid would
+exceed the store's size bound; ``None`` for stores without a grid) and ``concurrency``.
+The dask.distributed check uses the session-wide ``eostores_dask_cluster`` fixture of the
+eostores pytest plugin (two worker processes).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import pickle
+import threading
 import time
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import pytest
 
 from ..errors import AuthenticationError, DataNotFoundError, DataStoreError, InvalidParameterError
 
 UNKNOWN_DATA_ID = "no-such-data-id-8d1f"
+#: A name no store serves, inside every hostile data id, to find it in request logs.
+HOSTILE_MARKER = "hostile8d1f"
+#: Data ids that must never lead a request out of the store's place (parametrize ids first).
+HOSTILE_DATA_IDS: dict[str, str] = {
+    "dotdot": f"../{HOSTILE_MARKER}",
+    "encoded-dotdot": f"%2e%2e/{HOSTILE_MARKER}",
+    "absolute": f"/etc/{HOSTILE_MARKER}",
+    "home": f"~/{HOSTILE_MARKER}",
+    "query": f"{HOSTILE_MARKER}?b=c",
+    "fragment": f"{HOSTILE_MARKER}#b",
+    "nul": f"{HOSTILE_MARKER}\x00b",
+}
+NON_STRING_DATA_IDS = (42, 1.5, b"bytes-id", ["list-id"], {"dict": "id"})
 
 
 def _check_json_schema(schema_dict: dict[str, Any]) -> None:
@@ -38,6 +61,25 @@ def _check_json_schema(schema_dict: dict[str, Any]) -> None:
 
 def _request_count(emulator: Any) -> int:
     return len(emulator.request_log)
+
+
+def escaped_requests(records: list[Any], data_id: str) -> list[str]:
+    """The requests of ``records`` in which the hostile ``data_id`` left its place.
+
+    A request may carry the id as one quoted path segment or in the query; any other
+    appearance of :data:`HOSTILE_MARKER` (a path normalised past ``..``, a query or fragment
+    split off the id, a NUL cut) is an escape.
+    """
+    escaped = []
+    for record in records:
+        raw = getattr(record, "raw_path", "") or record.path
+        segments = raw.split("/")
+        if not any(HOSTILE_MARKER in unquote(segment) for segment in segments):
+            continue
+        if data_id in (unquote(segment) for segment in segments):
+            continue
+        escaped.append(f"{record.method} {raw} {record.query or ''}".strip())
+    return escaped
 
 
 class StoreConformance:
@@ -68,6 +110,21 @@ class StoreConformance:
     @pytest.fixture
     def bad_credentials_store(self) -> Any:
         return None
+
+    @pytest.fixture
+    def store_with_fake_secret(self) -> tuple[Any, str] | None:
+        return None
+
+    #: Data ids that must be refused (or not found) without any request escaping.
+    hostile_data_ids: ClassVar[dict[str, str]] = HOSTILE_DATA_IDS
+    #: Open parameters (merged into ``open_params``) whose grid is too big to allocate;
+    #: ``None`` for stores without a grid of their own.
+    oversized_open_params: ClassVar[dict[str, Any] | None] = None
+    #: Whether oversized grids are refused without any request (the grid follows from the
+    #: parameters alone); stores that learn the grid from the data read metadata first.
+    grid_known_without_requests: ClassVar[bool] = True
+    #: Threads opening and reading at once in the concurrency check.
+    concurrency: ClassVar[int] = 4
 
     # -- schemas ----------------------------------------------------------------------------
 
@@ -209,6 +266,141 @@ class StoreConformance:
         with pytest.raises(AuthenticationError):
             bad_credentials_store.open_data(self.data_id, **self.open_params).load()
         assert time.monotonic() - start < self.auth_deadline_s
+
+    # -- hostile and malformed data ids ----------------------------------------------------
+
+    @pytest.mark.parametrize("kind", list(HOSTILE_DATA_IDS))
+    def test_hostile_data_ids_are_refused_without_escaping(self, store, emulator, kind):
+        if kind not in self.hostile_data_ids:
+            pytest.skip(f"{kind!r} is a legitimate data id of this store")
+        data_id = self.hostile_data_ids[kind]
+        before = _request_count(emulator) if emulator is not None else 0
+        try:
+            found = store.has_data(data_id)
+        except InvalidParameterError:
+            found = False
+        assert found is False, f"has_data({data_id!r}) must be False"
+        for call in (
+            lambda: store.describe_data(data_id),
+            lambda: store.open_data(data_id, **self.open_params),
+            lambda: store.get_data_types_for_data(data_id),
+        ):
+            with pytest.raises((DataNotFoundError, InvalidParameterError)):
+                call()
+        if emulator is not None:
+            records = emulator.request_log[before:]
+            escaped = escaped_requests(records, data_id)
+            assert not escaped, f"requests escaped for {data_id!r}: {escaped}"
+
+    @pytest.mark.parametrize("data_id", NON_STRING_DATA_IDS, ids=lambda v: type(v).__name__)
+    def test_non_string_data_ids_are_invalid(self, store, emulator, data_id):
+        before = _request_count(emulator) if emulator is not None else None
+        for call in (
+            store.has_data,
+            store.describe_data,
+            store.open_data,
+            store.get_data_types_for_data,
+            store.get_open_data_params_schema,
+        ):
+            with pytest.raises(InvalidParameterError) as caught:
+                call(data_id)
+            assert caught.value.parameter == "data_id" or "data id" in str(caught.value)
+        if emulator is not None:
+            assert _request_count(emulator) == before, "a non-string id must fail at once"
+
+    # -- size limits ----------------------------------------------------------------------------
+
+    def test_oversized_grid_is_refused_before_allocating(self, store, emulator):
+        if self.oversized_open_params is None:
+            pytest.skip("the store has no grid of its own")
+        import tracemalloc
+
+        before = _request_count(emulator) if emulator is not None else None
+        tracemalloc.start()
+        try:
+            with pytest.raises(InvalidParameterError) as caught:
+                store.open_data(self.data_id, **{**self.open_params, **self.oversized_open_params})
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        text = str(caught.value)
+        assert caught.value.parameter in ("spatial_res", "bbox") or "spatial_res" in text
+        assert "bbox" in text, "the error must say which parameters make the grid big"
+        assert peak < 256 * 2**20, f"{peak} bytes were allocated before the refusal"
+        if emulator is not None and self.grid_known_without_requests:
+            assert _request_count(emulator) == before, "an oversized grid must fail at once"
+
+    # -- secrets in logs ------------------------------------------------------------------------
+
+    def test_no_secrets_in_debug_logs(self, store, secrets, store_with_fake_secret, caplog):
+        cases = [(store, list(secrets))]
+        if store_with_fake_secret is not None:
+            fake_store, fake_secret = store_with_fake_secret
+            cases.append((fake_store, [fake_secret]))
+        if not any(shown for _, shown in cases):
+            pytest.skip("the store was created with no secret")
+        caplog.set_level(logging.DEBUG)
+        for each, _ in cases:
+            for call in (
+                lambda s=each: s.has_data(self.data_id),
+                lambda s=each: s.describe_data(self.data_id),
+                lambda s=each: _first_values(s.open_data(self.data_id, **self.open_params)),
+                lambda s=each: s.describe_data(UNKNOWN_DATA_ID),
+            ):
+                try:
+                    call()
+                except DataStoreError as error:
+                    logging.getLogger("eostores.conformance").debug("call failed: %r", error)
+        logged = caplog.text + "\n".join(
+            f"{record.getMessage()} {record.exc_text or ''}" for record in caplog.records
+        )
+        for _, shown in cases:
+            for secret in shown:
+                assert secret not in logged, "a secret was logged at DEBUG level"
+
+    # -- concurrency ----------------------------------------------------------------------------
+
+    def test_concurrent_opens_share_one_cache(self, store):
+        expected = _first_values(store.open_data(self.data_id, **self.open_params))
+        stores = [store, pickle.loads(pickle.dumps(store))]  # same parameters, same cache
+        barrier = threading.Barrier(self.concurrency)
+        results: list[Any] = [None] * self.concurrency
+        failures: list[BaseException] = []
+
+        def work(index: int) -> None:
+            try:
+                barrier.wait(timeout=120)
+                each = stores[index % len(stores)]
+                results[index] = _first_values(each.open_data(self.data_id, **self.open_params))
+            except BaseException as error:  # reported below, with the thread's error
+                failures.append(error)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(self.concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=600)
+        assert not failures, f"concurrent opens failed: {failures[0]!r}"
+        assert all(result == expected for result in results)
+
+    def test_dataset_computes_on_distributed_worker_processes(self, store, eostores_dask_cluster):
+        distributed = pytest.importorskip("distributed")
+        dataset = store.open_data(self.data_id, **self.open_params)
+        name = next(iter(dataset.data_vars))
+        expected = dataset[name].load().values
+        with distributed.Client(eostores_dask_cluster) as client:
+            pids = set(client.run(os.getpid).values())
+            assert pids and os.getpid() not in pids, "the workers must be other processes"
+            computed = dataset[name].compute().values  # the client is the scheduler now
+        assert computed.tobytes() == expected.tobytes()
+
+
+def _first_values(dataset: Any) -> bytes:
+    """The bytes of the first element of every variable of ``dataset`` (read from the store)."""
+    return b"".join(
+        dataset[name].isel({d: 0 for d in dataset[name].dims}).values.tobytes()
+        for name in sorted(dataset.data_vars)
+    )
 
 
 def _set_faults(emulator: Any, faults: Any) -> None:

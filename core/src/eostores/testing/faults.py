@@ -83,14 +83,28 @@ class FaultProfile:
         return cls(**data)
 
 
-def _coerce_faults(faults: FaultProfile | Mapping[str, Any] | str | None) -> FaultProfile | None:
+def coerce_faults(faults: FaultProfile | Mapping[str, Any] | str | None) -> FaultProfile | None:
+    """A FaultProfile from a profile, a dict of its settings or their JSON text.
+
+    ValueError (with a message for people) when the text is no JSON object of settings.
+    """
     if faults is None or isinstance(faults, FaultProfile):
         return faults
     if isinstance(faults, str):
-        faults = json.loads(faults)
+        try:
+            faults = json.loads(faults)
+        except ValueError as error:
+            raise ValueError(f"the fault profile is not valid JSON ({error})") from None
         if faults is None:
             return None
-    return FaultProfile.from_dict(faults)  # type: ignore[arg-type]
+    if not isinstance(faults, Mapping):
+        raise ValueError(
+            f"a fault profile is a JSON object of settings, got {type(faults).__name__}"
+        )
+    try:
+        return FaultProfile.from_dict(faults)
+    except TypeError as error:
+        raise ValueError(f"invalid fault settings: {error}") from None
 
 
 @dataclass
@@ -100,6 +114,7 @@ class RequestRecord:
     ``status`` is 0 for a dropped connection; ``fault`` names the injected fault, if any
     (``"error"``, ``"fail_first"``, ``"drop"``, ``"truncate"``, ``"concurrency"``).
     Header names are lowercase; credential headers carry ``"<scheme> ***"`` or ``"***"``.
+    ``path`` is percent-decoded; ``raw_path`` is the path as the client sent it.
     """
 
     method: str
@@ -111,9 +126,11 @@ class RequestRecord:
     headers: dict[str, str] = field(default_factory=dict)
     fault: str | None = None
     started: float = 0.0
+    raw_path: str = ""
 
 
-def _redact_headers(headers: Headers) -> dict[str, str]:
+def redact_headers(headers: Headers) -> dict[str, str]:
+    """Lowercased request headers with the values of credential headers hidden."""
     result = headers.lowercased()
     for name in _REDACTED_HEADERS & result.keys():
         scheme, sep, _ = result[name].partition(" ")
@@ -121,7 +138,7 @@ def _redact_headers(headers: Headers) -> dict[str, str]:
     return result
 
 
-class _FaultState:
+class FaultState:
     """The mutable state of one active fault profile: its random stream and counters."""
 
     def __init__(self, profile: FaultProfile | None):
@@ -136,7 +153,9 @@ class _FaultState:
 
 
 @dataclass
-class _Decision:
+class FaultDecision:
+    """What the fault profile decided for one request."""
+
     latency_s: float = 0.0
     fault: str | None = None
     status: int | None = None

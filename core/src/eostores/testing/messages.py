@@ -258,7 +258,9 @@ def _read_file_range(path: Path, start: int, end: int) -> Iterator[bytes]:
 
 
 @dataclass(frozen=True)
-class _Route:
+class Route:
+    """An endpoint of an emulator: method, path pattern and the method's attribute name."""
+
     method: str
     pattern: re.Pattern[str]
     attribute: str

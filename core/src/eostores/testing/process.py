@@ -1,28 +1,23 @@
-"""Running an emulator in a child process or in the foreground, and its command line."""
+"""Running an emulator in a child process, controlled over its ``/_emulator/*`` endpoints."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import json
 import os
 import selectors
 import subprocess
 import sys
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-from .faults import FaultProfile, RequestRecord, _coerce_faults
+from .faults import FaultProfile, RequestRecord, coerce_faults
 from .messages import CONTROL_PREFIX
 
 if TYPE_CHECKING:
     from .server import EmulatorServer
-
-# --------------------------------------------------------------------------- subprocess mode
 
 
 class EmulatorProcess:
@@ -50,11 +45,11 @@ class EmulatorProcess:
         port = int(init_kwargs.pop("port", 0))
         host = init_kwargs.pop("host", "127.0.0.1")
         latency_ms = init_kwargs.pop("latency_ms", 0)
-        faults = _coerce_faults(init_kwargs.pop("faults", None))
+        faults = coerce_faults(init_kwargs.pop("faults", None))
         command = [
             sys.executable,
             "-m",
-            "eostores.testing.server",
+            "eostores.testing.runner",
             "--class",
             f"{module}:{emulator_class.__qualname__}",
             "--host",
@@ -148,7 +143,7 @@ class EmulatorProcess:
 
     def set_faults(self, faults: FaultProfile | Mapping[str, Any] | None) -> None:
         """Replace the child's fault profile (``None`` removes all faults)."""
-        profile = _coerce_faults(faults)
+        profile = coerce_faults(faults)
         self._call("POST", "faults", profile.to_dict() if profile else None)
 
     def issue_token(self) -> str:
@@ -180,104 +175,3 @@ class EmulatorProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _load_class(spec: str) -> type[EmulatorServer]:
-    module_name, sep, qualname = spec.partition(":")
-    if not sep:
-        raise ValueError(f"expected 'module:Class', got {spec!r}")
-    target: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    from .server import EmulatorServer
-
-    if not (isinstance(target, type) and issubclass(target, EmulatorServer)):
-        raise TypeError(f"{spec} is not an EmulatorServer subclass")
-    return target
-
-
-def run_emulator(
-    cls: type[EmulatorServer],
-    port: int = 0,
-    latency_ms: float = 0,
-    faults: FaultProfile | Mapping[str, Any] | str | None = None,
-    out: TextIO | None = None,
-    *,
-    host: str = "127.0.0.1",
-    init_kwargs: Mapping[str, Any] | None = None,
-    stop_event: threading.Event | None = None,
-    watch_stdin: bool = False,
-) -> None:
-    """Run an emulator in the foreground until interrupted (or ``stop_event`` is set).
-
-    Writes one JSON line ``{"name", "url", "port", "store_params"}`` to ``out``
-    (standard output by default) once the server listens.
-    """
-    out = sys.stdout if out is None else out
-    stop_event = stop_event or threading.Event()
-    emulator = cls(
-        latency_ms=latency_ms,
-        faults=_coerce_faults(faults),
-        host=host,
-        port=port,
-        **dict(init_kwargs or {}),
-    )
-    with emulator:
-        info = {
-            "name": emulator.name,
-            "url": emulator.url,
-            "port": emulator.port,
-            "store_params": emulator.store_params(),
-        }
-        out.write(json.dumps(info) + "\n")
-        out.flush()
-        if watch_stdin:
-            sys.stdout = sys.stderr  # the parent reads only the first line
-
-            def watch() -> None:
-                try:
-                    while sys.stdin.buffer.read(4096):
-                        pass
-                finally:
-                    stop_event.set()
-
-            threading.Thread(target=watch, name="emulator-stdin-watch", daemon=True).start()
-        try:
-            while not stop_event.wait(0.2):
-                pass
-        except KeyboardInterrupt:
-            pass
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m eostores.testing.server --class pkg.mod:Class [--port P] ...``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m eostores.testing.server", description="Run a service emulator."
-    )
-    parser.add_argument("--class", dest="cls", required=True, help="module:Class of the emulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--faults", default=None, help="FaultProfile settings as JSON")
-    parser.add_argument("--kwargs", default=None, help="extra emulator arguments as JSON")
-    parser.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes")
-    args = parser.parse_args(argv)
-    try:
-        cls = _load_class(args.cls)
-        faults = _coerce_faults(args.faults)
-        init_kwargs = json.loads(args.kwargs) if args.kwargs else None
-    except (ImportError, AttributeError, TypeError, ValueError) as error:
-        parser.error(str(error))
-    run_emulator(
-        cls,
-        port=args.port,
-        latency_ms=args.latency_ms,
-        faults=faults,
-        host=args.host,
-        init_kwargs=init_kwargs,
-        watch_stdin=args.watch_stdin,
-    )
-    return 0

@@ -7,6 +7,9 @@ registered name or class and stops it after the test::
         emulator = eostores_emulator("zenodo", latency_ms=20)
         store = new_data_store("zenodo", **emulator.store_params())
 
+``eostores_dask_cluster`` is a dask.distributed ``LocalCluster`` of two worker processes,
+started once per test session (the conformance suite computes datasets on it).
+
 The store conformance suite is :class:`eostores.testing.conformance.StoreConformance`.
 """
 
@@ -37,3 +40,23 @@ def eostores_emulator() -> Iterator[Callable[..., Any]]:
     yield start
     for emulator in reversed(started):
         emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def eostores_dask_cluster() -> Iterator[Any]:
+    """A dask.distributed LocalCluster with two single-threaded worker processes."""
+    import logging
+
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.close()

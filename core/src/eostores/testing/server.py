@@ -20,7 +20,6 @@ import math
 import re
 import secrets
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -30,14 +29,15 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote
 
 from .faults import (
+    FaultDecision,
     FaultProfile,
+    FaultState,
     RequestRecord,
-    _coerce_faults,
-    _Decision,
-    _FaultState,
-    _redact_headers,
+    coerce_faults,
+    redact_headers,
 )
-from .messages import CONTROL_PREFIX, Headers, Request, Response, _Route, route
+from .messages import CONTROL_PREFIX, Headers, Request, Response, Route, route
+from .process import EmulatorProcess
 
 __all__ = [
     "EmulatorProcess",
@@ -47,9 +47,7 @@ __all__ = [
     "Request",
     "RequestRecord",
     "Response",
-    "main",
     "route",
-    "run_emulator",
 ]
 
 logger = logging.getLogger("eostores.testing.server")
@@ -116,7 +114,7 @@ class EmulatorServer:
     """
 
     name: ClassVar[str] = "emulator"
-    _routes: ClassVar[list[_Route]] = []
+    _routes: ClassVar[list[Route]] = []
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -129,7 +127,7 @@ class EmulatorServer:
                 elif attribute in by_attribute:
                     del by_attribute[attribute]  # overridden without a route
         cls._routes = [
-            _Route(method, re.compile(pattern), attribute)
+            Route(method, re.compile(pattern), attribute)
             for attribute, declared in by_attribute.items()
             for method, pattern in declared
         ]
@@ -144,7 +142,7 @@ class EmulatorServer:
         self.latency_ms = latency_ms
         self.host = host
         self.port = port
-        self._fault_state = _FaultState(_coerce_faults(faults))
+        self._fault_state = FaultState(coerce_faults(faults))
         self._log: list[RequestRecord] = []
         self._lock = threading.Lock()
         self._active_by_client: dict[str, int] = {}
@@ -222,7 +220,7 @@ class EmulatorServer:
     @faults.setter
     def faults(self, profile: FaultProfile | Mapping[str, Any] | None) -> None:
         """Replace the fault profile; counters (``fail_first``) and the random stream restart."""
-        self._fault_state = _FaultState(_coerce_faults(profile))
+        self._fault_state = FaultState(coerce_faults(profile))
 
     def issue_token(self) -> str:
         """A new access token, valid for ``faults.token_ttl_s`` seconds (forever if unset)."""
@@ -321,8 +319,9 @@ class EmulatorServer:
             status=0,
             bytes_sent=0,
             duration_s=0.0,
-            headers=_redact_headers(request.headers),
+            headers=redact_headers(request.headers),
             started=started_wall,
+            raw_path=request.raw_path,
         )
         with self._lock:
             self._log.append(record)
@@ -384,9 +383,9 @@ class EmulatorServer:
             self._active -= 1
 
     def _decide(
-        self, state: _FaultState, profile: FaultProfile | None, admitted: bool
-    ) -> _Decision:
-        decision = _Decision(latency_s=max(0.0, self.latency_ms) / 1000.0)
+        self, state: FaultState, profile: FaultProfile | None, admitted: bool
+    ) -> FaultDecision:
+        decision = FaultDecision(latency_s=max(0.0, self.latency_ms) / 1000.0)
         if profile is None:
             return decision
         decision.latency_s += max(0.0, profile.latency_ms) / 1000.0
@@ -430,8 +429,8 @@ class EmulatorServer:
     def _route(self, request: Request) -> Response:
         method = request.method
         allowed: set[str] = set()
-        matched: tuple[_Route, re.Match[str]] | None = None
-        head_fallback: tuple[_Route, re.Match[str]] | None = None
+        matched: tuple[Route, re.Match[str]] | None = None
+        head_fallback: tuple[Route, re.Match[str]] | None = None
         for candidate in self._routes:
             match = candidate.pattern.fullmatch(request.path)
             if match is None:
@@ -559,7 +558,7 @@ class EmulatorServer:
             return Response.json(self.faults.to_dict() if self.faults else None)
         if action == "faults" and method in ("POST", "PUT"):
             try:
-                self.faults = _coerce_faults(request.json())
+                self.faults = coerce_faults(request.json())
             except (ValueError, TypeError) as error:
                 return Response.json({"message": str(error)}, 400)
             return Response(204)
@@ -570,10 +569,3 @@ class EmulatorServer:
                 {"name": self.name, "url": self.url, "store_params": self.store_params()}
             )
         return Response.json({"message": f"Unknown control endpoint {method} {request.path}"}, 404)
-
-
-# Re-exported here so that ``eostores.testing.server`` keeps offering the whole toolkit.
-from .process import EmulatorProcess, main, run_emulator  # noqa: E402
-
-if __name__ == "__main__":
-    sys.exit(main())

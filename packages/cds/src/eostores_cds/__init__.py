@@ -8,14 +8,12 @@ __version__ = "0.1.0"
 
 __all__ = ["CdsDataStore", "CdsEmulator", "__version__"]
 
+_LAZY = {"CdsDataStore": "eostores_cds.store", "CdsEmulator": "eostores_cds.testing"}
+
 
 def __getattr__(name: str) -> Any:
-    if name == "CdsDataStore":
-        from .store import CdsDataStore
+    if name in _LAZY:
+        import importlib
 
-        return CdsDataStore
-    if name == "CdsEmulator":
-        from .testing import CdsEmulator
-
-        return CdsEmulator
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

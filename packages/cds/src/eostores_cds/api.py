@@ -1,22 +1,27 @@
 """Talking to the CDS through its own client library, ``ecmwf-datastores-client``.
 
-The client is given an eostores HTTP session, so that our retries (with backoff and
-Retry-After), timeouts and per-call deadline apply to every call it makes; its own
-retry loop is switched off (one try) and its polling is not used: the store polls with
-its own backoff and overall deadline. Failures of the library are translated into
-:mod:`eostores.errors` exceptions carrying the service's own message.
+The client is given an eostores HTTP session (:func:`eostores.http.new_session`'s
+class), so that the store's retries (with backoff and Retry-After, 500 included, as
+the service answers transient faults with it), timeouts and deadline apply to every
+call it makes; its own retry loop is switched off (one try) and its polling is not
+used: the store polls with its own backoff. The API key goes only to the configured
+API origin, never to a host a link of the service points to. Failures become
+:mod:`eostores.errors` exceptions through :func:`eostores.http.error_for_response`;
+only what is particular to the CDS (licences, cost limits, failed jobs) is added here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -26,10 +31,10 @@ from eostores.errors import (
     DataNotFoundError,
     DataStoreError,
     InvalidParameterError,
-    QuotaExceededError,
     ServiceError,
 )
-from eostores.http import HttpConfig, Session, new_session, redact_url
+from eostores.http import HttpConfig, Session, error_for_response, new_session
+from eostores.paths import quote_segment
 
 __all__ = [
     "CdsApi",
@@ -39,6 +44,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("eostores.cds")
+
+#: The header the CDS reads the personal access token from.
+TOKEN_HEADER = "PRIVATE-TOKEN"
 
 
 class LicenceNotAcceptedError(AuthenticationError):
@@ -63,19 +71,50 @@ class JobResult:
     content_type: str
 
 
-class _ClientSession(Session):
-    """Our session, returning failed responses so that the client reads their JSON."""
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of a URL, the default port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+class ClientSession(Session):
+    """The session handed to the client library.
+
+    Failed responses are returned (after the retries) so that the client reads their
+    JSON; the token header is dropped from requests to any origin but the API's; the
+    client's POSTs (cost estimates, job submission, job deletion) are retried like its
+    own retry loop would.
+    """
+
+    def __init__(self, config: HttpConfig, api_origin: tuple[str, str, int | None]):
+        super().__init__(config)
+        self.api_origin = api_origin
 
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("raise_for_status", False)
+        kwargs.setdefault("idempotent", True)
+        headers = kwargs.get("headers")
+        target = url.decode() if isinstance(url, bytes) else str(url)
+        if headers and origin_of(target) != self.api_origin:
+            kwargs["headers"] = {
+                name: value for name, value in headers.items() if name.upper() != TOKEN_HEADER
+            }
         return super().request(method, url, *args, **kwargs)
+
+    def rebuild_auth(self, prepared_request: Any, response: requests.Response) -> None:
+        """Also drop the token when a redirect leaves the API's origin."""
+        super().rebuild_auth(prepared_request, response)
+        if origin_of(str(prepared_request.url)) != self.api_origin:
+            prepared_request.headers.pop(TOKEN_HEADER, None)
 
 
 class CdsApi:
     """One endpoint of the CDS API, with lazily created clients.
 
     ``api_key`` is called when an authenticated call is first made; catalogue calls need
-    no key.
+    no key. Dataset and job ids are quoted as one URL path segment each.
     """
 
     def __init__(
@@ -106,7 +145,7 @@ class CdsApi:
         key = self._api_key().reveal() if authenticated else None
         from ecmwf.datastores import Client
 
-        session = _ClientSession(self._config)
+        session = ClientSession(self._config, origin_of(self.endpoint_url))
         with self._translated(None), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             client = Client(
@@ -130,6 +169,9 @@ class CdsApi:
             if self._download_session is None:
                 self._download_session = new_session(self._config)
             return self._download_session
+
+    def _segment(self, text: str, *, from_service: bool = False) -> str:
+        return quote_segment(text, from_service=from_service, store_id=self._store_id, data_id=text)
 
     # -- catalogue
 
@@ -156,7 +198,7 @@ class CdsApi:
             return list(self._collection(dataset_id).constraints)
 
     def _collection(self, dataset_id: str) -> Any:
-        return self._client(False).get_collection(dataset_id)
+        return self._client(False).get_collection(self._segment(dataset_id))
 
     # -- retrieve
 
@@ -164,7 +206,7 @@ class CdsApi:
         """``(cost, limit)`` of a request as the service estimates it; None if it cannot."""
         try:
             with self._translated(dataset_id):
-                answer = self._client(True).estimate_costs(dataset_id, dict(request))
+                answer = self._client(True).estimate_costs(self._segment(dataset_id), dict(request))
         except (DataNotFoundError, InvalidParameterError, ServiceError) as error:
             logger.debug("no cost estimate for %s: %s", dataset_id, error)
             return None
@@ -180,12 +222,13 @@ class CdsApi:
 
     def submit(self, dataset_id: str, request: Mapping[str, Any]) -> Any:
         """Submit a request; the returned remote job is polled with :meth:`status`."""
-        with self._translated(dataset_id, submitting=True):
-            return self._client(True).submit(dataset_id, dict(request))
+        with self._translated(dataset_id):
+            return self._client(True).submit(self._segment(dataset_id), dict(request))
 
     def remote(self, job_id: str, dataset_id: str) -> Any:
+        """The remote job of an id the service gave earlier (from a ticket)."""
         with self._translated(dataset_id):
-            return self._client(True).get_remote(job_id)
+            return self._client(True).get_remote(self._segment(job_id, from_service=True))
 
     def status(self, remote: Any, dataset_id: str) -> str:
         with self._translated(dataset_id):
@@ -199,7 +242,7 @@ class CdsApi:
             with self._translated(dataset_id, job=True):
                 results = remote.get_results()
                 return JobResult(
-                    url=results.location,
+                    url=str(results.location),
                     size=int(results.content_length),
                     content_type=str(results.asset.get("type") or ""),
                 )
@@ -226,31 +269,39 @@ class CdsApi:
         progress: Callable[[int, int | None], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> Path:
+        """Fetch a job's file to ``target`` (the caller chose the name; the URL's is unused)."""
         from eostores.cache import download
 
-        return download(
-            result.url,
-            target,
-            session=self.download_session,
-            expected_size=result.size,
-            progress=progress,
-            cancel=cancel,
-        )
+        with self._translated(None):
+            return download(
+                result.url,
+                target,
+                session=self.download_session,
+                expected_size=result.size,
+                progress=progress,
+                cancel=cancel,
+            )
 
     # -- errors
 
     @contextlib.contextmanager
-    def _translated(
-        self, dataset_id: str | None, *, submitting: bool = False, job: bool = False
-    ) -> Iterator[None]:
+    def _translated(self, dataset_id: str | None, *, job: bool = False) -> Iterator[None]:
         try:
             yield
         except DataStoreError as error:
+            if error.store_id is None:
+                error.store_id = self._store_id
             if error.data_id is None and dataset_id:
                 error.data_id = dataset_id
             raise
         except requests.HTTPError as error:
-            raise self._http_error(error, dataset_id, submitting, job) from None
+            if error.response is None:
+                raise ServiceError(
+                    f"request to the CDS failed: {_first_lines(str(error))}",
+                    store_id=self._store_id,
+                    data_id=dataset_id,
+                ) from None
+            raise self._http_error(error.response, dataset_id, job) from None
         except requests.RequestException as error:
             raise ServiceError(
                 f"request to the CDS failed: {_first_lines(str(error))}",
@@ -267,48 +318,44 @@ class CdsApi:
             ) from None
 
     def _http_error(
-        self, error: requests.HTTPError, dataset_id: str | None, submitting: bool, job: bool
+        self, response: requests.Response, dataset_id: str | None, job: bool
     ) -> DataStoreError:
-        response = error.response
-        status = response.status_code if response is not None else None
-        body: dict[str, Any] = {}
-        if response is not None:
-            with contextlib.suppress(ValueError):
-                parsed = response.json()
-                body = parsed if isinstance(parsed, dict) else {}
-        title = str(body.get("title") or (response.reason if response is not None else ""))
-        detail = str(body.get("detail") or "")
-        said = f"{title}: {detail}" if detail and detail != title else title
-        url = redact_url(response.url) if response is not None and response.url else None
-        where = f" (HTTP {status} from {url})" if status else ""
+        """The core's error for a failed response, or one of the CDS's own refusals."""
+        error = error_for_response(response, store_id=self._store_id)
+        error.data_id = dataset_id
+        status = response.status_code
+        title = str(_problem(response).get("title") or "").lower()
         context = {"store_id": self._store_id, "data_id": dataset_id}
-        if status == 403 and "licence" in title.lower():
-            return _licence_error(said, detail, dataset_id, self.endpoint_url, context)
-        if status in (400, 403, 413) and "cost" in title.lower():
-            return CostLimitExceeded(said, **context)
+        if status == 403 and "licence" in title:
+            return _licence_error(error.message, response, dataset_id, self.endpoint_url, context)
+        if status in (400, 403, 413) and "cost" in title:
+            return CostLimitExceeded(error.message, **context)
         if job and status in (400, 404, 500):
             return ServiceError(
-                f"the CDS job failed: {said}{where}", status=status, url=url, **context
+                f"the CDS job failed: {error.message}", status=status, url=error.url, **context
             )
-        if status in (401, 403):
-            return AuthenticationError(
-                f"the CDS refused the API key: {said}{where}", parameter="cds_api_key", **context
-            )
-        if status in (404, 410):
-            return DataNotFoundError(f"not found on the CDS: {said}{where}", **context)
-        if status == 429:
-            return QuotaExceededError(f"{said}{where}", status=status, url=url, **context)
-        if status in (400, 422):
-            message = f"the CDS refused the request: {said}{where}"
-            return InvalidParameterError(message, **context)
-        return ServiceError(f"{said}{where}", status=status, url=url, **context)
+        if isinstance(error, AuthenticationError):
+            error.parameter = "cds_api_key"
+        return error
+
+
+def _problem(response: requests.Response) -> dict[str, Any]:
+    """The JSON problem document of a failed response ({} if it has none)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _licence_error(
-    said: str, detail: str, dataset_id: str | None, endpoint: str, context: dict[str, Any]
+    said: str,
+    response: requests.Response,
+    dataset_id: str | None,
+    endpoint: str,
+    context: dict[str, Any],
 ) -> LicenceNotAcceptedError:
-    import re
-
+    detail = str(_problem(response).get("detail") or "")
     match = re.search(r"https?://\S+?manage-licences", detail)
     base = endpoint.rsplit("/api", 1)[0]
     url = match.group(0) if match else f"{base}/datasets/{dataset_id}?tab=download#manage-licences"

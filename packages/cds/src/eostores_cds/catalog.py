@@ -19,12 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eostores.errors import DataNotFoundError, DataStoreError
+from eostores.errors import DataNotFoundError, DataStoreError, DataStoreTimeoutError
+from eostores.paths import confine, safe_filename
 
-from .cachefiles import write_json_atomically
 from .constraints import Constraints
+from .layout import write_json_atomically
 
-__all__ = ["Catalogue", "ChoiceParam", "DatasetInfo", "VariableInfo", "split_data_id"]
+__all__ = [
+    "Catalogue",
+    "ChoiceParam",
+    "DatasetInfo",
+    "VariableInfo",
+    "describe",
+    "split_data_id",
+]
 
 logger = logging.getLogger("eostores.cds")
 
@@ -333,7 +341,14 @@ class Catalogue:
             if self._listing is None:
                 data = self._cached("datasets.json", lambda: self._fetch().collections())
                 self._listing = sorted(
-                    (r for r in data if isinstance(r, Mapping) and _is_gridded(r)),
+                    (
+                        r
+                        for r in data
+                        if isinstance(r, Mapping)
+                        and isinstance(r.get("id"), str)
+                        and r["id"]
+                        and _is_gridded(r)
+                    ),
                     key=lambda r: str(r.get("id")),
                 )
             return self._listing
@@ -362,7 +377,7 @@ class Catalogue:
                 "constraints": api.constraints(dataset_id),
             }
 
-        data = self._cached(f"collections/{dataset_id}.json", fetch)
+        data = self._cached(f"collections/{safe_filename(dataset_id)}.json", fetch)
         try:
             info = DatasetInfo.parse(data["collection"], data["form"], data["constraints"])
         except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -376,25 +391,38 @@ class Catalogue:
         return info
 
     def prefetch(self, dataset_ids: Sequence[str], max_workers: int = 4) -> None:
-        """Load several dataset descriptions concurrently (for listing virtual ids)."""
+        """Load several dataset descriptions concurrently (for listing virtual ids).
+
+        A dataset that cannot be described is left out with a warning; running out of
+        the call's deadline is an error.
+        """
         missing = [i for i in dataset_ids if i not in self._infos]
         if len(missing) < 2:
             return
+        import contextvars
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=max_workers) as pool:
-            list(pool.map(self._try_info, missing))
+            # Each task runs in a copy of the caller's context (its call deadline).
+            futures = [
+                pool.submit(contextvars.copy_context().run, self._try_info, dataset_id)
+                for dataset_id in missing
+            ]
+            for future in futures:
+                future.result()
 
     def _try_info(self, dataset_id: str) -> None:
         try:
             self.info(dataset_id)
+        except DataStoreTimeoutError:
+            raise
         except DataStoreError as error:
             logger.warning("cannot describe %s: %s", dataset_id, error)
 
     # -- disk cache
 
     def _cached(self, name: str, fetch: Callable[[], Any]) -> Any:
-        path = self._dir / name
+        path = confine(self._dir, name, from_service=True, store_id=self._store_id)
         stale = None
         try:
             with open(path, encoding="utf-8") as file:
@@ -428,3 +456,51 @@ def _write_json(path: Path, data: Any) -> None:
         write_json_atomically(path, data)
     except OSError as error:
         logger.warning("cannot cache %s: %s", path, error)
+
+
+# --------------------------------------------------------------------------- descriptors
+
+
+def describe(
+    info: DatasetInfo, data_id: str, product_type: str | None, open_params_schema: Any
+) -> Any:
+    """The dataset descriptor of a (virtual) data id, from the catalogue alone."""
+    from eostores.descriptor import DatasetDescriptor, VariableDescriptor
+
+    names = info.allowed("variable", product_type) if product_type else list(info.variables)
+    dims = ("time", "pressure_level", "lat", "lon") if info.levels else ("time", "lat", "lon")
+    data_vars = {}
+    for name in names:
+        variable = info.variables[name]
+        attrs = {"title": variable.title}
+        if variable.units:
+            attrs["units"] = variable.units
+        if variable.description:
+            attrs["long_name"] = variable.description
+        data_vars[name] = VariableDescriptor(name, "float32", dims, attrs=attrs)
+    attrs: dict[str, Any] = {
+        "title": info.title,
+        "keywords": info.keywords,
+        "licences": [lic.get("id") for lic in info.licences],
+        "note": "variables are requested by these names; the files name them by their "
+        "short names (e.g. t2m for 2m_temperature)",
+    }
+    if product_type:
+        attrs["product_type"] = product_type
+    if info.levels:
+        attrs["pressure_levels"] = info.allowed("pressure_level", product_type)
+    return DatasetDescriptor(
+        data_id=data_id,
+        crs="EPSG:4326",
+        bbox=info.bbox,
+        time_range=(
+            info.start[:10] if info.start else None,
+            info.end[:10] if info.end else None,
+        ),
+        time_period=info.time_periods(product_type)[0],
+        spatial_res=info.native_res,
+        dims={},
+        data_vars=data_vars,
+        attrs=attrs,
+        open_params_schema=open_params_schema,
+    )

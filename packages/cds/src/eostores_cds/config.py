@@ -1,17 +1,23 @@
-"""Where the store finds the CDS endpoint and the API key, and where it caches."""
+"""The store's settings: endpoint, API key, HTTP behaviour and cache folder."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from eostores.credentials import ConfigSource, Secret, parse_key_value_file, resolve_secret
 from eostores.errors import AuthenticationError, InvalidParameterError
+from eostores.http import HttpConfig
 
 __all__ = [
+    "DEFAULT_CALL_DEADLINE",
     "DEFAULT_ENDPOINT_URL",
+    "HTTP_DEFAULTS",
     "STORE_ID",
-    "default_cache_dir",
+    "cache_dir",
+    "http_config",
     "resolve_api_key",
     "resolve_endpoint_url",
 ]
@@ -19,6 +25,11 @@ __all__ = [
 STORE_ID = "cds"
 DEFAULT_ENDPOINT_URL = "https://cds.climate.copernicus.eu/api"
 PROFILE_URL = "https://cds.climate.copernicus.eu/profile"
+
+#: The store's defaults of the core's HTTP parameters (the others keep the core's).
+HTTP_DEFAULTS: dict[str, Any] = {"num_retries": 200}
+#: Default of ``call_deadline``: one call may wait this long, the CDS job queue included.
+DEFAULT_CALL_DEADLINE = 6 * 3600.0
 
 _CDSAPIRC = ConfigSource(
     "~/.cdsapirc",
@@ -75,7 +86,14 @@ def resolve_api_key(explicit: str | Secret | None) -> Secret:
     return secret
 
 
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/eostores/cds`` (``~/.cache/eostores/cds`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "eostores" / "cds"
+def http_config(params: Mapping[str, Any]) -> HttpConfig:
+    """The HTTP settings of the store parameters (the core's names and meaning)."""
+    return HttpConfig.from_params(params, store_id=STORE_ID)
+
+
+def cache_dir(params: Mapping[str, Any]) -> Path:
+    """The ``cache_dir`` parameter, else the core's default folder of the store."""
+    from eostores.cache import default_cache_dir
+
+    explicit = params.get("cache_dir")
+    return Path(os.path.expanduser(explicit)) if explicit else Path(default_cache_dir(STORE_ID))

@@ -21,10 +21,14 @@ from eostores.errors import DataStoreError
 
 __all__ = [
     "empty_cube",
+    "finish_attrs",
+    "is_unpacked",
     "merge_pieces",
     "normalise",
     "open_result",
     "read_piece",
+    "subset",
+    "unpack_piece",
     "write_result",
 ]
 
@@ -43,15 +47,32 @@ def _kind(path: Path) -> str:
     return "unknown"
 
 
-def read_piece(path: Path, *, store_id: str, data_id: str) -> list[Any]:
-    """The datasets in one downloaded file (archives are unpacked next to it)."""
-    kind = _kind(path)
-    if kind in ("zip", "tar"):
+def _unpacked_folder(path: Path) -> Path:
+    return path.with_name(path.name + ".d")
+
+
+def is_unpacked(path: Path) -> bool:
+    """Whether a downloaded file is ready to read (an archive: extracted next to it)."""
+    return _kind(path) not in ("zip", "tar") or _unpacked_folder(path).is_dir()
+
+
+def unpack_piece(path: Path) -> None:
+    """Extract an archive next to it (``<name>.d/``); the caller holds the piece's lock.
+
+    The core's extraction refuses members that would leave the folder and moves the
+    finished tree into place in one rename.
+    """
+    if not is_unpacked(path):
         from eostores.cache import extract_archive
 
-        folder = path.with_name(path.name + ".d")
-        if not folder.is_dir():
-            extract_archive(path, folder)
+        extract_archive(path, _unpacked_folder(path))
+
+
+def read_piece(path: Path, *, store_id: str, data_id: str) -> list[Any]:
+    """The datasets in one downloaded (and unpacked) file."""
+    kind = _kind(path)
+    if kind in ("zip", "tar"):
+        folder = _unpacked_folder(path)
         members = sorted(
             p for p in folder.rglob("*") if p.is_file() and _kind(p) in ("netcdf", "grib")
         )
@@ -198,11 +219,15 @@ def finish_attrs(ds: Any, *, data_id: str, dataset_title: str, request_key: str)
 
 
 def write_result(ds: Any, path: Path) -> None:
-    """Write ``ds`` as NetCDF atomically (``<path>.part`` renamed into place)."""
+    """Write ``ds`` as NetCDF atomically: to a hidden file of its own, renamed into place."""
+    import tempfile
+
     import numpy as np
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(handle)
+    part = Path(name)
     encoding: dict[str, dict[str, Any]] = {}
     for name, variable in ds.data_vars.items():
         shape = variable.shape

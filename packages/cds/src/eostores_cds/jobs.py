@@ -2,14 +2,19 @@
 
 At most ``max_workers`` jobs are in flight at once (the service's per-user limit of
 running requests). Each job is polled with a growing interval up to a cap; all of them
-share one overall deadline. A submitted job's id is written next to its future file, so
-that a run that crashed or timed out resumes polling the same job; downloads go through
-:func:`eostores.cache.download` (size-checked, atomic, resumable). A piece the service
-refuses as too large is split in two and both halves are fetched instead.
+share the deadline of the user's call. A submitted job's id is written next to its
+future file, so that a run that crashed or timed out resumes polling the same job;
+downloads go through :func:`eostores.cache.download` (size-checked, atomic, resumable).
+A piece the service refuses as too large is split in two and both halves are fetched.
+
+Whoever fetches a piece holds its lock file from the check for a cached file to the
+unpacked download, so that threads, processes and store instances sharing the cache
+submit one job per distinct request; the others wait and then find the file.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -27,8 +32,8 @@ from eostores.errors import (
 )
 
 from .api import CdsApi, CostLimitExceeded, LicenceNotAcceptedError
-from .cachefiles import CacheLayout
-from .planning import piece_key, split_to_limit
+from .layout import CacheLayout, file_lock
+from .plan import piece_key, split_to_limit
 
 __all__ = ["JobRunner", "ProgressReport"]
 
@@ -55,6 +60,7 @@ class JobRunner:
         data_id: str,
         store_id: str,
         max_workers: int,
+        deadline_at: float,
         deadline_s: float,
         poll_interval: float,
         poll_interval_max: float,
@@ -63,6 +69,8 @@ class JobRunner:
         report: ProgressReport | None = None,
         cancel: threading.Event | None = None,
         prepare: Callable[[Path], Any] | None = None,
+        unpack: Callable[[Path], Any] | None = None,
+        is_unpacked: Callable[[Path], bool] | None = None,
     ):
         self.api = api
         self.layout = layout
@@ -70,6 +78,7 @@ class JobRunner:
         self.data_id = data_id
         self.store_id = store_id
         self.max_workers = max(1, max_workers)
+        self.deadline_at = deadline_at
         self.deadline_s = deadline_s
         self.poll_interval = poll_interval
         self.poll_interval_max = max(poll_interval, poll_interval_max)
@@ -77,11 +86,12 @@ class JobRunner:
         self.licences = list(licences)
         self._report = report
         self._prepare = prepare
+        self._unpack = unpack or (lambda path: None)
+        self._is_unpacked = is_unpacked or (lambda path: True)
         self._cancel = cancel or threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._states: dict[int, tuple[str, float]] = {}
-        self._deadline_at = 0.0
         self._first_error: BaseException | None = None
 
     # -- running
@@ -93,7 +103,6 @@ class JobRunner:
         there (so that reading overlaps waiting for other jobs) and its results are
         returned instead.
         """
-        self._deadline_at = time.monotonic() + self.deadline_s
         self._states = {index: ("waiting", 0.0) for index in range(len(pieces))}
         results: list[list[Any]] = [[] for _ in pieces]
         if not pieces:
@@ -105,8 +114,11 @@ class JobRunner:
         )
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eostores-cds-read")
         try:
+            # Each worker runs in a copy of the caller's context (its call deadline).
             futures = {
-                pool.submit(self._guarded, index, dict(piece)): index
+                pool.submit(
+                    contextvars.copy_context().run, self._guarded, index, dict(piece)
+                ): index
                 for index, piece in enumerate(pieces)
             }
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -147,11 +159,33 @@ class JobRunner:
     def _fetch(self, index: int, piece: dict[str, Any]) -> list[Any]:
         key = piece_key(self.api.endpoint_url, self.dataset_id, piece)
         existing = self.layout.existing_piece(self.dataset_id, key)
-        if existing is not None:
+        if existing is not None and self._is_unpacked(existing):
             self._set(index, "cached", 1.0)
             return [self._prepared(existing)]
         if self._stop.is_set():
             raise _Stopped()
+        with file_lock(
+            self.layout.piece_lock(self.dataset_id, key),
+            what="a file of this request",
+            deadline_at=self.deadline_at,
+            cancel=self._stop,
+            store_id=self.store_id,
+            data_id=self.data_id,
+        ):
+            existing = self.layout.existing_piece(self.dataset_id, key)
+            if existing is not None:  # fetched by another thread, process or store meanwhile
+                self._unpack(existing)
+                self._set(index, "cached", 1.0)
+                return [self._prepared(existing)]
+            fetched = self._fetch_locked(index, piece, key)
+        if isinstance(fetched, list):
+            return fetched
+        prepared = self._prepared(fetched)
+        self._set(index, "done", 1.0)
+        return [prepared]
+
+    def _fetch_locked(self, index: int, piece: dict[str, Any], key: str) -> Path | list[Any]:
+        """Submit (or resume), wait, download and unpack one piece; the caller holds its lock."""
         remote = self._resume(key)
         if remote is None:
             try:
@@ -161,7 +195,7 @@ class JobRunner:
             except LicenceNotAcceptedError as error:
                 raise self._licence_error(error) from None
             self.layout.write_ticket(
-                self.dataset_id, key, {"job_id": remote.request_id, "submitted": time.time()}
+                self.dataset_id, key, {"job_id": str(remote.request_id), "submitted": time.time()}
             )
         self._set(index, "accepted", 0.0)
         try:
@@ -179,14 +213,15 @@ class JobRunner:
             self._set(index, "downloading", done / total if total else 0.0)
 
         path = self.api.download(result, target, progress=progress, cancel=self._stop)
+        self._unpack(path)
         self.layout.remove_ticket(self.dataset_id, key)
-        prepared = self._prepared(path)
-        self._set(index, "done", 1.0)
-        return [prepared]
+        return path
 
     def _prepared(self, path: Path) -> Future[Any]:
         """The file read in the background, so that this worker can take the next piece."""
-        return self._reader.submit(self._prepare or (lambda p: p), path)
+        return self._reader.submit(
+            contextvars.copy_context().run, self._prepare or (lambda p: p), path
+        )
 
     def _resume(self, key: str) -> Any | None:
         ticket = self.layout.read_ticket(self.dataset_id, key)
@@ -205,8 +240,16 @@ class JobRunner:
 
     def _wait(self, index: int, remote: Any, key: str) -> None:
         interval = self.poll_interval
+        status = "accepted"
         while True:
-            status = self.api.status(remote, self.dataset_id)
+            if time.monotonic() >= self.deadline_at:
+                raise self._timed_out(remote, status)
+            try:
+                status = self.api.status(remote, self.dataset_id)
+            except DataStoreTimeoutError:
+                if time.monotonic() >= self.deadline_at:
+                    raise self._timed_out(remote, status) from None
+                raise
             if status == "successful":
                 return
             if status in ("failed", "rejected"):
@@ -225,18 +268,19 @@ class JobRunner:
                     data_id=self.data_id,
                 )
             self._set(index, status, 0.0)
-            remaining = self._deadline_at - time.monotonic()
-            if remaining <= 0:
-                raise DataStoreTimeoutError(
-                    f"the CDS job {remote.request_id} was still {status} after the request "
-                    f"deadline of {self.deadline_s:g} s; opening the same request again "
-                    "resumes it (request_deadline sets the limit)",
-                    store_id=self.store_id,
-                    data_id=self.data_id,
-                )
-            if self._stop.wait(min(interval, remaining)):
+            remaining = self.deadline_at - time.monotonic()
+            if self._stop.wait(max(0.0, min(interval, remaining))):
                 raise _Stopped()
             interval = min(interval * 1.5, self.poll_interval_max)
+
+    def _timed_out(self, remote: Any, status: str) -> DataStoreTimeoutError:
+        return DataStoreTimeoutError(
+            f"the CDS job {remote.request_id} was still {status} after the call deadline "
+            f"of {self.deadline_s:g} s; opening the same request again resumes it "
+            "(the store parameter call_deadline sets the limit)",
+            store_id=self.store_id,
+            data_id=self.data_id,
+        )
 
     def _split(self, index: int, piece: dict[str, Any], refusal: CostLimitExceeded) -> list[Any]:
         if not self.allow_split:

@@ -24,7 +24,7 @@ from eostores.schema import (
 )
 
 from .catalog import DatasetInfo
-from .config import DEFAULT_ENDPOINT_URL
+from .config import DEFAULT_CALL_DEADLINE, DEFAULT_ENDPOINT_URL, HTTP_DEFAULTS
 
 __all__ = ["open_params_schema", "preload_params_schema", "store_params_schema"]
 
@@ -36,79 +36,74 @@ _NOT_LAZY = (
 
 
 def store_params_schema() -> JsonObjectSchema:
-    return JsonObjectSchema(
-        properties=dict(
-            cds_api_key=JsonStringSchema(
-                nullable=True,
-                default=None,
-                title="CDS API key",
-                description="Personal access token. Default: CDSAPI_KEY, the key in "
-                "~/.cdsapirc (CDSAPI_RC), ECMWF_DATASTORES_KEY or ~/.ecmwfdatastoresrc.",
-            ),
-            endpoint_url=JsonStringSchema(
-                nullable=True,
-                default=None,
-                title="API endpoint URL",
-                description=f"Default: CDSAPI_URL, the url in ~/.cdsapirc, else "
-                f"{DEFAULT_ENDPOINT_URL}.",
-            ),
-            num_retries=JsonIntegerSchema(
-                minimum=0,
-                default=200,
-                title="Retries of a failed HTTP call",
-                description="429, 502, 503, 504 and connection failures are retried with "
-                "exponential backoff, honouring Retry-After.",
-            ),
-            normalize_names=JsonBooleanSchema(
-                default=False,
-                title="Normalise variable names",
-                description="Replace characters that are not letters, digits or underscores "
-                "and prefix names starting with a digit.",
-            ),
-            request_deadline=JsonNumberSchema(
-                exclusive_minimum=0,
-                default=6 * 3600.0,
-                title="Request deadline (s)",
-                description="How long one open or preload may wait for its jobs, queue time "
-                "included; jobs still running are resumed by the next identical request.",
-            ),
-            poll_interval=JsonNumberSchema(
-                exclusive_minimum=0, default=1.0, title="First job poll interval (s)"
-            ),
-            poll_interval_max=JsonNumberSchema(
-                exclusive_minimum=0,
-                default=60.0,
-                title="Poll interval cap (s)",
-                description="The poll interval grows by half each time up to this value.",
-            ),
-            max_concurrent_jobs=JsonIntegerSchema(
-                minimum=1,
-                maximum=32,
-                default=4,
-                title="Jobs in flight at once",
-                description="Keep within the service's limit of running requests per user.",
-            ),
-            retry_backoff_max=JsonNumberSchema(
-                minimum=0, default=40.0, title="Longest wait between HTTP retries (s)"
-            ),
-            http_timeout=JsonNumberSchema(
-                exclusive_minimum=0, default=60.0, title="HTTP read timeout (s)"
-            ),
-            cache_dir=JsonStringSchema(
-                nullable=True,
-                default=None,
-                title="Cache directory",
-                description="Catalogue, downloads and results; default "
-                "$XDG_CACHE_HOME/eostores/cds.",
-            ),
-            catalogue_ttl=JsonNumberSchema(
-                minimum=0,
-                default=86400.0,
-                title="Catalogue cache lifetime (s)",
-            ),
+    """The store parameters: the service's, the core's HTTP ones, jobs, cache and limits."""
+    from eostores.http import http_params_schema
+    from eostores.limits import MAX_BYTES_PARAMETER, max_bytes_schema
+
+    properties: dict[str, JsonSchema] = dict(
+        cds_api_key=JsonStringSchema(
+            nullable=True,
+            default=None,
+            title="CDS API key",
+            description="Personal access token. Default: CDSAPI_KEY, the key in "
+            "~/.cdsapirc (CDSAPI_RC), ECMWF_DATASTORES_KEY or ~/.ecmwfdatastoresrc.",
         ),
-        additional_properties=False,
+        endpoint_url=JsonStringSchema(
+            nullable=True,
+            default=None,
+            title="API endpoint URL",
+            description=f"Default: CDSAPI_URL, the url in ~/.cdsapirc, else "
+            f"{DEFAULT_ENDPOINT_URL}.",
+        ),
+        normalize_names=JsonBooleanSchema(
+            default=False,
+            title="Normalise variable names",
+            description="Replace characters that are not letters, digits or underscores "
+            "and prefix names starting with a digit.",
+        ),
     )
+    properties.update(http_params_schema(**HTTP_DEFAULTS))
+    properties.update(
+        call_deadline=JsonNumberSchema(
+            exclusive_minimum=0,
+            default=DEFAULT_CALL_DEADLINE,
+            title="Longest time of one call, s",
+            description="Bounds each call of the store (an open, a listing, the preload of "
+            "one data id) with all its requests, retries and the wait in the CDS job queue; "
+            "jobs still running are resumed by the next identical call.",
+        ),
+        poll_interval=JsonNumberSchema(
+            exclusive_minimum=0, default=1.0, title="First job poll interval (s)"
+        ),
+        poll_interval_max=JsonNumberSchema(
+            exclusive_minimum=0,
+            default=60.0,
+            title="Poll interval cap (s)",
+            description="The poll interval grows by half each time up to this value.",
+        ),
+        max_concurrent_jobs=JsonIntegerSchema(
+            minimum=1,
+            maximum=32,
+            default=4,
+            title="Jobs in flight at once",
+            description="Keep within the service's limit of running requests per user.",
+        ),
+        cache_dir=JsonStringSchema(
+            nullable=True,
+            default=None,
+            title="Cache directory",
+            description="Catalogue, downloads and results, shareable by any number of "
+            "threads, processes and stores. Default: $EOSTORES_CACHE_DIR/cds, else "
+            "eostores/cds in the user cache folder (~/.cache on Linux).",
+        ),
+        catalogue_ttl=JsonNumberSchema(
+            minimum=0,
+            default=86400.0,
+            title="Catalogue cache lifetime (s)",
+        ),
+    )
+    properties[MAX_BYTES_PARAMETER] = max_bytes_schema()
+    return JsonObjectSchema(properties=properties, additional_properties=False)
 
 
 def open_params_schema(info: DatasetInfo, product_type: str | None) -> JsonObjectSchema:

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eostores.datatype import DataTypeLike
-from eostores.errors import DataNotFoundError, DataStoreError, InvalidParameterError
+from eostores.errors import (
+    DataNotFoundError,
+    DataStoreError,
+    DataStoreTimeoutError,
+    InvalidParameterError,
+    context,
+)
+from eostores.http import call_deadline
+from eostores.paths import check_data_id
 from eostores.store import DataStore
 
-from .catalog import Catalogue, DatasetInfo, split_data_id
-from .config import STORE_ID, default_cache_dir, resolve_api_key, resolve_endpoint_url
+from .catalog import Catalogue, DatasetInfo, describe, split_data_id
+from .config import STORE_ID, cache_dir, http_config, resolve_api_key, resolve_endpoint_url
 
 if TYPE_CHECKING:
     from eostores.descriptor import DatasetDescriptor
@@ -21,8 +31,9 @@ if TYPE_CHECKING:
     from eostores.schema import JsonObjectSchema
 
     from .api import CdsApi
-    from .cachefiles import CacheLayout
-    from .planning import Plan
+    from .layout import CacheLayout
+    from .plan import Plan
+    from .results import JobSettings
 
 __all__ = ["CdsDataStore"]
 
@@ -37,7 +48,7 @@ class CdsDataStore(DataStore):
     product types of a dataset offer different options. Opening translates the common
     parameters into CDS requests, runs them as jobs (month by month, concurrently, within
     the service's cost limit), downloads, merges and normalises the files, and caches the
-    result by a hash of the request.
+    result by a hash of the request. Every call is bounded by ``call_deadline``.
     """
 
     store_id = STORE_ID
@@ -46,7 +57,7 @@ class CdsDataStore(DataStore):
         super().__init__(**store_params)
         self._lock = threading.RLock()
         self._state: dict[str, Any] = {}
-        self._memo: OrderedDict[Any, tuple[str, Path]] = OrderedDict()
+        self._memo: OrderedDict[Any, Path] = OrderedDict()
 
     # -- pickling: parameters only; clients and caches are rebuilt on demand
 
@@ -59,13 +70,13 @@ class CdsDataStore(DataStore):
         self._state = {}
         self._memo = OrderedDict()
 
-    # -- parts, created on first use (construction does no I/O)
-
     @classmethod
     def get_data_store_params_schema(cls) -> JsonObjectSchema:
         from .schema import store_params_schema
 
         return store_params_schema()
+
+    # -- parts, created on first use (construction does no I/O)
 
     def _part(self, name: str) -> Any:
         with self._lock:
@@ -74,21 +85,11 @@ class CdsDataStore(DataStore):
             return self._state[name]
 
     def _build(self) -> None:
-        from eostores.http import HttpConfig
-
         from .api import CdsApi
-        from .cachefiles import CacheLayout
+        from .layout import CacheLayout
 
         params = self._store_params
         endpoint = resolve_endpoint_url(params.get("endpoint_url"))
-        config = HttpConfig(
-            store_id=STORE_ID,
-            num_retries=params["num_retries"],
-            retry_backoff_base=min(1.0, params["retry_backoff_max"]),
-            retry_backoff_max=params["retry_backoff_max"],
-            read_timeout=params["http_timeout"],
-            deadline=min(600.0, params["request_deadline"]),
-        )
         key_lock = threading.Lock()
         resolved: list[Any] = []
 
@@ -101,12 +102,11 @@ class CdsDataStore(DataStore):
         api = CdsApi(
             endpoint,
             api_key,
-            config,
+            http_config(params),
             poll_interval_max=params["poll_interval_max"],
             store_id=STORE_ID,
         )
-        cache_dir = Path(params.get("cache_dir") or default_cache_dir())
-        layout = CacheLayout(cache_dir, endpoint)
+        layout = CacheLayout(cache_dir(params), endpoint, store_id=STORE_ID)
         self._state.update(
             api=api,
             layout=layout,
@@ -125,6 +125,30 @@ class CdsDataStore(DataStore):
     def _catalogue(self) -> Catalogue:
         return self._part("catalogue")
 
+    @contextlib.contextmanager
+    def _call(self, data_id: str | None = None) -> Iterator[float]:
+        """One user call: errors name the store and data id; all within ``call_deadline``.
+
+        Yields the ``time.monotonic()`` value at which the call's deadline passes (never
+        after the one its requests see).
+        """
+        seconds = float(self._store_params["call_deadline"])
+        ends = time.monotonic() + seconds
+        with context(STORE_ID, data_id), call_deadline(seconds):
+            yield ends
+
+    def _job_settings(self, deadline_at: float) -> JobSettings:
+        from .results import JobSettings
+
+        params = self._store_params
+        return JobSettings(
+            max_workers=params["max_concurrent_jobs"],
+            poll_interval=params["poll_interval"],
+            poll_interval_max=params["poll_interval_max"],
+            deadline_s=float(params["call_deadline"]),
+            deadline_at=deadline_at,
+        )
+
     # -- ids
 
     @classmethod
@@ -132,24 +156,30 @@ class CdsDataStore(DataStore):
         return ("dataset",)
 
     def get_data_types_for_data(self, data_id: str) -> tuple[str, ...]:
-        self._resolve(data_id)
+        check_data_id(data_id, STORE_ID)
+        with self._call(data_id):
+            self._resolve(data_id)
         return ("dataset",)
 
     def get_data_ids(
         self, data_type: DataTypeLike = None, include_attrs: bool | list[str] | None = None
     ) -> Iterator[str | tuple[str, dict[str, Any]]]:
         self._assert_data_type(data_type)
-        records = self._catalogue.records()
-        self._catalogue.prefetch([str(r["id"]) for r in records])
-        for record in records:
-            dataset_id = str(record["id"])
-            try:
-                info = self._catalogue.info(dataset_id)
-            except DataStoreError:
-                continue
-            if not info.openable:
-                continue
-            ids = [dataset_id] + [f"{dataset_id}:{pt}" for pt in info.virtual_product_types()]
+        with self._call():
+            records = self._catalogue.records()
+            self._catalogue.prefetch([str(r["id"]) for r in records])
+            entries = []
+            for record in records:
+                try:
+                    info = self._catalogue.info(str(record["id"]))
+                except DataStoreTimeoutError:
+                    raise
+                except DataStoreError:
+                    continue
+                if info.openable:
+                    entries.append(info)
+        for info in entries:
+            ids = [info.id] + [f"{info.id}:{pt}" for pt in info.virtual_product_types()]
             for data_id in ids:
                 if include_attrs:
                     attrs = {
@@ -163,16 +193,16 @@ class CdsDataStore(DataStore):
                     yield data_id
 
     def has_data(self, data_id: str, data_type: DataTypeLike = None) -> bool:
+        check_data_id(data_id, STORE_ID)
         try:
             self._assert_data_type(data_type)
-            self._resolve(data_id)
+            with self._call(data_id):
+                self._resolve(data_id)
         except (DataNotFoundError, InvalidParameterError):
             return False
         return True
 
     def _resolve(self, data_id: str) -> tuple[DatasetInfo, str | None]:
-        if not isinstance(data_id, str) or not data_id:
-            raise self._not_found(str(data_id))
         dataset_id, product_type = split_data_id(data_id)
         try:
             info = self._catalogue.info(dataset_id)
@@ -190,55 +220,19 @@ class CdsDataStore(DataStore):
     ) -> tuple[str, ...]:
         self._assert_data_type(data_type)
         if data_id is not None:
-            self._resolve(data_id)
+            check_data_id(data_id, STORE_ID)
+            with self._call(data_id):
+                self._resolve(data_id)
         return (OPENER_ID,)
 
     # -- describing
 
     def describe_data(self, data_id: str, data_type: DataTypeLike = None) -> DatasetDescriptor:
-        from eostores.descriptor import DatasetDescriptor, VariableDescriptor
-
+        check_data_id(data_id, STORE_ID)
         self._assert_data_type(data_type)
-        info, product_type = self._resolve(data_id)
-        names = info.allowed("variable", product_type) if product_type else list(info.variables)
-        dims = ("time", "lat", "lon")
-        data_vars = {}
-        for name in names:
-            variable = info.variables[name]
-            attrs = {"title": variable.title}
-            if variable.units:
-                attrs["units"] = variable.units
-            if variable.description:
-                attrs["long_name"] = variable.description
-            var_dims = ("time", "pressure_level", "lat", "lon") if info.levels else dims
-            data_vars[name] = VariableDescriptor(name, "float32", var_dims, attrs=attrs)
-        periods = info.time_periods(product_type)
-        attrs = {
-            "title": info.title,
-            "keywords": info.keywords,
-            "licences": [lic.get("id") for lic in info.licences],
-            "note": "variables are requested by these names; the files name them by their "
-            "short names (e.g. t2m for 2m_temperature)",
-        }
-        if product_type:
-            attrs["product_type"] = product_type
-        if info.levels:
-            attrs["pressure_levels"] = info.allowed("pressure_level", product_type)
-        return DatasetDescriptor(
-            data_id=data_id,
-            crs="EPSG:4326",
-            bbox=info.bbox,
-            time_range=(
-                info.start[:10] if info.start else None,
-                info.end[:10] if info.end else None,
-            ),
-            time_period=periods[0],
-            spatial_res=info.native_res,
-            dims={},
-            data_vars=data_vars,
-            attrs=attrs,
-            open_params_schema=self.get_open_data_params_schema(data_id),
-        )
+        with self._call(data_id):
+            info, product_type = self._resolve(data_id)
+            return describe(info, data_id, product_type, self._open_schema(data_id))
 
     def get_open_data_params_schema(
         self, data_id: str | None = None, opener_id: str | None = None
@@ -248,6 +242,11 @@ class CdsDataStore(DataStore):
         self._assert_opener_id(opener_id)
         if data_id is None:
             return JsonObjectSchema(additional_properties=True)
+        check_data_id(data_id, STORE_ID)
+        with self._call(data_id):
+            return self._open_schema(data_id)
+
+    def _open_schema(self, data_id: str) -> JsonObjectSchema:
         with self._lock:
             cached = self._state.get(("schema", data_id))
         if cached is not None:
@@ -270,44 +269,65 @@ class CdsDataStore(DataStore):
         **open_params: Any,
     ) -> Any:
         """Open a dataset; blocks until the CDS jobs are done (cached by request)."""
+        from .convert import empty_cube, open_result
+
+        check_data_id(data_id, STORE_ID)
         self._assert_data_type(data_type)
+        self._assert_opener_id(opener_id)
         memo_key = _memo_key(data_id, open_params)
-        if memo_key is not None:
-            with self._lock:
-                hit = self._memo.get(memo_key)
-            if hit is not None and hit[1].is_file():
-                from .convert import open_result
+        with self._call(data_id) as deadline_at:
+            if memo_key is not None:
+                with self._lock:
+                    hit = self._memo.get(memo_key)
+                if hit is not None and hit.is_file():
+                    return open_result(hit)
+            plan, info = self._plan(data_id, open_params)
+            if not plan.variables:
+                return empty_cube(
+                    plan.stamps,
+                    plan.bbox,
+                    plan.spatial_res,
+                    plan.grid_origin,
+                    attrs={"title": info.title, "cds_data_id": data_id},
+                )
+            path = self._result(plan, info, deadline_at)
+            if memo_key is not None:
+                with self._lock:
+                    self._memo[memo_key] = path
+                    while len(self._memo) > _MEMO_SIZE:
+                        self._memo.popitem(last=False)
+            return open_result(path)
 
-                return open_result(hit[1])
-        plan, info = self._plan(data_id, open_params, opener_id)
-        if not plan.variables:
-            from .convert import empty_cube
+    def _result(
+        self,
+        plan: Plan,
+        info: DatasetInfo,
+        deadline_at: float,
+        *,
+        report: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> Path:
+        from .results import result_file
 
-            return empty_cube(
-                plan.stamps,
-                plan.bbox,
-                plan.spatial_res,
-                plan.grid_origin,
-                attrs={"title": info.title, "cds_data_id": data_id},
-            )
-        path = self._fetch(plan, info)
-        if memo_key is not None:
-            with self._lock:
-                self._memo[memo_key] = (data_id, path)
-                while len(self._memo) > _MEMO_SIZE:
-                    self._memo.popitem(last=False)
-        from .convert import open_result
+        return result_file(
+            plan,
+            info,
+            self._api,
+            self._layout,
+            self._job_settings(deadline_at),
+            store_id=STORE_ID,
+            report=report,
+            cancel=cancel,
+        )
 
-        return open_result(path)
-
-    def _plan(
-        self, data_id: str, open_params: Mapping[str, Any], opener_id: str | None = None
-    ) -> tuple[Plan, DatasetInfo]:
+    def _plan(self, data_id: str, open_params: Mapping[str, Any]) -> tuple[Plan, DatasetInfo]:
+        """Validated open parameters as a plan of requests; no request is made here."""
+        from eostores.limits import MAX_BYTES_PARAMETER
         from eostores.schema import apply_parameter_aliases, resolve_variable_names
 
-        from .planning import make_plan
+        from .plan import make_plan
 
-        schema = self.get_open_data_params_schema(data_id, opener_id)
+        schema = self._open_schema(data_id)
         info, product_type = self._resolve(data_id)
         params = apply_parameter_aliases(open_params, {"variables": "variable_names"})
         params = schema.validate_params(params, store_id=STORE_ID, data_id=data_id)
@@ -333,113 +353,11 @@ class CdsDataStore(DataStore):
             store_id=STORE_ID,
             grib_readable=_cfgrib_available(),
             split=params.get("split_requests", True),
+            max_bytes=self._store_params.get(MAX_BYTES_PARAMETER),
         )
         for piece in plan.pieces[:1] + plan.pieces[-1:]:
             info.constraints.check(piece, data_id=data_id, store_id=STORE_ID)
         return plan, info
-
-    def _fetch(
-        self,
-        plan: Plan,
-        info: DatasetInfo,
-        *,
-        report: Any = None,
-        cancel: threading.Event | None = None,
-    ) -> Path:
-        """The result file of a plan: from the cache, or fetched, merged and written."""
-        from .convert import finish_attrs, merge_pieces, normalise, read_piece, subset, write_result
-        from .jobs import JobRunner
-
-        key = plan.key(self._api.endpoint_url)
-        path = self._layout.result_path(info.id, key)
-        if path.is_file():
-            return path
-        params = self._store_params
-        pieces = self._fit_to_cost_limit(plan, info)
-
-        def prepare(file: Path) -> list[Any]:
-            return [
-                normalise(ds, plan.bbox, normalize_names=plan.normalize_names)
-                for ds in read_piece(file, store_id=STORE_ID, data_id=plan.data_id)
-            ]
-
-        runner = JobRunner(
-            self._api,
-            self._layout,
-            info.id,
-            data_id=plan.data_id,
-            store_id=STORE_ID,
-            max_workers=params["max_concurrent_jobs"],
-            deadline_s=params["request_deadline"],
-            poll_interval=params["poll_interval"],
-            poll_interval_max=params["poll_interval_max"],
-            allow_split=plan.split,
-            licences=info.licences,
-            report=report,
-            cancel=cancel,
-            prepare=prepare,
-        )
-        datasets = [ds for group in runner.run(pieces) for ds in group]
-        try:
-            merged = merge_pieces(datasets)
-        except (ValueError, TypeError) as error:
-            raise DataStoreError(
-                f"cannot merge the files the CDS delivered: {error}",
-                store_id=STORE_ID,
-                data_id=plan.data_id,
-            ) from None
-        result = subset(merged, plan.bbox, plan.time_range.to_slice())
-        result = finish_attrs(
-            result, data_id=plan.data_id, dataset_title=info.title, request_key=key
-        )
-        write_result(result, path)
-        for ds in datasets:
-            ds.close()
-        return path
-
-    def _fit_to_cost_limit(self, plan: Plan, info: DatasetInfo) -> list[dict[str, Any]]:
-        """The pieces, split further where the service's cost estimate exceeds its limit."""
-        from .planning import piece_key, request_cost, split_to_limit
-
-        endpoint = self._api.endpoint_url
-        missing = [
-            p
-            for p in plan.pieces
-            if self._layout.existing_piece(info.id, piece_key(endpoint, info.id, p)) is None
-        ]
-        if not missing:
-            return list(plan.pieces)
-        biggest = max(missing, key=request_cost)
-        estimate = self._api.costing(info.id, biggest)
-        if estimate is None:
-            return list(plan.pieces)
-        cost, limit = estimate
-        scale = cost / max(1, request_cost(biggest))
-
-        def fits(piece: Mapping[str, Any]) -> bool:
-            return request_cost(piece) * scale <= limit
-
-        if not plan.split:
-            if cost > limit:
-                raise InvalidParameterError(
-                    _split_advice(plan, cost, limit),
-                    store_id=STORE_ID,
-                    data_id=plan.data_id,
-                    parameter="time_range",
-                )
-            return list(plan.pieces)
-        pieces = []
-        for piece in plan.pieces:
-            try:
-                pieces += split_to_limit(piece, fits)
-            except ValueError:
-                raise InvalidParameterError(
-                    f"a single field of this dataset costs more than the CDS allows "
-                    f"({cost:g} > {limit:g})",
-                    store_id=STORE_ID,
-                    data_id=plan.data_id,
-                ) from None
-        return pieces
 
     # -- preloading
 
@@ -454,11 +372,14 @@ class CdsDataStore(DataStore):
         The open parameters (``variable_names``, ``bbox``, ``time_range``, ...) apply to
         every data id; dataset-specific ones go in ``open_params``. Each data id yields
         one result id in ``handle.store`` (a file store over the result cache); opening the
-        same request with :meth:`open_data` afterwards reads the same file.
+        same request with :meth:`open_data` afterwards reads the same file. The preload
+        of each data id is bounded by ``call_deadline``.
         """
         from eostores.fs.stores import new_fs_data_store
         from eostores.preload import PreloadHandle
 
+        for data_id in data_ids:
+            check_data_id(data_id, STORE_ID)
         params = self.get_preload_data_params_schema().validate_params(
             preload_params, store_id=STORE_ID
         )
@@ -468,28 +389,31 @@ class CdsDataStore(DataStore):
         open_params.update(extra)
         plans = {}
         for data_id in data_ids:
-            plans[data_id] = self._plan(data_id, open_params)
-        cache_store = new_fs_data_store(
-            "file", root=str(self._layout.results), max_depth=2, read_only=True
-        )
+            with self._call(data_id):
+                plans[data_id] = self._plan(data_id, open_params)
+        results_root = self._layout.results
+        cache_store = new_fs_data_store("file", root=str(results_root), max_depth=2, read_only=True)
 
-        def task(context: PreloadTask) -> list[str]:
-            plan, info = plans[context.data_id]
+        def task(task_context: PreloadTask) -> list[str]:
+            data_id = task_context.data_id
+            plan, info = plans[data_id]
             if not plan.variables:
                 raise InvalidParameterError(
                     "nothing to preload: variable_names is empty",
                     store_id=STORE_ID,
-                    data_id=context.data_id,
+                    data_id=data_id,
                     parameter="variable_names",
                 )
-            context.report(0.0, "submitting")
-            path = self._fetch(
-                plan,
-                info,
-                report=lambda message, fraction: context.report(0.95 * fraction, message),
-                cancel=context.cancel_event,
-            )
-            return [path.relative_to(self._layout.results).as_posix()]
+            task_context.report(0.0, "submitting")
+            with self._call(data_id) as deadline_at:
+                path = self._result(
+                    plan,
+                    info,
+                    deadline_at,
+                    report=lambda message, fraction: task_context.report(0.95 * fraction, message),
+                    cancel=task_context.cancel_event,
+                )
+            return [path.relative_to(results_root).as_posix()]
 
         return PreloadHandle(
             list(data_ids),
@@ -515,16 +439,3 @@ def _cfgrib_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("cfgrib") is not None
-
-
-def _split_advice(plan: Plan, cost: float, limit: float) -> str:
-    import math
-
-    parts = math.ceil(cost / limit)
-    days = max(1, len({s.date() for s in plan.stamps}) // parts)
-    return (
-        f"the request asks for {cost:g} fields but the CDS allows {limit:g} per request for "
-        f"this dataset; split it into at least {parts} requests, e.g. time_range spans of at "
-        f"most {days} days each, or fewer variable_names/levels, or open with "
-        "split_requests=True to let the store split and merge it"
-    )

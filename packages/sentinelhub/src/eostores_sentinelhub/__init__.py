@@ -1,19 +1,10 @@
-"""eostores store for the Sentinel Hub Process API: lazy data cubes, one request per chunk.
-
-Importing this package is cheap; the store and the emulator are loaded on first use.
-"""
+"""eostores-sentinelhub: Sentinel Hub as an eostores data store (store id ``sentinelhub``)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
-
-if TYPE_CHECKING:
-    from .cube import SentinelHubChunkWarning
-    from .store import SentinelHubDataStore, SentinelHubWarning
-    from .testing import SentinelHubEmulator
 
 __all__ = [
     "SentinelHubChunkWarning",
@@ -24,7 +15,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "SentinelHubChunkWarning": "eostores_sentinelhub.cube",
+    "SentinelHubChunkWarning": "eostores_sentinelhub.chunks",
     "SentinelHubDataStore": "eostores_sentinelhub.store",
     "SentinelHubEmulator": "eostores_sentinelhub.testing",
     "SentinelHubWarning": "eostores_sentinelhub.store",
@@ -32,13 +23,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    if name in _LAZY:
+        import importlib
 
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

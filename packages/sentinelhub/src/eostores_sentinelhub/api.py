@@ -1,67 +1,77 @@
-"""Talking to a Sentinel Hub deployment: OAuth tokens, catalog and Process API.
+"""Talking to a Sentinel Hub deployment: OAuth2 tokens, catalog and Process API.
 
-sentinelhub-py fetches the tokens (``SentinelHubSession``), pages catalog searches
-(``SentinelHubCatalog``) and builds request bodies; every call to the API itself goes
-through one eostores HTTP session (retries, deadline, per-host concurrency cap, errors
-with the service's message), to ``api_url`` only. Sentinel Hub sends ``Retry-After`` in
-milliseconds; a response hook turns it into seconds before the session reads it.
+Every request goes through eostores HTTP sessions, one for the API and one for the
+identity server: retries of 429, 5xx and broken connections with backoff and
+``Retry-After``, each call bounded by the store's deadline, a per-host concurrency cap and
+errors carrying the service's own message. That is the only retry policy. The API
+session reads ``Retry-After`` in milliseconds, as Sentinel Hub sends it. oauthlib builds
+the token request and checks the token answer; sentinelhub-py pages catalog searches and
+builds the Process API request bodies.
 
-A :class:`SentinelHubApi` is shared per process, :class:`ConnectionSpec` and credentials,
-so that the chunk requests of every cube opened in a process (or unpickled on a dask
-worker) share one session and one token.
+The client credentials go to the OAuth2 URL only, access tokens to the API origin only.
+
+A :class:`SentinelHubApi` is shared per process, connection and credentials, so that the
+chunk requests of every cube opened in a process (or unpickled on a dask worker) share
+one session and one token.
 """
 
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import copy
+import dataclasses
+import json
 import math
 import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from sentinelhub import CRS as ShCrs
-from sentinelhub import BBox, SentinelHubCatalog, SentinelHubDownloadClient, SHConfig
 
-from eostores.credentials import ConfigSource, Secret, resolve_secret
+from eostores.credentials import ConfigSource, Secret, install_log_redaction, resolve_secret
 from eostores.errors import (
     AuthenticationError,
     DataStoreError,
-    DataStoreTimeoutError,
     InvalidParameterError,
     ServiceError,
 )
-from eostores.http import (
-    HttpConfig,
-    new_session,
-    parse_retry_after,
-    redact_url,
-    service_message,
-)
+from eostores.http import new_session, redact_url
 
-from .connection import STORE_ID, ConnectionSpec, is_loopback
+from .config import STORE_ID, ConnectionSpec, origin
 
-__all__ = ["SentinelHubApi", "TokenSource", "api_for"]
+if TYPE_CHECKING:
+    from sentinelhub import DataCollection, SentinelHubCatalog
 
-_RETRYABLE_TOKEN_STATUSES = (429, 500, 502, 503, 504)
+__all__ = [
+    "DATA_MASK",
+    "SentinelHubApi",
+    "TokenSource",
+    "api_for",
+    "evalscript",
+    "process_payload",
+    "resolve_credentials",
+    "token_renewal_margin",
+]
+
+DATA_MASK = "dataMask"
+_DATA_MASK_UNIT = "DN"
 _REFUSAL_MEMORY_S = 10.0
+_REFUSED_STATUSES = (400, 401, 403)
 _SEARCH_FIELDS = {
     "include": ["id", "properties.datetime"],
     "exclude": ["geometry", "bbox", "assets", "links"],
 }
 
 
-# --------------------------------------------------------------------------- tokens
+# --------------------------------------------------------------------------- credentials
 
 
 def _sentinelhub_config_source(key: str) -> ConfigSource:
+    from sentinelhub import SHConfig
+
     def parse(text: str) -> dict[str, str]:
         import tomllib
 
@@ -77,227 +87,190 @@ def _sentinelhub_config_source(key: str) -> ConfigSource:
     )
 
 
+def resolve_credentials(spec: ConnectionSpec) -> tuple[Secret, Secret]:
+    """Client id and secret: store parameters, else SH_CLIENT_ID/SH_CLIENT_SECRET, else
+    sentinelhub-py's config.toml; AuthenticationError naming every place looked at."""
+    found = []
+    for name, explicit, variable in (
+        ("client_id", spec.client_id, "SH_CLIENT_ID"),
+        ("client_secret", spec.client_secret, "SH_CLIENT_SECRET"),
+    ):
+        secret = resolve_secret(
+            name,
+            explicit=explicit,
+            env=[variable],
+            config_files=[_sentinelhub_config_source(f"sh_{name}")],
+            store_id=STORE_ID,
+        )
+        assert secret is not None
+        found.append(secret)
+    return found[0], found[1]
+
+
+# --------------------------------------------------------------------------- tokens
+
+
 def token_renewal_margin(lifetime: float) -> float:
     """Seconds before expiry at which a token of ``lifetime`` seconds is renewed."""
     return min(60.0, lifetime / 10) if lifetime > 0 and math.isfinite(lifetime) else 0.0
 
 
 class TokenSource:
-    """Access tokens from sentinelhub-py's ``SentinelHubSession``, renewed before expiry.
+    """Access tokens of the client credentials grant, renewed before they expire.
 
     A token is renewed when less than a tenth of its lifetime (at most a minute) is left,
     and on demand after a 401 (:meth:`renew`), by one thread while the others wait.
-    Token requests are retried on 429, 5xx and connection failures with the store's
-    retry settings, and bounded by its timeouts.
+    oauthlib prepares the request (credentials in the form body, as sentinelhub-py sends
+    them) and validates the answer; the store's session sends it, so token requests are
+    retried and bounded like every other call. Refused credentials are not offered again
+    for a few seconds, so that the chunks of a cube opened with wrong ones do not all ask.
     """
 
     def __init__(
-        self, spec: ConnectionSpec, config: HttpConfig, credentials: tuple[Secret, Secret]
+        self,
+        spec: ConnectionSpec,
+        session: requests.Session,
+        credentials: tuple[Secret, Secret],
     ):
         self.spec = spec
-        self.config = config
+        self.session = session
         self.credentials = credentials
         self._lock = threading.Lock()
-        self._token: dict[str, Any] | None = None
+        self._token: Secret | None = None
+        self._expires_at = 0.0
+        self._margin = 0.0
         self._refused: tuple[AuthenticationError, float] | None = None
 
-    def bearer(self) -> str:
+    def bearer(self) -> Secret:
         """A valid access token."""
         with self._lock:
-            if self._token is None or self._expiring(self._token):
-                self._token = self._fetch_once()
-            return self._token["access_token"]
+            if self._token is None or time.time() >= self._expires_at - self._margin:
+                self._fetch_once()
+            assert self._token is not None
+            return self._token
 
-    def renew(self, rejected: str) -> str:
+    def renew(self, rejected: Secret) -> Secret:
         """A new token after ``rejected`` was refused (unless another thread renewed it)."""
         with self._lock:
-            if self._token is None or self._token["access_token"] == rejected:
-                self._token = self._fetch_once()
-            return self._token["access_token"]
+            if self._token is None or self._token == rejected:
+                self._fetch_once()
+            assert self._token is not None
+            return self._token
 
-    def _fetch_once(self) -> dict[str, Any]:
-        """A new token; refused credentials are not offered again for a few seconds.
-
-        Without this, every chunk of a cube opened with wrong credentials would ask.
-        """
-        if self._refused is not None and time.monotonic() - self._refused[1] < _REFUSAL_MEMORY_S:
-            raise copy.copy(self._refused[0])
+    def _fetch_once(self) -> None:
+        refused = self._refused
+        if refused is not None and time.monotonic() - refused[1] < _REFUSAL_MEMORY_S:
+            raise copy.copy(refused[0])
         try:
-            token = self._fetch()
+            self._fetch()
         except AuthenticationError as error:
             self._refused = (error, time.monotonic())
             raise
         self._refused = None
-        return token
 
-    @staticmethod
-    def _expiring(token: Mapping[str, Any]) -> bool:
-        expires_at = float(token.get("expires_at") or 0)
-        margin = token_renewal_margin(float(token.get("expires_in") or 0))
-        return time.time() >= expires_at - margin
+    def _fetch(self) -> None:
+        from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 
-    def _fetch(self) -> dict[str, Any]:
-        from sentinelhub import SentinelHubSession
-
-        config = SHConfig(
-            use_defaults=True,
-            sh_client_id=self.credentials[0].reveal(),
-            sh_client_secret=self.credentials[1].reveal(),
-            sh_base_url=self.spec.api_url,
-            sh_token_url=self.spec.token_url,
-            max_download_attempts=1,  # retries are ours, below
-            download_timeout_seconds=self.config.read_timeout,
+        client_id, client_secret = self.credentials
+        client = BackendApplicationClient(client_id=client_id.reveal())
+        body = client.prepare_request_body(
+            include_client_id=True, client_secret=client_secret.reveal()
         )
-        if urlsplit(self.spec.token_url).scheme == "http" and is_loopback(self.spec.token_url):
-            # oauthlib refuses plain http unless told; check_url admits it for loopback only
-            os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
-        started = time.monotonic()
-        deadline = self.config.deadline
-        attempt = 0
-        while True:
-            attempt += 1
-            budget = self.config.connect_timeout + self.config.read_timeout
-            if deadline is not None:
-                budget = min(budget, max(0.001, deadline - (time.monotonic() - started)))
-            try:
-                asked = time.time()
-                session = _call_with_timeout(
-                    lambda: SentinelHubSession(config, refresh_before_expiry=None), budget
-                )
-                token = dict(session.token)
-                # oauthlib rounds the expiry to whole seconds; count from the request instead
-                lifetime = float(token.get("expires_in") or 0)
-                if lifetime > 0:
-                    token["expires_at"] = asked + lifetime
-                return token
-            except TimeoutError:
-                failure: DataStoreError = DataStoreTimeoutError(
-                    f"no answer from the OAuth2 service within {budget:.1f} s "
-                    f"({redact_url(self.spec.token_url)})",
-                    store_id=STORE_ID,
-                )
-                wait: float | None = self.config.backoff(attempt - 1)
-            except Exception as error:
-                failure, wait = self._classify(error)
-                if wait is None:
-                    raise failure from None
-            if attempt > self.config.num_retries:
-                raise failure
-            if deadline is not None and time.monotonic() - started + wait >= deadline:
-                raise failure
-            time.sleep(min(wait, self.config.retry_backoff_max))
-
-    def _classify(self, error: Exception) -> tuple[DataStoreError, float | None]:
-        """Our error for a failed token request, and the wait before a retry (None: final)."""
-        from oauthlib.oauth2.rfc6749.errors import OAuth2Error
-
-        url = redact_url(self.spec.token_url)
-        if isinstance(error, OAuth2Error):
-            reason = error.description or error.error or type(error).__name__
-            status = getattr(error, "status_code", None)
-            if status in _RETRYABLE_TOKEN_STATUSES:
-                failure = ServiceError(
-                    f"OAuth2 service error: {reason} ({url})", status=status, store_id=STORE_ID
-                )
-                return failure, self.config.backoff(0)
-            return (
-                AuthenticationError(
-                    f"the OAuth2 service refused the client credentials: {reason} ({url})",
-                    store_id=STORE_ID,
-                ),
-                None,
-            )
-        cause = getattr(error, "request_exception", None) or error
-        response = getattr(cause, "response", None)
-        if response is not None:
-            status = response.status_code
-            message = f"{service_message(response)} (HTTP {status} from POST {url})"
-            if status in (400, 401, 403):
-                return AuthenticationError(
-                    f"the OAuth2 service refused the client credentials: {message}",
-                    store_id=STORE_ID,
-                ), None
-            failure = ServiceError(message, status=status, url=url, store_id=STORE_ID)
-            if status in _RETRYABLE_TOKEN_STATUSES:
-                # an identity server counts Retry-After in seconds, as HTTP defines it
-                wait = parse_retry_after(response.headers.get("Retry-After"))
-                return failure, self.config.backoff(0) if wait is None else wait
-            return failure, None
-        if isinstance(cause, requests.ConnectionError | requests.Timeout):
-            failure = ServiceError(
-                f"cannot reach the OAuth2 service: {type(cause).__name__} ({url})",
-                url=url,
-                store_id=STORE_ID,
-            )
-            return failure, self.config.backoff(0)
-        return ServiceError(
-            f"token request failed: {type(error).__name__}: {error} ({url})",
-            url=url,
-            store_id=STORE_ID,
-        ), None
-
-
-def _call_with_timeout(function: Any, timeout: float) -> Any:
-    """``function()`` in a helper thread, given up after ``timeout`` seconds.
-
-    sentinelhub-py's token request sets no timeout of its own; a hung identity server
-    must not hang the caller.
-    """
-    result: concurrent.futures.Future = concurrent.futures.Future()
-
-    def run() -> None:
+        url = self.spec.token_url
+        asked = time.time()
         try:
-            result.set_result(function())
-        except BaseException as error:
-            result.set_exception(error)
+            response = self.session.post(
+                url,
+                data=body,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "application/json",
+                },
+                idempotent=True,
+            )
+        except (AuthenticationError, InvalidParameterError) as error:
+            if getattr(error, "status", None) not in _REFUSED_STATUSES:
+                raise
+            raise AuthenticationError(
+                f"the OAuth2 service refused the client credentials: {error.message}",
+                store_id=STORE_ID,
+            ) from None
+        except DataStoreError as error:
+            raise _token_error(error) from None
+        try:
+            token = client.parse_request_body_response(response.text)
+        except OAuth2Error as error:
+            reason = error.description or error.error or type(error).__name__
+            raise AuthenticationError(
+                f"the OAuth2 service gave no access token: {reason} ({redact_url(url)})",
+                store_id=STORE_ID,
+            ) from None
+        except ValueError as error:
+            raise ServiceError(
+                f"unexpected OAuth2 token answer: {type(error).__name__} ({redact_url(url)})",
+                url=redact_url(url),
+                store_id=STORE_ID,
+            ) from None
+        lifetime = float(token.get("expires_in") or 0)
+        self._token = Secret(str(token["access_token"]), source="OAuth2 access token")
+        # count the lifetime from the request: oauthlib rounds its expiry to whole seconds
+        self._expires_at = asked + lifetime if lifetime > 0 else math.inf
+        self._margin = token_renewal_margin(lifetime)
 
-    threading.Thread(target=run, name="eostores-sentinelhub-token", daemon=True).start()
-    try:
-        return result.result(timeout)
-    except concurrent.futures.TimeoutError:
-        raise TimeoutError from None
+
+def _token_error(error: DataStoreError) -> DataStoreError:
+    """``error`` of a token request, its message saying so."""
+    error.message = f"cannot get an access token from the OAuth2 service: {error.message}"
+    error.args = (error.message,)
+    return error
 
 
 # --------------------------------------------------------------------------- transport
 
 
-def _retry_after_ms_to_seconds(response: requests.Response, *args: Any, **kwargs: Any) -> Any:
-    """Sentinel Hub's Retry-After counts milliseconds; the HTTP session expects seconds."""
-    value = response.headers.get("Retry-After")
-    if value is not None and value.strip().isdigit():
-        response.headers["Retry-After"] = f"{int(value.strip()) / 1000:.3f}"
-    return response
+class _CatalogClient:
+    """What sentinelhub-py's catalog needs of a download client, over the store's session."""
 
+    def __init__(self, api: SentinelHubApi):
+        self.api = api
 
-class _DownloadClient(SentinelHubDownloadClient):
-    """sentinelhub-py's download client sending through the store's session and tokens."""
-
-    def __init__(self, api: SentinelHubApi, config: SHConfig):
-        super().__init__(config=config)
-        self._api = api
-
-    def _do_download(self, request: Any) -> requests.Response:
-        return self._api.send(
-            request.request_type.value,
-            request.url,
-            json=request.post_values,
-            headers=dict(request.headers),
-            authorize=request.use_session,
+    def get_json_dict(
+        self,
+        url: str,
+        post_values: Mapping[str, Any] | None = None,
+        *,
+        extract_key: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        method = "GET" if post_values is None else "POST"
+        response = self.api.send(
+            method, url, json=post_values, headers={"Accept": "application/json"}
         )
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ServiceError(
+                "the catalog answered with something other than a JSON object",
+                url=redact_url(url),
+                store_id=STORE_ID,
+            )
+        return data[extract_key] if extract_key else data
 
 
 class SentinelHubApi:
-    """The catalog and Process API of one deployment, with one session and one token."""
+    """The OAuth2 service, catalog and Process API of one deployment: one session, one token."""
 
     def __init__(self, spec: ConnectionSpec, credentials: tuple[Secret, Secret]):
+        from sentinelhub import SHConfig
+
+        install_log_redaction()
         self.spec = spec
-        self.http_config = spec.http_config()
-        self.session = new_session(self.http_config)
-        adapter = HTTPAdapter(pool_maxsize=max(10, spec.max_concurrent_requests))
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.hooks["response"].append(_retry_after_ms_to_seconds)
-        self.tokens = TokenSource(spec, self.http_config, credentials)
+        # to api_url only; its rate limiter's 429s count Retry-After in milliseconds
+        self.session = new_session(dataclasses.replace(spec.http, retry_after_unit=0.001))
+        self.tokens = TokenSource(spec, new_session(spec.http), credentials)
+        self._origin = origin(spec.api_url)
         self._sh_config = SHConfig(
             use_defaults=True, sh_base_url=spec.api_url, sh_token_url=spec.token_url
         )
@@ -309,18 +282,25 @@ class SentinelHubApi:
         *,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
-        authorize: bool = True,
     ) -> requests.Response:
-        """One API call; a 401 renews the token once and repeats the call."""
-        token = self.tokens.bearer() if authorize else None
+        """One authorised API call; a 401 renews the token once and repeats the call.
+
+        The token is sent to the configured API origin only.
+        """
+        if origin(url) != self._origin:
+            raise ServiceError(
+                f"refusing to send the access token to {redact_url(url)}: not the configured "
+                f"api_url ({self.spec.api_url})",
+                url=redact_url(url),
+                store_id=STORE_ID,
+            )
+        token = self.tokens.bearer()
         for attempt in range(2):
-            sent = dict(headers or {})
-            if token is not None:
-                sent["Authorization"] = f"Bearer {token}"
+            sent = {**(headers or {}), "Authorization": f"Bearer {token.reveal()}"}
             try:
                 return self.session.request(method, url, json=json, headers=sent, idempotent=True)
             except AuthenticationError as error:
-                if token is None or attempt > 0 or getattr(error, "status", None) != 401:
+                if attempt > 0 or getattr(error, "status", None) != 401:
                     raise
                 token = self.tokens.renew(token)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -328,8 +308,10 @@ class SentinelHubApi:
     # -- catalog
 
     def _catalog(self) -> SentinelHubCatalog:
+        from sentinelhub import SentinelHubCatalog
+
         catalog = SentinelHubCatalog(config=self._sh_config)
-        catalog.client = _DownloadClient(self, self._sh_config)
+        catalog.client = _CatalogClient(self)  # type: ignore[assignment]
         return catalog
 
     def collections(self) -> list[dict[str, Any]]:
@@ -344,12 +326,12 @@ class SentinelHubApi:
             ) from None
 
     def collection(self, collection_id: str) -> dict[str, Any]:
-        """One catalog collection document."""
+        """One catalog collection document (``collection_id`` matches the id pattern)."""
         return dict(self._catalog().get_collection(collection_id))
 
     def search_times(
         self,
-        collection: Any,
+        collection: DataCollection,
         start: datetime,
         end: datetime,
         bbox: Sequence[float],
@@ -357,6 +339,7 @@ class SentinelHubApi:
         extra: Mapping[str, Any],
     ) -> list[datetime]:
         """Acquisition times (naive UTC) of the items intersecting ``bbox``, all pages."""
+        from sentinelhub import CRS, BBox
         from sentinelhub.time_utils import parse_time
 
         extra = dict(extra)
@@ -366,7 +349,7 @@ class SentinelHubApi:
             search = self._catalog().search(
                 collection,
                 time=(start, end),
-                bbox=BBox(tuple(bbox), crs=ShCrs(epsg)),
+                bbox=BBox(tuple(bbox), crs=CRS(epsg)),
                 fields=fields,
                 limit=limit,
                 **extra,
@@ -400,7 +383,7 @@ class SentinelHubApi:
     # -- process
 
     def process(self, payload: Mapping[str, Any]) -> requests.Response:
-        """POST one Process API request; the answer in the spec's output format."""
+        """POST one Process API request; the answer in the connection's output format."""
         return self.send(
             "POST",
             self.spec.process_url,
@@ -409,31 +392,77 @@ class SentinelHubApi:
         )
 
 
+# --------------------------------------------------------------------------- request bodies
+
+
+def evalscript(bands: Sequence[str], units: Sequence[str], sample_type: str) -> str:
+    """A VERSION=3 evalscript returning ``bands`` (in ``units``) and then ``dataMask``.
+
+    One output ("default") with ``len(bands) + 1`` bands of ``sample_type``. The data mask
+    lets pixels without data get the variable's fill value (the service returns 0 there,
+    a valid value of most bands).
+    """
+    if len(bands) != len(units):
+        raise ValueError("one unit per band is needed")
+    names = [*bands, DATA_MASK]
+    unit_list = [*units, _DATA_MASK_UNIT]
+    samples = ", ".join(f"sample.{name}" for name in names)
+    return (
+        "//VERSION=3\n"
+        "function setup() {\n"
+        "  return {\n"
+        f"    input: [{{bands: {json.dumps(names)}, units: {json.dumps(unit_list)}}}],\n"
+        f'    output: {{id: "default", bands: {len(names)}, sampleType: "{sample_type}"}}\n'
+        "  };\n"
+        "}\n"
+        "function evaluatePixel(sample) {\n"
+        f"  return [{samples}];\n"
+        "}\n"
+    )
+
+
+def process_payload(
+    collection: DataCollection,
+    *,
+    bbox: Sequence[float],
+    epsg: int,
+    size: tuple[int, int],
+    time_interval: tuple[datetime, datetime] | None,
+    mosaicking_order: str | None,
+    upsampling: str,
+    downsampling: str,
+    bands: Sequence[str],
+    units: Sequence[str],
+    sample_type: str,
+    output_format: str,
+) -> dict[str, Any]:
+    """The Process API request body of one tile, built with sentinelhub-py."""
+    from sentinelhub import CRS, BBox, MimeType, SentinelHubRequest
+
+    data = SentinelHubRequest.input_data(
+        collection,
+        time_interval=time_interval,
+        mosaicking_order=mosaicking_order,
+        upsampling=upsampling,
+        downsampling=downsampling,
+    )
+    if output_format == "image/tiff":
+        response = SentinelHubRequest.output_response("default", MimeType.TIFF)
+    else:
+        response = {"identifier": "default", "format": {"type": output_format}}
+    return SentinelHubRequest.body(
+        request_bounds=SentinelHubRequest.bounds(bbox=BBox(tuple(bbox), crs=CRS(epsg))),
+        request_data=[data],
+        request_output=SentinelHubRequest.output(responses=[response], size=size),
+        evalscript=evalscript(bands, units, sample_type),
+    )
+
+
 # --------------------------------------------------------------------------- sharing
 
 _APIS: collections.OrderedDict[tuple, SentinelHubApi] = collections.OrderedDict()
 _APIS_LOCK = threading.Lock()
 _MAX_APIS = 16
-
-
-def resolve_credentials(spec: ConnectionSpec) -> tuple[Secret, Secret]:
-    """Client id and secret: store parameters, else SH_CLIENT_ID/SH_CLIENT_SECRET, else
-    sentinelhub-py's config.toml; AuthenticationError naming every place looked at."""
-    found = []
-    for name, explicit, variable in (
-        ("client_id", spec.client_id, "SH_CLIENT_ID"),
-        ("client_secret", spec.client_secret, "SH_CLIENT_SECRET"),
-    ):
-        secret = resolve_secret(
-            name,
-            explicit=explicit,
-            env=[variable],
-            config_files=[_sentinelhub_config_source(f"sh_{name}")],
-            store_id=STORE_ID,
-        )
-        assert secret is not None
-        found.append(secret)
-    return found[0], found[1]
 
 
 def api_for(spec: ConnectionSpec) -> SentinelHubApi:

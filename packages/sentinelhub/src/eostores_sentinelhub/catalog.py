@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from eostores.errors import InvalidParameterError
+
+from .config import COLLECTION_ID_PATTERN, SAMPLE_TYPES
 
 if TYPE_CHECKING:
     from sentinelhub import DataCollection
@@ -26,22 +29,11 @@ if TYPE_CHECKING:
 __all__ = [
     "CUSTOM_DATA_ID",
     "DATA_IDS",
-    "SAMPLE_TYPES",
     "BandInfo",
     "DatasetInfo",
     "dataset_info",
     "describe_dataset",
 ]
-
-#: Process API sample types and the numpy dtypes they produce (AUTO: 0..1 stretched to bytes).
-SAMPLE_TYPES = {
-    "INT8": "int8",
-    "UINT8": "uint8",
-    "INT16": "int16",
-    "UINT16": "uint16",
-    "FLOAT32": "float32",
-    "AUTO": "uint8",
-}
 
 #: The data id of BYOC and other custom collections, opened with ``collection_id``.
 CUSTOM_DATA_ID = "CUSTOM"
@@ -229,13 +221,13 @@ def _custom_collection(collection_id: str) -> DataCollection:
 
     text = collection_id.strip()
     batch = text.startswith("batch-")
-    text = text.removeprefix("batch-").removeprefix("byoc-")
-    if not text or any(c.isspace() or c in "/?#" for c in text):
+    if re.fullmatch(COLLECTION_ID_PATTERN, text) is None:
         raise InvalidParameterError(
             f"collection_id = {collection_id!r}: expected a BYOC collection id such as "
             "'byoc-3f4a...' or a batch collection id 'batch-...'",
             parameter="collection_id",
         )
+    text = text.removeprefix("batch-").removeprefix("byoc-")
     with _DEFINE_LOCK:
         if batch:
             return DataCollection.define_batch(text)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from eostores.errors import InvalidParameterError
+from eostores.http import http_params_schema
+from eostores.limits import max_bytes_schema
 from eostores.schema import (
     JsonArraySchema,
     JsonBooleanSchema,
@@ -23,8 +24,6 @@ from eostores.schema import (
     JsonNumberSchema,
     JsonObjectSchema,
     JsonStringSchema,
-    TimePeriod,
-    TimeRange,
     bbox_schema,
     crs_schema,
     parse_bbox,
@@ -37,13 +36,22 @@ from eostores.schema import (
     variable_names_schema,
 )
 
-from .catalog import SAMPLE_TYPES, BandInfo, DatasetInfo
+from .catalog import BandInfo, DatasetInfo
+from .config import (
+    COLLECTION_ID_PATTERN,
+    DEFAULT_INSTANCE,
+    DEFAULT_MAX_REQUEST_BYTES,
+    ERROR_POLICIES,
+    HTTP_DEFAULTS,
+    INSTANCES,
+    OUTPUT_FORMATS,
+    SAMPLE_TYPES,
+    CubeRequest,
+    GridCrs,
+    VariableSpec,
+)
 
 __all__ = [
-    "INSTANCES",
-    "CubeRequest",
-    "GridCrs",
-    "VariableSpec",
     "open_params_schema",
     "parse_crs",
     "parse_open_params",
@@ -51,20 +59,6 @@ __all__ = [
     "store_params_schema",
 ]
 
-#: Known Sentinel Hub deployments: (Sentinel Hub API URL, OAuth2 URL).
-INSTANCES = {
-    "sentinel-hub": (
-        "https://services.sentinel-hub.com",
-        "https://services.sentinel-hub.com/oauth",
-    ),
-    "cdse": (
-        "https://sh.dataspace.copernicus.eu",
-        "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect",
-    ),
-}
-
-OUTPUT_FORMATS = ("image/tiff", "application/octet-stream")
-ERROR_POLICIES = ("fail", "warn", "ignore")
 RESAMPLING = ("NEAREST", "BILINEAR", "BICUBIC")
 MOSAICKING_ORDERS = ("mostRecent", "leastRecent", "leastCC")
 MAX_TILE_SIZE = 2500
@@ -97,7 +91,7 @@ def store_params_schema() -> JsonObjectSchema:
             ),
             instance=JsonStringSchema(
                 enum=list(INSTANCES),
-                default="sentinel-hub",
+                default=DEFAULT_INSTANCE,
                 title="Sentinel Hub deployment",
                 description="Presets for api_url and oauth2_url: 'sentinel-hub' "
                 "(services.sentinel-hub.com) or 'cdse' (Copernicus Data Space Ecosystem).",
@@ -106,28 +100,21 @@ def store_params_schema() -> JsonObjectSchema:
                 **url,
                 title="Sentinel Hub API URL",
                 description="Base URL of the Sentinel Hub API (catalog and Process API); "
-                "defaults to the instance's, 'https://services.sentinel-hub.com'.",
+                "defaults to the instance's, 'https://services.sentinel-hub.com'. Access "
+                "tokens are sent to this origin only.",
             ),
             oauth2_url=JsonStringSchema(
                 **url,
                 title="OAuth2 URL",
                 description="Base URL of the OAuth2 service ('/token' is appended); defaults "
-                "to the instance's, 'https://services.sentinel-hub.com/oauth'.",
+                "to the instance's, 'https://services.sentinel-hub.com/oauth'. The client "
+                "credentials are sent here only.",
             ),
             output_format=JsonStringSchema(
                 enum=list(OUTPUT_FORMATS),
-                default="image/tiff",
+                default=OUTPUT_FORMATS[0],
                 title="Process API response format",
                 description="GeoTIFF, or raw little-endian samples (application/octet-stream).",
-            ),
-            max_concurrent_requests=JsonIntegerSchema(
-                minimum=1,
-                maximum=64,
-                default=8,
-                title="Concurrent Process API requests",
-                description="How many chunk requests run at once; match your account's rate "
-                "limit. Requests refused with HTTP 429 are retried after the service's "
-                "Retry-After (milliseconds).",
             ),
             enable_warnings=JsonBooleanSchema(
                 default=False,
@@ -143,23 +130,8 @@ def store_params_schema() -> JsonObjectSchema:
                 "and fill the chunk with the fill value; ignore: fill silently. Wrong "
                 "credentials always raise.",
             ),
-            num_retries=JsonIntegerSchema(
-                minimum=0,
-                default=200,
-                title="Retries of a failed request",
-                description="How often a request failing with 429, 502, 503, 504 or a broken "
-                "connection is retried.",
-            ),
-            retry_backoff_max=JsonNumberSchema(
-                minimum=0,
-                default=40,
-                title="Longest wait between retries (seconds)",
-            ),
-            retry_backoff_base=JsonNumberSchema(
-                exclusive_minimum=0,
-                default=1.001,
-                title="First backoff (seconds), doubled with every retry",
-            ),
+            max_request_bytes=max_bytes_schema(DEFAULT_MAX_REQUEST_BYTES),
+            **http_params_schema(**HTTP_DEFAULTS),
         ),
         additional_properties=False,
     )
@@ -251,7 +223,7 @@ def open_params_schema(info: DatasetInfo) -> JsonObjectSchema:
         collection_id=JsonStringSchema(
             nullable=True,
             default=None,
-            min_length=1,
+            pattern=COLLECTION_ID_PATTERN,
             title="Collection id",
             description="A BYOC ('byoc-<id>' or '<id>') or batch ('batch-<id>') collection "
             "to request instead of the data id's collection.",
@@ -282,67 +254,6 @@ def open_params_schema(info: DatasetInfo) -> JsonObjectSchema:
 
 
 # --------------------------------------------------------------------------- interpretation
-
-
-@dataclass(frozen=True)
-class GridCrs:
-    """A CRS as the Process API names it, with what the grid needs to know about it."""
-
-    epsg: int
-    uri: str
-    geographic: bool
-
-    @property
-    def name(self) -> str:
-        return f"EPSG:{self.epsg}"
-
-    @property
-    def dims(self) -> tuple[str, str]:
-        """Names of the (y, x) dimensions."""
-        return ("lat", "lon") if self.geographic else ("y", "x")
-
-
-@dataclass(frozen=True)
-class VariableSpec:
-    """One requested band: its unit, sample type and fill value."""
-
-    name: str
-    unit: str
-    sample_type: str
-    fill_value: float | int
-    resolution_m: float | None = None
-
-    @property
-    def dtype(self) -> str:
-        return SAMPLE_TYPES[self.sample_type]
-
-
-@dataclass(frozen=True)
-class CubeRequest:
-    """Validated open parameters: everything needed to lay out a cube and request chunks."""
-
-    data_id: str
-    variables: tuple[VariableSpec, ...]
-    bbox: tuple[float, float, float, float]
-    crs: GridCrs
-    spatial_res: float
-    width: int
-    height: int
-    tile_size: tuple[int, int]
-    time_range: TimeRange
-    time_period: TimePeriod | None
-    time_tolerance: timedelta
-    upsampling: str
-    downsampling: str
-    mosaicking_order: str
-    collection_id: str | None
-    four_d: bool
-    extra_search_params: dict[str, Any]
-    max_cache_size: int
-
-    @property
-    def band_names(self) -> list[str]:
-        return [v.name for v in self.variables]
 
 
 _CRS_ALIASES = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import warnings
@@ -10,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from eostores.credentials import Secret
 from eostores.datatype import DataTypeLike
-from eostores.errors import DataNotFoundError, InvalidParameterError
+from eostores.errors import DataNotFoundError, InvalidParameterError, context
+from eostores.http import call_deadline
+from eostores.limits import check_grid_size
+from eostores.paths import check_data_id, quote_segment
 from eostores.store import DataStore
 
 from .catalog import (
@@ -21,8 +25,16 @@ from .catalog import (
     data_id_for_catalog_collection,
     dataset_info,
 )
-from .connection import STORE_ID, ConnectionSpec, check_url
-from .schema import INSTANCES, open_params_schema, parse_open_params, store_params_schema
+from .config import (
+    MAX_GRID_AXIS,
+    MAX_TIME_STEPS,
+    STORE_ID,
+    ConnectionSpec,
+    CubeRequest,
+    TimeSlice,
+    connection_from_params,
+)
+from .schema import open_params_schema, parse_open_params, store_params_schema
 
 if TYPE_CHECKING:
     import xarray
@@ -56,24 +68,7 @@ class SentinelHubDataStore(DataStore):
 
     def __init__(self, **store_params: Any):
         super().__init__(**store_params)
-        params = self._store_params
-        default_api, default_oauth = INSTANCES[params["instance"]]
-        client_id = params.get("client_id")
-        client_secret = params.get("client_secret")
-        self._connection = ConnectionSpec(
-            api_url=check_url(params.get("api_url") or default_api, "api_url"),
-            oauth2_url=check_url(params.get("oauth2_url") or default_oauth, "oauth2_url"),
-            client_id=Secret(client_id, source="parameter 'client_id'") if client_id else None,
-            client_secret=(
-                Secret(client_secret, source="parameter 'client_secret'") if client_secret else None
-            ),
-            num_retries=params["num_retries"],
-            retry_backoff_base=float(params["retry_backoff_base"]),
-            retry_backoff_max=float(params["retry_backoff_max"]),
-            max_concurrent_requests=params["max_concurrent_requests"],
-            output_format=params["output_format"],
-        )
-        self._connection.http_config()  # checks the retry settings now
+        self._connection = connection_from_params(self._store_params)
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -96,6 +91,10 @@ class SentinelHubDataStore(DataStore):
     def connection(self) -> ConnectionSpec:
         """Where the store sends its requests."""
         return self._connection
+
+    def _deadline(self) -> contextlib.AbstractContextManager[None]:
+        """One deadline for all requests of a user call (the store's ``deadline``)."""
+        return call_deadline(self._connection.http.deadline)
 
     # -- description of the store --------------------------------------------------------
 
@@ -148,9 +147,10 @@ class SentinelHubDataStore(DataStore):
         return [data_id for data_id in DATA_IDS if data_id in offered]
 
     def _info(self, data_id: str) -> DatasetInfo:
-        info = dataset_info(data_id) if isinstance(data_id, str) else None
+        check_data_id(data_id, store_id=self.store_id)
+        info = dataset_info(data_id)
         if info is None:
-            raise self._not_found(str(data_id), "known data ids are " + ", ".join(DATA_IDS))
+            raise self._not_found(data_id, "known data ids are " + ", ".join(DATA_IDS))
         return info
 
     def get_data_ids(
@@ -159,7 +159,9 @@ class SentinelHubDataStore(DataStore):
         include_attrs: bool | list[str] | None = None,
     ) -> Iterator[str | tuple[str, dict[str, Any]]]:
         self._assert_data_type(data_type)
-        for data_id in self._offered():
+        with context(self.store_id), self._deadline():
+            offered = self._offered()
+        for data_id in offered:
             if not include_attrs:
                 yield data_id
                 continue
@@ -173,21 +175,24 @@ class SentinelHubDataStore(DataStore):
 
     def has_data(self, data_id: str, data_type: DataTypeLike = None) -> bool:
         self._assert_data_type(data_type)
-        if not isinstance(data_id, str) or dataset_info(data_id) is None:
+        check_data_id(data_id, store_id=self.store_id)
+        if dataset_info(data_id) is None:
             return False
-        return data_id in self._offered()
+        with context(self.store_id, data_id), self._deadline():
+            return data_id in self._offered()
 
     def describe_data(self, data_id: str, data_type: DataTypeLike = None) -> DatasetDescriptor:
         from .catalog import describe_dataset
 
         self._assert_data_type(data_type)
         info = self._info(data_id)
-        document = None
-        if info.catalog_id is not None:
-            document = self._catalog_collections().get(info.catalog_id)
-            if document is None:
-                raise self._not_found(data_id, "this Sentinel Hub instance does not offer it")
-        return describe_dataset(info, document, self.get_open_data_params_schema(data_id))
+        with context(self.store_id, data_id), self._deadline():
+            document = None
+            if info.catalog_id is not None:
+                document = self._catalog_collections().get(info.catalog_id)
+                if document is None:
+                    raise self._not_found(data_id, "this Sentinel Hub instance does not offer it")
+            return describe_dataset(info, document, self.get_open_data_params_schema(data_id))
 
     # -- opening --------------------------------------------------------------------------
 
@@ -211,23 +216,65 @@ class SentinelHubDataStore(DataStore):
         info = self._info(data_id)
         schema = open_params_schema(info)
         params = schema.validate_params(open_params, store_id=self.store_id, data_id=data_id)
-        try:
+        with context(self.store_id, data_id), self._deadline():
             cube = parse_open_params(info, params)
-        except InvalidParameterError as error:
-            raise InvalidParameterError(
-                error.message, store_id=self.store_id, data_id=data_id, parameter=error.parameter
-            ) from None
-        if info.custom:
-            info, cube = self._custom_bands(info, cube, params)
-        self._check_units(cube)
-        slices = self._time_slices(info, cube)
-        from .cube import build_dataset
+            self._check_size(cube, self._known_steps(info, cube))
+            if info.custom:
+                info, cube = self._custom_bands(info, cube, params)
+                self._check_size(cube, self._known_steps(info, cube))
+            self._check_units(cube)
+            slices = self._time_slices(info, cube)
+            self._check_size(cube, len(slices))
+            return self._lazy_cube(info, cube, slices)
 
+    def _known_steps(self, info: DatasetInfo, cube: CubeRequest) -> int:
+        """Time steps known without a request: those of time_period, else at least one."""
+        from .convert import regular_step_bound
+
+        if cube.time_period is None or info.timeless:
+            return 1
+        steps = regular_step_bound(cube.time_range, cube.time_period)
+        if steps > MAX_TIME_STEPS:
+            raise InvalidParameterError(
+                f"time_period {cube.time_period} divides time_range "
+                f"{cube.time_range.isoformat()} into {steps} steps; a cube may have at most "
+                f"{MAX_TIME_STEPS}: choose a longer time_period or a shorter time_range",
+                parameter="time_period",
+            )
+        return steps
+
+    def _check_size(self, cube: CubeRequest, steps: int) -> None:
+        """Refuse a cube beyond max_request_bytes, or with axes too long to lay out."""
+        itemsize = max((v.itemsize for v in cube.variables), default=1)
+        check_grid_size(
+            (steps, max(1, len(cube.variables)), cube.height, cube.width),
+            itemsize,
+            max_bytes=self._store_params["max_request_bytes"],
+            store_id=self.store_id,
+            data_id=cube.data_id,
+        )
+        longest = max(cube.width, cube.height)
+        if longest > MAX_GRID_AXIS:
+            raise InvalidParameterError(
+                f"spatial_res {cube.spatial_res:g} gives the bbox {list(cube.bbox)} a grid of "
+                f"{cube.width} x {cube.height} pixels; an axis may have at most "
+                f"{MAX_GRID_AXIS} pixels: choose a coarser spatial_res or a smaller bbox",
+                parameter="spatial_res",
+            )
+
+    def _lazy_cube(
+        self, info: DatasetInfo, cube: CubeRequest, slices: list[TimeSlice]
+    ) -> xarray.Dataset:
+        from .chunks import ChunkRequester
+        from .convert import build_dataset
+
+        connection = self._connection
+        error_policy = self._store_params["error_policy"]
         attrs = {
             "title": info.title,
-            "data_id": data_id,
+            "data_id": info.data_id,
             "source": "Sentinel Hub Process API",
-            "sentinelhub_api_url": self._connection.api_url,
+            "sentinelhub_api_url": connection.api_url,
             "collection": cube.collection_id or info.catalog_id or info.collection_name,
             "crs": cube.crs.name,
             "bbox": list(cube.bbox),
@@ -236,12 +283,17 @@ class SentinelHubDataStore(DataStore):
             "mosaicking_order": cube.mosaicking_order,
             "Conventions": "CF-1.8",
         }
+
+        def chunk_function(variables: tuple) -> ChunkRequester:
+            return ChunkRequester(
+                connection, cube, variables, tuple(slices), info.timeless, error_policy
+            )
+
         return build_dataset(
             cube,
-            self._connection,
             slices,
-            timeless=info.timeless,
-            error_policy=self._store_params["error_policy"],
+            chunk_function,
+            max_workers=connection.max_concurrent_requests,
             attrs=attrs,
         )
 
@@ -260,7 +312,7 @@ class SentinelHubDataStore(DataStore):
             return info, cube
         collection = info.data_collection(cube.collection_id)
         try:
-            document = self._api().collection(collection.catalog_id)
+            document = self._api().collection(quote_segment(collection.catalog_id))
         except DataNotFoundError:
             document = {}
         bands = band_infos_from_collection(document)
@@ -287,8 +339,8 @@ class SentinelHubDataStore(DataStore):
                     stacklevel=3,
                 )
 
-    def _time_slices(self, info: DatasetInfo, cube: Any) -> list:
-        from .cube import TimeSlice, merge_acquisitions, regular_slices
+    def _time_slices(self, info: DatasetInfo, cube: CubeRequest) -> list[TimeSlice]:
+        from .convert import merge_acquisitions, regular_slices
 
         time_range = cube.time_range
         if cube.time_period is not None:

@@ -1,68 +1,46 @@
-"""A record and its files as the store sees them: formats guessed from file names."""
+"""Which data ids a record has and how each is described.
+
+A :class:`Record` holds the files of one record version as the service lists them; the
+format of each file follows from its name. :func:`describe_file` describes a file from
+the record's metadata and, where cheap, the file's header: lazily readable files
+(NetCDF4/HDF5, zipped Zarr, GeoTIFF) are opened over HTTP ranges, which reads their
+header and 1-D coordinates only, and zip archives have their central directory read.
+Feature collections and tar archives are described from the record alone: reading them
+would mean downloading them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["FORMATS", "FileFormat", "Record", "RecordFile", "format_of"]
+from eostores.errors import ServiceError
 
+from .api import ZenodoApi, service_record_id
+from .config import FileFormat, format_of, parse_root
 
-@dataclass(frozen=True)
-class FileFormat:
-    """How the store treats files of one format.
+if TYPE_CHECKING:
+    from eostores.descriptor import DataDescriptor
 
-    ``lazy``: opened over HTTP range requests; ``whole``: read whole when opened
-    (feature collections); ``archive``: only preloading (download and extraction) helps.
-    """
+__all__ = [
+    "Record",
+    "RecordFile",
+    "describe_file",
+    "record_versions",
+    "resolve_record",
+]
 
-    format_id: str
-    data_types: tuple[str, ...]
-    suffixes: tuple[str, ...]
-    lazy: bool = False
-    whole: bool = False
-    archive: bool = False
-
-    @property
-    def openable(self) -> bool:
-        return self.lazy or self.whole
-
-
-FORMATS: tuple[FileFormat, ...] = (
-    FileFormat("zarr", ("dataset",), (".zarr.zip",), lazy=True),
-    FileFormat("netcdf", ("dataset",), (".nc", ".nc4", ".netcdf", ".h5", ".hdf5", ".he5"), True),
-    FileFormat("geotiff", ("dataset", "mldataset"), (".tif", ".tiff", ".geotiff", ".cog"), True),
-    FileFormat("geojson", ("geodataframe",), (".geojson",), whole=True),
-    FileFormat("shapefile", ("geodataframe",), (".shp.zip", ".shz"), whole=True),
-    FileFormat("geopackage", ("geodataframe",), (".gpkg",), whole=True),
-    FileFormat("csv", ("geodataframe",), (".csv",), whole=True),
-    FileFormat("zip", ("dataset", "geodataframe"), (".zip",), archive=True),
-    FileFormat(
-        "tar",
-        ("dataset", "geodataframe"),
-        (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz"),
-        archive=True,
-    ),
-)
-
-
-def format_of(key: str) -> FileFormat | None:
-    """The format of a file from its name (the longest matching suffix), or None."""
-    lowered = key.lower()
-    best: FileFormat | None = None
-    best_length = 0
-    for candidate in FORMATS:
-        for suffix in candidate.suffixes:
-            if lowered.endswith(suffix) and len(suffix) > best_length:
-                best, best_length = candidate, len(suffix)
-    return best
+_MAX_LISTED_MEMBERS = 200
 
 
 @dataclass(frozen=True)
 class RecordFile:
-    """A file of a record: its key, size, checksum (``"md5:<hex>"``) and download URL."""
+    """A file of a record: its key, size, checksum (``"md5:<hex>"``) and download URL.
+
+    The key is text from the service: it names the data id, and goes into URLs only
+    quoted and into local paths only confined (see :mod:`eostores.paths`).
+    """
 
     key: str
     size: int
@@ -104,26 +82,35 @@ class Record:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], api_url: str) -> Record:
         """Build from the JSON of ``GET /api/records/{id}``."""
-        record_id = str(data.get("id") or data.get("recid"))
-        metadata = dict(data.get("metadata") or {})
+        from eostores.paths import quote_segment
+
+        record_id = service_record_id(data)
+        metadata = data.get("metadata")
+        metadata = dict(metadata) if isinstance(metadata, Mapping) else {}
         files: dict[str, RecordFile] = {}
         entries = data.get("files") or []
         if isinstance(entries, Mapping):  # some answers wrap them as {"entries": [...]}
             entries = entries.get("entries") or []
-        for entry in entries:
-            key = str(entry.get("key") or entry.get("filename") or "")
-            if not key:
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, Mapping):
                 continue
-            links = entry.get("links") or {}
+            key = entry.get("key") or entry.get("filename")
+            if not isinstance(key, str) or not key or "\x00" in key:
+                continue
+            links = entry.get("links") if isinstance(entry.get("links"), Mapping) else {}
             url = links.get("self") or links.get("content") or links.get("download")
-            if not url:
-                url = f"{api_url.rstrip('/')}/records/{record_id}/files/{quote(key)}/content"
+            if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+                try:
+                    segment = quote_segment(key, from_service=True)
+                except ServiceError:
+                    continue  # a name no URL can address
+                url = f"{api_url.rstrip('/')}/records/{record_id}/files/{segment}/content"
             checksum = entry.get("checksum")
             files[key] = RecordFile(
                 key=key,
-                size=int(entry.get("size") or entry.get("filesize") or 0),
+                size=_size(entry.get("size") or entry.get("filesize")),
                 checksum=str(checksum) if checksum else None,
-                url=str(url),
+                url=url,
             )
         concept = data.get("conceptrecid")
         return cls(
@@ -169,3 +156,72 @@ class Record:
             "landing_page": self.links.get("self_html"),
         }
         return {key: value for key, value in values.items() if value is not None}
+
+
+def _size(value: Any) -> int:
+    try:
+        size = int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+    return max(size, 0)
+
+
+def resolve_record(api: ZenodoApi, root: str | int) -> Record:
+    """The record ``root`` designates: record id, concept id, DOI or record URL."""
+    reference = parse_root(root)
+    record_id = reference.record_id
+    if record_id is None:
+        assert reference.doi is not None
+        record_id = api.find_doi(reference.doi)
+    return Record.from_json(api.record_json(record_id), api.api_url)
+
+
+def record_versions(api: ZenodoApi, record_id: str) -> list[Record]:
+    """All published versions of the record, newest first."""
+    return [Record.from_json(hit, api.api_url) for hit in api.versions_json(record_id)]
+
+
+def describe_file(
+    record: Record, file: RecordFile, fmt: FileFormat, data_type: str, fs: Any
+) -> DataDescriptor:
+    """The descriptor of ``file`` as ``data_type``; ``fs`` reads the record's files."""
+    from eostores.descriptor import (
+        DatasetDescriptor,
+        GeoDataFrameDescriptor,
+        new_data_descriptor,
+    )
+
+    from .openers import inspect_zip, open_dataset
+    from .schema import open_params_schema
+
+    schema = open_params_schema(fmt, data_type)
+    attrs = {
+        **record.attrs(),
+        "file_key": file.key,
+        "file_size": file.size,
+        "checksum": file.checksum,
+        "format": fmt.format_id,
+        "download_url": file.url,
+        "lazy": fmt.lazy,
+        "preload_required": fmt.archive,
+    }
+    if data_type == "geodataframe":
+        return GeoDataFrameDescriptor(data_id=file.key, open_params_schema=schema)
+    contents = None
+    if fmt.format_id == "zip":
+        contents = inspect_zip(fs, file)
+        attrs["archive_members"] = list(contents.names[:_MAX_LISTED_MEMBERS])
+        if contents.zarr_root is not None:
+            attrs.update(lazy=True, preload_required=False)
+    if fmt.archive and (contents is None or contents.zarr_root is None):
+        return DatasetDescriptor(data_id=file.key, attrs=attrs, open_params_schema=schema)
+    data = open_dataset(fs, file, fmt, data_type, {}, zip_contents=contents)
+    try:
+        descriptor = new_data_descriptor(file.key, data)
+    finally:
+        close = getattr(data, "close", None)
+        if close is not None:
+            close()
+    descriptor.attrs = {**attrs, **(descriptor.attrs or {})}
+    descriptor.open_params_schema = schema
+    return descriptor

@@ -16,7 +16,7 @@ from typing import Any
 
 from eostores.errors import DataStoreError, InvalidParameterError
 
-from .catalog import format_of
+from .config import format_of
 
 __all__ = ["convert_to_zarr", "csv_to_geodataframe", "zarr_conversion_plan"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from eostores.datatype import DataType, DataTypeLike
 from eostores.errors import DataNotFoundError, DataStoreError, InvalidParameterError
 from eostores.store import DataStore
 
-from .catalog import FORMATS, FileFormat, Record, RecordFile, format_of
+from .config import FORMATS, STORAGE_ID, STORE_ID, FileFormat, format_of
 
 if TYPE_CHECKING:
     from eostores.descriptor import DataDescriptor
@@ -20,11 +21,14 @@ if TYPE_CHECKING:
     from eostores.schema import JsonObjectSchema
 
     from .api import ZenodoApi
-    from .remote import RecordFileSystem
+    from .catalog import Record, RecordFile
+    from .schema import KnownLayout
 
 __all__ = ["ZenodoDataStore"]
 
-STORAGE_ID = "zenodo"
+#: Bytes read at least per range request: format headers are read in small scattered
+#: pieces, and every surplus byte of a range travels for nothing.
+BLOCK_SIZE = 64 * 1024
 
 
 class ZenodoDataStore(DataStore):
@@ -36,17 +40,17 @@ class ZenodoDataStore(DataStore):
     preloaded into the cache store with :meth:`preload_data`.
     """
 
-    store_id = "zenodo"
+    store_id = STORE_ID
 
     def __init__(self, **store_params: Any):
         super().__init__(**store_params)
         self._lock = threading.RLock()
         self._record: Record | None = None
         self._api: ZenodoApi | None = None
-        self._fs: RecordFileSystem | None = None
+        self._fs: Any = None
         self._token_resolved = False
         self._token: Any = None
-        self._variables: dict[str, frozenset[str]] = {}
+        self._known: dict[str, KnownLayout] = {}
         self._descriptors: dict[tuple[str, str], DataDescriptor] = {}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -71,33 +75,34 @@ class ZenodoDataStore(DataStore):
     def get_data_types(cls) -> tuple[str, ...]:
         return ("dataset", "mldataset", "geodataframe")
 
-    def _http_settings(self) -> dict[str, Any]:
-        return {
-            "store_id": self.store_id,
-            "num_retries": self._store_params.get("num_retries", 5),
-            "retry_backoff_max": self._store_params.get("retry_backoff_max", 60.0),
-        }
+    @property
+    def http_config(self) -> Any:
+        """The :class:`eostores.http.HttpConfig` of the store's HTTP parameters."""
+        from eostores.http import HttpConfig
+
+        return HttpConfig.from_params(self._store_params, store_id=self.store_id)
 
     @property
     def api_url(self) -> str:
-        from .api import DEFAULT_API_URL
+        from .config import DEFAULT_API_URL
 
         return str(self._store_params.get("api_url") or DEFAULT_API_URL).rstrip("/")
 
     def _access_token(self) -> Any:
-        if not self._token_resolved:
-            from eostores.credentials import resolve_secret
+        with self._lock:
+            if not self._token_resolved:
+                from eostores.credentials import resolve_secret
 
-            self._token = resolve_secret(
-                "access_token",
-                explicit=self._store_params.get("access_token"),
-                env=["ZENODO_ACCESS_TOKEN"],
-                netrc_host=urlsplit(self.api_url).hostname,
-                store_id=self.store_id,
-                required=False,
-            )
-            self._token_resolved = True
-        return self._token
+                self._token = resolve_secret(
+                    "access_token",
+                    explicit=self._store_params.get("access_token"),
+                    env=["ZENODO_ACCESS_TOKEN"],
+                    netrc_host=urlsplit(self.api_url).hostname,
+                    store_id=self.store_id,
+                    required=False,
+                )
+                self._token_resolved = True
+            return self._token
 
     @property
     def api(self) -> ZenodoApi:
@@ -106,7 +111,7 @@ class ZenodoDataStore(DataStore):
             if self._api is None:
                 from .api import ZenodoApi
 
-                self._api = ZenodoApi(self.api_url, self._http_settings(), self._access_token())
+                self._api = ZenodoApi(self.api_url, self.http_config, self._access_token())
             return self._api
 
     @property
@@ -114,7 +119,10 @@ class ZenodoDataStore(DataStore):
         """The record ``root`` designates, fetched on first use."""
         with self._lock:
             if self._record is None:
-                self._record = self.api.resolve(self._store_params["root"])
+                from .catalog import resolve_record
+
+                with self._context(None):
+                    self._record = resolve_record(self.api, self._store_params["root"])
             return self._record
 
     @property
@@ -124,6 +132,10 @@ class ZenodoDataStore(DataStore):
 
     def list_versions(self) -> list[dict[str, Any]]:
         """The published versions of the record, newest first, with their ids and dates."""
+        from .catalog import record_versions
+
+        with self._context(None):
+            versions = record_versions(self.api, self.record_id)
         return [
             {
                 "record_id": version.record_id,
@@ -132,38 +144,43 @@ class ZenodoDataStore(DataStore):
                 "doi": version.doi,
                 "is_latest": version.is_latest,
             }
-            for version in self.api.versions(self.record_id)
+            for version in versions
         ]
 
     @property
-    def file_system(self) -> RecordFileSystem:
-        """The record's files as a read-only fsspec filesystem reading byte ranges."""
+    def file_system(self) -> Any:
+        """A read-only fsspec filesystem reading byte ranges of the record's file URLs."""
         with self._lock:
             if self._fs is None:
-                from .remote import RecordFileSystem
+                from eostores.rangefs import RangeFileSystem
 
-                files = {key: (f.url, f.size) for key, f in self.record.files.items()}
-                self._fs = RecordFileSystem(
-                    files,
-                    http=self._http_settings(),
-                    access_token=self._access_token(),
-                    record_id=self.record_id,
-                )
+                self._fs = RangeFileSystem(session=self.api.session, block_size=BLOCK_SIZE)
             return self._fs
 
     @property
     def cache_store(self) -> Any:
-        """The filesystem store preloaded files of this record go to."""
+        """The filesystem store preloaded files of this record go to: the folder named
+        after the record id below the root of ``cache_store_params`` (by default the
+        store's cache folder, see :func:`eostores.cache.default_cache_dir`)."""
         from eostores.fs import FsDataStore
         from eostores.registry import new_data_store
 
-        from .schema import DEFAULT_CACHE_STORE_PARAMS
+        from .config import DEFAULT_CACHE_STORE_PARAMS, OTHER_CACHE_ROOT
 
         store_id = self._store_params.get("cache_store_id") or "file"
-        params = dict(self._store_params.get("cache_store_params") or DEFAULT_CACHE_STORE_PARAMS)
-        root = str(params.get("root") or DEFAULT_CACHE_STORE_PARAMS["root"]).rstrip("/")
-        params["root"] = posixpath.join(root, self.record_id)
-        params.setdefault("max_depth", DEFAULT_CACHE_STORE_PARAMS["max_depth"])
+        params = {
+            **DEFAULT_CACHE_STORE_PARAMS,
+            **(self._store_params.get("cache_store_params") or {}),
+        }
+        root = params.get("root")
+        if not root:
+            if store_id == "file":
+                from eostores.cache import default_cache_dir
+
+                root = str(default_cache_dir(self.store_id))
+            else:
+                root = OTHER_CACHE_ROOT
+        params["root"] = posixpath.join(str(root).rstrip("/"), self.record_id)
         store = new_data_store(store_id, **params)
         if not isinstance(store, FsDataStore):
             raise InvalidParameterError(
@@ -175,13 +192,13 @@ class ZenodoDataStore(DataStore):
 
     # -- files and formats ------------------------------------------------------------------
 
+    def _check_id(self, data_id: Any) -> str:
+        from eostores.paths import check_data_id
+
+        return check_data_id(data_id, store_id=self.store_id)
+
     def _file(self, data_id: str) -> tuple[RecordFile, FileFormat]:
-        if not isinstance(data_id, str) or not data_id:
-            raise InvalidParameterError(
-                f"a data id must be a file name, got {data_id!r}",
-                store_id=self.store_id,
-                parameter="data_id",
-            )
+        self._check_id(data_id)
         record = self.record
         file = record.files.get(data_id)
         if file is None:
@@ -207,7 +224,7 @@ class ZenodoDataStore(DataStore):
             if accessor.format != fmt.format_id:
                 raise InvalidParameterError(
                     f"opener {opener_id!r} reads {accessor.format}, but {data_id!r} is "
-                    f"{fmt.format_id}; use one of {', '.join(self._opener_ids(fmt))}",
+                    f"{fmt.format_id}; use one of {', '.join(_opener_ids(fmt))}",
                     store_id=self.store_id,
                     data_id=data_id,
                     parameter="opener_id",
@@ -239,10 +256,6 @@ class ZenodoDataStore(DataStore):
             )
         return accessor
 
-    @staticmethod
-    def _opener_ids(fmt: FileFormat) -> list[str]:
-        return [f"{data_type}:{fmt.format_id}:{STORAGE_ID}" for data_type in fmt.data_types]
-
     # -- listing ----------------------------------------------------------------------------
 
     def get_data_ids(
@@ -262,9 +275,10 @@ class ZenodoDataStore(DataStore):
 
     def has_data(self, data_id: str, data_type: DataTypeLike = None) -> bool:
         wanted = self._assert_data_type(data_type)
+        self._check_id(data_id)
         try:
             _, fmt = self._file(data_id)
-        except (DataNotFoundError, InvalidParameterError):
+        except DataNotFoundError:
             return False
         return _delivers(fmt, wanted)
 
@@ -313,17 +327,24 @@ class ZenodoDataStore(DataStore):
         return open_params_schema(fmt, self._data_type(fmt, data_id, None, opener_id))
 
     def describe_data(self, data_id: str, data_type: DataTypeLike = None) -> DataDescriptor:
+        self._check_id(data_id)
+        with self._deadline():
+            return self._describe(data_id, data_type)
+
+    def _describe(self, data_id: str, data_type: DataTypeLike) -> DataDescriptor:
+        from .catalog import describe_file
+        from .schema import KnownLayout
+
         file, fmt = self._file(data_id)
         dtype = self._data_type(fmt, data_id, data_type, None)
         cached = self._descriptors.get((data_id, dtype))
         if cached is not None:
             return cached
-        from .describing import describe_file
-
-        with self._translated(file):
-            descriptor = describe_file(self, file, fmt, dtype)
-        if getattr(descriptor, "data_vars", None) is not None and dtype == "dataset":
-            self._variables[data_id] = frozenset(descriptor.data_vars)
+        with self._context(file):
+            descriptor = describe_file(self.record, file, fmt, dtype, self.file_system)
+        known = KnownLayout.of_descriptor(descriptor) if dtype == "dataset" else None
+        if known is not None:
+            self._known[data_id] = known
         self._descriptors[(data_id, dtype)] = descriptor
         return descriptor
 
@@ -336,11 +357,12 @@ class ZenodoDataStore(DataStore):
         data_type: DataTypeLike = None,
         **open_params: Any,
     ) -> Any:
-        from .schema import open_params_schema
+        from .schema import check_open_params, open_params_schema
 
         # The format follows from the file name: parameters are checked before the record
         # is fetched, so that bad input fails without a request.
-        named = format_of(data_id) if isinstance(data_id, str) else None
+        self._check_id(data_id)
+        named = format_of(data_id)
         if named is None:
             self._file(data_id)  # raises the right error, naming the record's files
             raise self._not_found(data_id)
@@ -348,40 +370,22 @@ class ZenodoDataStore(DataStore):
         params = open_params_schema(named, dtype).validate_params(
             open_params, store_id=self.store_id, data_id=data_id
         )
-        self._check_before_requests(data_id, dtype, params)
-        file, fmt = self._file(data_id)
-        with self._translated(file):
-            return self._open(file, fmt, dtype, params)
-
-    def _check_before_requests(self, data_id: str, dtype: str, params: dict[str, Any]) -> None:
-        """Refuse bad common parameters before anything is fetched."""
-        from eostores.schema import parse_bbox, parse_time_range
-
-        context = dict(store_id=self.store_id, data_id=data_id)
-        try:
-            if params.get("bbox") is not None:
-                parse_bbox(params["bbox"], geographic=False)
-            if params.get("time_range") is not None:
-                parse_time_range(params["time_range"])
-        except InvalidParameterError as error:
-            raise InvalidParameterError(
-                error.message, parameter=error.parameter, **context
-            ) from None
-        known = self._variables.get(data_id)
-        names = params.get("variable_names")
-        if dtype == "dataset" and known is not None and names:
-            unknown = [name for name in names if name not in known]
-            if unknown:
-                raise InvalidParameterError(
-                    f"unknown variable(s) {', '.join(map(repr, unknown))}; allowed: "
-                    + ", ".join(sorted(known)),
-                    parameter="variable_names",
-                    **context,
-                )
+        check_open_params(
+            named,
+            dtype,
+            params,
+            self._known.get(data_id),
+            store_id=self.store_id,
+            data_id=data_id,
+        )
+        with self._deadline():
+            file, fmt = self._file(data_id)
+            with self._context(file):
+                return self._open(file, fmt, dtype, params)
 
     def _open(self, file: RecordFile, fmt: FileFormat, dtype: str, params: dict) -> Any:
-        from .errors import must_preload
-        from .opening import open_dataset, open_vector
+        from .openers import must_preload, open_dataset, open_vector
+        from .schema import KnownLayout
 
         fs = self.file_system
         if fmt.whole:
@@ -395,11 +399,47 @@ class ZenodoDataStore(DataStore):
         from eostores.fs.subset import apply_common_params
 
         dataset = open_dataset(fs, file, fmt, dtype, params)
-        self._variables[file.key] = frozenset(map(str, dataset.data_vars))
+        known = self._known.get(file.key)
+        if known is None or known.variables is None:
+            self._known[file.key] = KnownLayout.of_dataset(dataset)
         return apply_common_params(dataset, params, store_id=self.store_id, data_id=file.key)
 
-    def _translated(self, file: RecordFile) -> Any:
-        return _Translated(self, file)
+    def _deadline(self) -> Any:
+        """The one deadline of a user call and all its requests."""
+        from eostores.http import call_deadline
+
+        return call_deadline(self.http_config.deadline)
+
+    @contextlib.contextmanager
+    def _context(self, file: RecordFile | None, *, deadline: bool = True) -> Iterator[None]:
+        """One user call: its requests share one deadline (the ``deadline`` parameter;
+        not for preloads, whose downloads may take long), and errors raised inside name
+        the store, the record and the file, and are :class:`DataStoreError`s."""
+        from eostores.errors import context
+        from eostores.http import call_deadline
+
+        from .api import file_error
+
+        key = file.key if file is not None else None
+        try:
+            with (
+                call_deadline(self.http_config.deadline if deadline else None),
+                context(self.store_id, key),
+            ):
+                yield
+        except DataStoreError as error:
+            if key is None or self._record is None:
+                raise
+            translated = file_error(error, self._record.record_id, key)
+            if translated is error:
+                raise
+            raise translated from None
+        except Exception as error:  # a format library failing on what it was sent
+            raise DataStoreError(
+                f"cannot read the data: {type(error).__name__}: {error}",
+                store_id=self.store_id,
+                data_id=key,
+            ) from error
 
     # -- preloading -------------------------------------------------------------------------
 
@@ -413,12 +453,16 @@ class ZenodoDataStore(DataStore):
 
         Without data ids, every data file of the record is preloaded. Returns the handle
         at once unless ``blocking``; afterwards ``handle.data_ids`` are opened from
-        ``handle.store`` (the cache store).
+        ``handle.store`` (the cache store). Files already complete in the cache are
+        neither downloaded nor extracted again, also when other threads, processes or
+        stores preload them at the same time.
         """
         from eostores.preload import PreloadHandle
 
-        from .preloading import PreloadJob
+        from .preload import PreloadJob, result_names
 
+        for data_id in data_ids:
+            self._check_id(data_id)
         params = self.get_preload_data_params_schema().validate_params(
             preload_params, store_id=self.store_id
         )
@@ -432,10 +476,17 @@ class ZenodoDataStore(DataStore):
             record_id=self.record_id,
             target_format=params.get("target_format"),
             cleanup=params.get("cleanup", True),
+            results=result_names(self.record.files.values()),
         )
+
+        def run(task: Any) -> list[str]:
+            file = files[task.data_id]
+            with self._context(file, deadline=False):
+                return job.run(task, file)
+
         return PreloadHandle(
             list(files),
-            lambda task: job.run(task, files[task.data_id]),
+            run,
             store=cache_store,
             blocking=params.get("blocking", True),
             silent=params.get("silent", True),
@@ -453,29 +504,5 @@ def _delivers(fmt: FileFormat, wanted: DataType) -> bool:
     return any(_accepts(wanted, t) for t in fmt.data_types)
 
 
-class _Translated:
-    """Restates errors of reading a file so that they name the store, record and file."""
-
-    def __init__(self, store: ZenodoDataStore, file: RecordFile):
-        self.store = store
-        self.file = file
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, error: BaseException | None, traceback: Any) -> bool:
-        if not isinstance(error, Exception):
-            return False
-        from .api import file_error
-        from .errors import as_data_store_error
-
-        key = self.file.key
-        mapped = as_data_store_error(error, self.store.store_id, key)
-        translated = file_error(mapped, self.store.record_id, key)
-        if translated.store_id is None:
-            translated.store_id = self.store.store_id
-        if translated.data_id is None:
-            translated.data_id = key
-        if translated is error:
-            return False
-        raise translated from (None if isinstance(error, DataStoreError) else error)
+def _opener_ids(fmt: FileFormat) -> list[str]:
+    return [f"{data_type}:{fmt.format_id}:{STORAGE_ID}" for data_type in fmt.data_types]

@@ -1,0 +1,86 @@
+"""Run several pytest suites, a few at a time, and report every result at the end.
+
+``python tools/run_suites.py [--jobs N] SUITE... [-- PYTEST ARGS]`` runs ``pytest SUITE``
+for each suite in its own process (at most N at once), prints each suite's output when it
+has finished (so that outputs never interleave), then one line per suite, and exits 1 if
+any suite failed: a failing suite never hides the results of the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    returncode: int
+    seconds: float
+    summary: str
+
+    @property
+    def passed(self) -> bool:
+        return self.returncode == 0
+
+
+def _summary(output: str) -> str:
+    """pytest's closing line (``== 12 passed in 3.4s ==``), without its decoration."""
+    for line in reversed(output.strip().splitlines()):
+        text = line.strip().strip("=").strip()
+        if any(word in text for word in ("passed", "failed", "error", "no tests ran")):
+            return text
+    return "no summary line"
+
+
+def run_suite(suite: str, pytest_args: list[str]) -> SuiteResult:
+    """Run one suite; its output is printed as one block when it has finished."""
+    start = time.monotonic()
+    process = subprocess.run(
+        [sys.executable, "-m", "pytest", suite, *pytest_args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seconds = time.monotonic() - start
+    print(f"\n===== {suite} (exit {process.returncode}, {seconds:.0f} s) =====", flush=True)
+    print(process.stdout, flush=True)
+    return SuiteResult(suite, process.returncode, seconds, _summary(process.stdout))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if "--" in argv:
+        index = argv.index("--")
+        argv, pytest_args = argv[:index], argv[index + 1 :]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get("EOSTORES_TEST_JOBS", "1")),
+        help="suites run at once (default: $EOSTORES_TEST_JOBS or 1)",
+    )
+    parser.add_argument("suites", nargs="+")
+    args = parser.parse_args(argv)
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(lambda suite: run_suite(suite, pytest_args), args.suites))
+    print("\n===== summary =====")
+    for result in results:
+        status = "ok    " if result.passed else "FAILED"
+        print(f"{status} {result.suite:<32} {result.seconds:6.0f} s  {result.summary}")
+    failed = [r.suite for r in results if not r.passed]
+    if failed:
+        print(f"{len(failed)} of {len(results)} suites failed: {', '.join(failed)}")
+        return 1
+    print(f"all {len(results)} suites passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
