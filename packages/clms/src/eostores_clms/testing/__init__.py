@@ -1,0 +1,567 @@
+"""A local emulator of the CLMS API: service-key tokens, catalogue, data requests, downloads.
+
+It models the documented protocol of ``https://land.copernicus.eu/api`` (Plone REST API
+endpoints):
+
+* ``POST /@@oauth2-token`` exchanges a JWT grant (``grant_type`` jwt-bearer, RS256, ``iss``
+  the key's ``client_id``, ``sub`` its ``user_id``, ``aud`` its ``token_uri``) for a bearer
+  token; the signature is verified with the public key of the service key it belongs to
+  (another key: 401).
+* ``GET /api/@search?portal_type=DataSet&fullobjects=1`` lists datasets in batches
+  (``b_start``/``b_size``, ``batching.next``), anonymously.
+* ``POST /api/@datarequest_post``, ``GET /api/@datarequest_search[?status=]``,
+  ``GET /api/@datarequest_status_get?TaskID=`` and ``DELETE /api/@datarequest_delete``
+  manage the user's tasks, which move from ``Queued`` (``queue_s``) to ``In_progress``
+  (``run_s``) to ``Finished_ok`` — or to ``Finished_nok``/``Rejected`` when scripted with
+  ``next_outcomes``; ``Cancelled`` after a delete. Timestamps are naive UTC, as the
+  service sends them.
+* ``GET /downloads/<task>/<name>.zip`` serves the result with ETag and ranges: an outer zip
+  with ``Results/<name>.zip``, which holds GeoTIFF tiles named ``..._E##N##_...`` (or a
+  NetCDF file) whose values are :func:`expected_value` of the pixel centres. Links expire
+  after ``link_lifetime_s`` (the real service gives no expiry at all) or at once for the
+  scripted outcome ``"link_gone"``.
+
+Search returns every task of the user, expired ones included, without saying which links
+still work — as the real service does. ``delete_blocked`` makes the delete endpoint fail
+like the service's firewall does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+from eostores.testing import EmulatorServer, Request, Response, route
+
+from .keys import new_key_pair, new_service_key
+from .products import (
+    DEFAULT_PRODUCTS,
+    HOSTILE_PRODUCTS,
+    SampleFile,
+    SampleProduct,
+    build_result_archive,
+    expected_value,
+)
+
+__all__ = ["ClmsEmulator", "expected_value"]
+
+STATUSES = ("Rejected", "Queued", "In_progress", "Finished_ok", "Finished_nok", "Cancelled")
+_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_FAILURE_MESSAGES = {
+    "Finished_nok": "The FME workspace failed while processing the request: "
+    "raster translation error in tile E41N20 (emulated)",
+    "Rejected": "The request was rejected: the file is temporarily unavailable for "
+    "download (emulated)",
+}
+_OUTCOMES = ("Finished_ok", "Finished_nok", "Rejected", "link_gone")
+
+
+def _iso(timestamp: float) -> str:
+    """Naive UTC ISO time, as the service writes ``RegistrationDateTime`` and friends."""
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None).isoformat()
+
+
+def _error(status: int, message: str) -> Response:
+    return Response.json({"status": "error", "msg": message}, status)
+
+
+@dataclass
+class _Task:
+    id: str
+    user: str
+    product: SampleProduct
+    file: SampleFile
+    registered: float
+    started: float
+    finished: float
+    outcome: str = "Finished_ok"
+    message: str = ""
+    cancelled_at: float | None = None
+
+    @property
+    def link_gone(self) -> bool:
+        return self.outcome == "link_gone"
+
+
+class ClmsEmulator(EmulatorServer):
+    """The CLMS API on 127.0.0.1; see the module docstring.
+
+    ``clients`` maps further client ids to ``{"user_id", "public_key"}`` (PEM) so that keys
+    made elsewhere are accepted; the emulator always has a key of its own
+    (:meth:`service_key`). ``tile_pixels`` is the edge length of a 100 km tile in pixels.
+    All arguments are JSON-serialisable so that the emulator can run in a child process.
+    """
+
+    name = "clms"
+
+    def __init__(
+        self,
+        *,
+        queue_s: float = 0.0,
+        run_s: float = 0.05,
+        page_size: int = 25,
+        tile_pixels: int = 16,
+        token_lifetime_s: float = 3600.0,
+        link_lifetime_s: float | None = None,
+        next_outcomes: Sequence[str] = (),
+        delete_blocked: bool = False,
+        hostile: bool = False,
+        clients: Mapping[str, Mapping[str, str]] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.queue_s = float(queue_s)
+        self.run_s = float(run_s)
+        self.page_size = int(page_size)
+        self.tile_pixels = int(tile_pixels)
+        self.token_lifetime_s = float(token_lifetime_s)
+        self.link_lifetime_s = None if link_lifetime_s is None else float(link_lifetime_s)
+        self.delete_blocked = bool(delete_blocked)
+        self.next_outcomes: list[str] = []
+        self.script_outcomes(*next_outcomes)
+        products = DEFAULT_PRODUCTS + (HOSTILE_PRODUCTS if hostile else ())
+        self.products: dict[str, SampleProduct] = {p.uid: p for p in products}
+        self._state_lock = threading.RLock()
+        self._tasks: dict[str, _Task] = {}
+        self._token_users: dict[str, tuple[str, float]] = {}
+        self._archives: dict[str, bytes] = {}
+        self._archive_locks: dict[str, threading.Lock] = {}
+        self._clients: dict[str, tuple[str, str]] = {
+            client_id: (str(entry["user_id"]), str(entry["public_key"]))
+            for client_id, entry in (clients or {}).items()
+        }
+        self._own_private_pem, own_public = new_key_pair()
+        self._own_client_id = f"emulated-{uuid.uuid4().hex[:12]}"
+        self._clients[self._own_client_id] = ("emulated-user", own_public)
+
+    # -- keys and parameters ------------------------------------------------------------------
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.url}/@@oauth2-token"
+
+    def service_key(self) -> dict[str, Any]:
+        """The emulator's own service key (the JSON a user downloads from the portal)."""
+        key, _ = new_service_key(
+            self.token_uri, user_id="emulated-user", private_pem=self._own_private_pem
+        )
+        key["client_id"] = self._own_client_id
+        return key
+
+    def new_service_key(self, user_id: str = "emulated-user") -> dict[str, Any]:
+        """A further service key (of a fresh key pair) that the emulator accepts."""
+        key, public_pem = new_service_key(self.token_uri, user_id=user_id)
+        with self._state_lock:
+            self._clients[key["client_id"]] = (user_id, public_pem)
+        return key
+
+    def store_params(self) -> dict[str, Any]:
+        return {"api_url": f"{self.url}/api", "credentials": self.service_key()}
+
+    def script_outcomes(self, *outcomes: str) -> None:
+        """Let the next data requests end as ``outcomes`` (in order), then normally."""
+        for outcome in outcomes:
+            if outcome not in _OUTCOMES:
+                raise ValueError(f"unknown outcome {outcome!r}; use one of {_OUTCOMES}")
+        self.next_outcomes.extend(outcomes)
+
+    # -- inspection and set-up for tests ----------------------------------------------------------
+
+    def find_file(self, product_id: str, file_name: str) -> tuple[SampleProduct, SampleFile]:
+        for product in self.products.values():
+            if product.id == product_id:
+                for file in product.files:
+                    if file.name == file_name:
+                        return product, file
+        raise KeyError(f"no file {file_name!r} in product {product_id!r}")
+
+    def add_task(
+        self,
+        product_id: str,
+        file_name: str,
+        *,
+        status: str = "Finished_ok",
+        age_s: float = 0.0,
+        user: str = "emulated-user",
+        link_gone: bool = False,
+        remaining_s: float = 3600.0,
+    ) -> str:
+        """Register a task of ``user`` that ended ``age_s`` seconds ago, or, for ``Queued``
+        and ``In_progress``, one that finishes (well) in ``remaining_s``; returns its id."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        product, file = self.find_file(product_id, file_name)
+        now = time.time()
+        ended = now - age_s
+        outcome = "link_gone" if link_gone else status
+        if status in ("Queued", "In_progress"):
+            ended, outcome = now + remaining_s, "Finished_ok"
+            started = ended if status == "Queued" else now - 1
+        else:
+            started = ended
+        task = _Task(
+            id=uuid.uuid4().hex,
+            user=user,
+            product=product,
+            file=file,
+            registered=min(ended, now) - 1.0,
+            started=started,
+            finished=ended,
+            outcome="Finished_ok" if status == "Cancelled" else outcome,
+            message=_FAILURE_MESSAGES.get(status, ""),
+            cancelled_at=ended if status == "Cancelled" else None,
+        )
+        if task.outcome in ("Finished_ok", "link_gone"):
+            self._archive(file)
+        with self._state_lock:
+            self._tasks[task.id] = task
+        return task.id
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every access token issued so far, as an early expiry would."""
+        with self._state_lock:
+            self._token_users.clear()
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """The access tokens issued and not revoked."""
+        with self._state_lock:
+            return list(self._token_users)
+
+    def finish_task(self, task_id: str) -> None:
+        """Let a pending task end now (with its outcome)."""
+        now = time.time()
+        with self._state_lock:
+            task = self._tasks[task_id]
+            task.started = min(task.started, now)
+            task.finished = now
+
+    def cancel_task(self, task_id: str) -> None:
+        """Cancel a task as its user can in the portal's web interface."""
+        with self._state_lock:
+            self._tasks[task_id].cancelled_at = time.time()
+
+    def task_status(self, task_id: str) -> str:
+        with self._state_lock:
+            task = self._tasks[task_id]
+        return self._status(task, time.time())
+
+    @property
+    def task_ids(self) -> list[str]:
+        with self._state_lock:
+            return list(self._tasks)
+
+    # -- tokens ---------------------------------------------------------------------------------
+
+    @route("POST", r"/@@oauth2-token")
+    def oauth2_token(self, request: Request) -> Response:
+        form = dict(parse_qsl(request.body.decode("utf-8", "replace")))
+        if form.get("grant_type") != _GRANT_TYPE:
+            return Response.json(
+                {"error": "unsupported_grant_type", "error_description": "Use the JWT grant."},
+                400,
+            )
+        user, problem = self._verify_grant(form.get("assertion", ""))
+        if user is None:
+            return Response.json({"error": "invalid_grant", "error_description": problem}, 401)
+        token = self.issue_token()
+        with self._state_lock:
+            self._token_users[token] = (user, time.monotonic())
+        return Response.json(
+            {
+                "access_token": token,
+                "expires_in": int(self.token_lifetime_s),
+                "token_type": "Bearer",
+            }
+        )
+
+    def _verify_grant(self, assertion: str) -> tuple[str | None, str]:
+        import jwt
+
+        try:
+            claims = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            return None, "The assertion is not a JSON Web Token."
+        client = self._clients.get(str(claims.get("iss")))
+        if client is None:
+            return None, "Unknown service key."
+        user, public_pem = client
+        try:
+            verified = jwt.decode(
+                assertion,
+                public_pem,
+                algorithms=["RS256"],
+                audience=self.token_uri,
+                options={"require": ["iss", "sub", "aud", "iat", "exp"]},
+            )
+        except jwt.InvalidSignatureError:
+            return None, "The assertion signature does not match the service key."
+        except jwt.InvalidTokenError as error:
+            return None, f"Invalid assertion: {error}"
+        if verified.get("sub") != user:
+            return None, "The assertion subject does not own the service key."
+        return user, ""
+
+    def _user(self, request: Request) -> tuple[str | None, Response | None]:
+        refused = self.require_bearer(request)
+        token = request.bearer_token or ""
+        with self._state_lock:
+            entry = self._token_users.get(token)
+        if refused is None and entry is not None:
+            user, issued = entry
+            if time.monotonic() - issued < self.token_lifetime_s:
+                return user, None
+        return None, Response.json(
+            {"type": "Unauthorized", "message": "You are not authorized to access this resource."},
+            401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    # -- catalogue ------------------------------------------------------------------------------
+
+    @route("GET", r"/api/@search/?")
+    def search(self, request: Request) -> Response:
+        try:
+            start = max(0, int(request.query.get("b_start", 0)))
+            size = max(1, min(int(request.query.get("b_size", 25)), self.page_size))
+        except ValueError:
+            return Response.json(
+                {"type": "BadRequest", "message": "b_start and b_size must be integers"}, 400
+            )
+        wanted = request.query.get("portal_type")
+        products = [p for p in self.products.values() if wanted in (None, "DataSet")]
+        full = request.query.get("fullobjects") not in (None, "", "0", "false")
+        site = self.url
+        page = products[start : start + size]
+        items = [self._search_item(p, site, full) for p in page]
+        body: dict[str, Any] = {
+            "@id": self._search_url(request, start),
+            "items": items,
+            "items_total": len(products),
+        }
+        if len(products) > size:
+            last = ((len(products) - 1) // size) * size
+            batching = {
+                "@id": self._search_url(request, start),
+                "first": self._search_url(request, 0),
+                "last": self._search_url(request, last),
+            }
+            if start + size < len(products):
+                batching["next"] = self._search_url(request, start + size)
+            if start > 0:
+                batching["prev"] = self._search_url(request, max(0, start - size))
+            body["batching"] = batching
+        return Response.json(body)
+
+    def _search_item(self, product: SampleProduct, site: str, full: bool) -> dict[str, Any]:
+        item = product.item(site)
+        if full:
+            return item
+        return {key: item[key] for key in ("@id", "@type", "title", "description", "review_state")}
+
+    def _search_url(self, request: Request, start: int) -> str:
+        query = [(k, v) for k, v in request.query_list if k != "b_start"] + [("b_start", start)]
+        return f"{self.url}/api/@search?{urlencode(query)}"
+
+    # -- data requests --------------------------------------------------------------------------
+
+    @route("POST", r"/api/@datarequest_post/?")
+    def datarequest_post(self, request: Request) -> Response:
+        user, refused = self._user(request)
+        if refused is not None:
+            return refused
+        try:
+            body = request.json()
+        except ValueError:
+            return _error(400, "Error, the body is not valid JSON")
+        datasets = body.get("Datasets") if isinstance(body, dict) else None
+        if not isinstance(datasets, list) or not datasets:
+            return _error(400, "Error, Datasets is not defined")
+        chosen: list[tuple[SampleProduct, SampleFile]] = []
+        for entry in datasets:
+            if not isinstance(entry, dict) or not entry.get("DatasetID"):
+                return _error(400, "Error, DatasetID is not defined")
+            product = self.products.get(str(entry["DatasetID"]))
+            if product is None:
+                return _error(400, "Error, the DatasetID is not valid")
+            if product.source != "EEA":
+                return _error(
+                    400, f"Error, this dataset is not downloadable here; it is in {product.source}"
+                )
+            file = next(
+                (f for f in product.files if product.file_id(f) == entry.get("FileID")), None
+            )
+            if file is None:
+                return _error(400, "Error, the FileID is not valid")
+            chosen.append((product, file))
+        task_ids = [self._new_task(user, product, file) for product, file in chosen]
+        return Response.json(
+            {"TaskIds": [{"TaskID": task_id} for task_id in task_ids], "ErrorTaskIds": []}, 201
+        )
+
+    def _new_task(self, user: str, product: SampleProduct, file: SampleFile) -> str:
+        now = time.time()
+        with self._state_lock:
+            outcome = self.next_outcomes.pop(0) if self.next_outcomes else "Finished_ok"
+        task = _Task(
+            id=uuid.uuid4().hex,
+            user=user,
+            product=product,
+            file=file,
+            registered=now,
+            started=now + self.queue_s,
+            finished=now + self.queue_s + self.run_s,
+            outcome=outcome,
+            message=_FAILURE_MESSAGES.get(outcome, ""),
+        )
+        if outcome in ("Finished_ok", "link_gone"):
+            threading.Thread(target=self._archive, args=(file,), daemon=True).start()
+        with self._state_lock:
+            self._tasks[task.id] = task
+        return task.id
+
+    def _status(self, task: _Task, now: float) -> str:
+        if task.cancelled_at is not None and task.cancelled_at <= now:
+            return "Cancelled"
+        if now < task.started:
+            return "Queued"
+        if now < task.finished:
+            return "In_progress"
+        if task.outcome in ("Finished_ok", "link_gone"):
+            with self._state_lock:
+                ready = task.file.name in self._archives
+            return "Finished_ok" if ready else "In_progress"
+        return task.outcome
+
+    def _task_json(self, task: _Task, now: float) -> dict[str, Any]:
+        status = self._status(task, now)
+        body: dict[str, Any] = {
+            "Status": status,
+            "UserID": task.user,
+            "Datasets": [
+                {
+                    "DatasetID": task.product.uid,
+                    "DatasetTitle": task.product.title,
+                    "FileID": task.product.file_id(task.file),
+                    "DatasetFormat": task.file.format,
+                    "OutputFormat": task.file.format,
+                    "DatasetSource": task.product.source,
+                }
+            ],
+            "RegistrationDateTime": _iso(task.registered),
+        }
+        if status == "Cancelled":
+            body["FinalizationDateTime"] = _iso(task.cancelled_at or now)
+        elif status in ("Finished_ok", "Finished_nok", "Rejected"):
+            body["FinalizationDateTime"] = _iso(task.finished)
+        if status == "Finished_ok":
+            body["DownloadURL"] = task.file.foreign_link or self._download_url(task)
+            body["FileSize"] = len(self._archives[task.file.name])
+        if status in ("Finished_nok", "Rejected"):
+            body["Message"] = task.message
+        return body
+
+    def _download_url(self, task: _Task) -> str:
+        name = task.file.name.replace("/", "_").strip(".") or "result"
+        return f"{self.url}/downloads/{task.id}/{quote(name)}.zip"
+
+    def _owned(self, user: str, task_id: str | None) -> _Task | None:
+        with self._state_lock:
+            task = self._tasks.get(task_id or "")
+        return task if task is not None and task.user == user else None
+
+    @route("GET", r"/api/@datarequest_search/?")
+    def datarequest_search(self, request: Request) -> Response:
+        user, refused = self._user(request)
+        if refused is not None:
+            return refused
+        wanted = request.query.get("status")
+        if wanted and wanted not in STATUSES:
+            return _error(400, "Error, status not recognized")
+        now = time.time()
+        with self._state_lock:
+            tasks = [t for t in self._tasks.values() if t.user == user]
+        answer = {}
+        for task in tasks:
+            body = self._task_json(task, now)
+            if not wanted or body["Status"] == wanted:
+                answer[task.id] = body
+        return Response.json(answer)
+
+    @route("GET", r"/api/@datarequest_status_get/?")
+    def datarequest_status_get(self, request: Request) -> Response:
+        user, refused = self._user(request)
+        if refused is not None:
+            return refused
+        task_id = request.query.get("TaskID")
+        if not task_id:
+            return _error(400, "Error, TaskID not defined")
+        task = self._owned(user, task_id)
+        if task is None:
+            return _error(404, "Error, the task does not exist")
+        return Response.json(self._task_json(task, time.time()))
+
+    @route("DELETE", r"/api/@datarequest_delete/?")
+    def datarequest_delete(self, request: Request) -> Response:
+        user, refused = self._user(request)
+        if refused is not None:
+            return refused
+        if self.delete_blocked:
+            return Response.html_error(403, "Request blocked by the web application firewall")
+        try:
+            body = request.json() or {}
+        except ValueError:
+            body = {}
+        task_id = body.get("TaskID") if isinstance(body, dict) else None
+        if not task_id:
+            return _error(400, "Error, TaskID not defined")
+        task = self._owned(user, str(task_id))
+        if task is None:
+            return _error(404, "Error, TaskID not registered")
+        now = time.time()
+        with self._state_lock:
+            if self._status(task, now) in ("Queued", "In_progress"):
+                task.cancelled_at = now
+        return Response(204)
+
+    # -- downloads ------------------------------------------------------------------------------
+
+    @route("GET", r"/downloads/(?P<task_id>[0-9a-f]+)/(?P<name>[^/]+)")
+    def download(self, request: Request, task_id: str, name: str) -> Response:
+        with self._state_lock:
+            task = self._tasks.get(task_id)
+        now = time.time()
+        gone = (
+            task is None
+            or self._status(task, now) != "Finished_ok"
+            or task.link_gone
+            or (self.link_lifetime_s is not None and now - task.finished > self.link_lifetime_s)
+        )
+        if gone:
+            return Response.html_error(404, "Not Found: the requested file has expired")
+        return Response.file(self._archive(task.file), request, content_type="application/zip")
+
+    def _archive(self, file: SampleFile) -> bytes:
+        with self._state_lock:
+            lock = self._archive_locks.setdefault(file.name, threading.Lock())
+        with lock:
+            with self._state_lock:
+                ready = self._archives.get(file.name)
+            if ready is None:
+                ready = build_result_archive(file, self.tile_pixels)
+                with self._state_lock:
+                    self._archives[file.name] = ready
+            return ready
+
+    def prepare_archives(self, names: Iterable[str] | None = None) -> None:
+        """Build result archives ahead of time (all when ``names`` is None)."""
+        for product in self.products.values():
+            for file in product.files:
+                if names is None or file.name in names:
+                    self._archive(file)

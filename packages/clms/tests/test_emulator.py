@@ -1,0 +1,171 @@
+"""The emulator speaks the CLMS protocol: grants, search batches, tasks, result archives."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import jwt
+import pytest
+import requests
+from eostores_clms.testing.keys import new_key_pair
+
+GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def _grant(key, private_key=None, **claims):
+    now = int(time.time())
+    body = {
+        "iss": key["client_id"],
+        "sub": key["user_id"],
+        "aud": key["token_uri"],
+        "iat": now,
+        "exp": now + 3600,
+        **claims,
+    }
+    return jwt.encode(body, private_key or key["private_key"], algorithm="RS256")
+
+
+def _token(key, **kwargs):
+    return requests.post(
+        key["token_uri"], data={"grant_type": GRANT, "assertion": _grant(key, **kwargs)}, timeout=30
+    )
+
+
+@pytest.fixture
+def key(clms):
+    return clms.service_key()
+
+
+@pytest.fixture
+def auth(key):
+    return {"Authorization": f"Bearer {_token(key).json()['access_token']}"}
+
+
+def test_grant_is_verified_with_the_key_pair_of_the_service_key(clms, key):
+    answer = _token(key)
+    assert answer.status_code == 200
+    assert answer.json()["token_type"] == "Bearer" and answer.json()["expires_in"] == 3600
+    assert _token(key, private_key=new_key_pair()[0]).status_code == 401
+    assert _token(key, aud="https://elsewhere.example/@@oauth2-token").status_code == 401
+    assert _token(key, sub="someone-else").status_code == 401
+    assert _token(key, exp=int(time.time()) - 10).status_code == 401
+    other = clms.new_service_key(user_id="second-user")
+    assert _token(other).status_code == 200
+    plain = requests.post(key["token_uri"], data={"grant_type": "password"}, timeout=30)
+    assert plain.status_code == 400
+
+
+def test_search_batches_and_full_objects(clms):
+    url = f"{clms.url}/api/@search"
+    first = requests.get(url, params={"portal_type": "DataSet", "b_size": 2}, timeout=30).json()
+    assert first["items_total"] == 5 and len(first["items"]) == 2
+    assert "downloadable_files" not in first["items"][0], "summaries without fullobjects"
+    second = requests.get(first["batching"]["next"], timeout=30).json()
+    assert second["batching"]["prev"].endswith("b_start=0")
+    full = requests.get(url, params={"portal_type": "DataSet", "fullobjects": 1}, timeout=30).json()
+    assert "batching" not in full
+    item = full["items"][0]
+    assert item["dataset_download_information"]["items"][0]["full_source"] == "EEA"
+    assert item["downloadable_files"]["items"][0]["format"] == "Geotiff"
+
+
+def test_task_lifecycle_and_zip_in_zip_result(clms, auth):
+    clms.queue_s, clms.run_s = 1.0, 1.0
+    try:
+        item = requests.get(
+            f"{clms.url}/api/@search",
+            params={"portal_type": "DataSet", "fullobjects": 1},
+            timeout=30,
+        ).json()["items"][0]
+        file = item["downloadable_files"]["items"][0]
+        body = {"Datasets": [{"DatasetID": item["UID"], "FileID": file["@id"]}]}
+        posted = requests.post(
+            f"{clms.url}/api/@datarequest_post", json=body, headers=auth, timeout=30
+        )
+        assert posted.status_code == 201
+        task_id = posted.json()["TaskIds"][0]["TaskID"]
+        assert clms.task_status(task_id) == "Queued"
+        seen = []
+        while not seen or seen[-1] != "Finished_ok":
+            state = requests.get(
+                f"{clms.url}/api/@datarequest_status_get",
+                params={"TaskID": task_id},
+                headers=auth,
+                timeout=30,
+            ).json()
+            if not seen or seen[-1] != state["Status"]:
+                seen.append(state["Status"])
+            time.sleep(0.02)
+        order = ["Queued", "In_progress", "Finished_ok"]
+        assert seen == sorted(seen, key=order.index) and "In_progress" in seen
+        assert "T" in state["FinalizationDateTime"] and "+" not in state["FinalizationDateTime"]
+        archive = requests.get(state["DownloadURL"], timeout=30)
+        assert len(archive.content) == state["FileSize"]
+        ranged = requests.get(state["DownloadURL"], headers={"Range": "bytes=10-19"}, timeout=30)
+        assert ranged.status_code == 206 and ranged.content == archive.content[10:20]
+        outer = zipfile.ZipFile(io.BytesIO(archive.content))
+        (inner_name,) = [n for n in outer.namelist() if n.startswith("Results/")]
+        inner = zipfile.ZipFile(io.BytesIO(outer.read(inner_name)))
+        tiles = sorted(n for n in inner.namelist() if n.endswith(".tif"))
+        assert tiles == [
+            "IMD_2018_100m_E40N20_03035_v020.tif",
+            "IMD_2018_100m_E40N21_03035_v020.tif",
+            "IMD_2018_100m_E41N20_03035_v020.tif",
+        ]
+        listed = requests.get(f"{clms.url}/api/@datarequest_search", headers=auth, timeout=30)
+        assert task_id in listed.json()
+        finished = requests.get(
+            f"{clms.url}/api/@datarequest_search",
+            params={"status": "Queued"},
+            headers=auth,
+            timeout=30,
+        )
+        assert task_id not in finished.json()
+    finally:
+        clms.queue_s, clms.run_s = 0.0, 0.05
+
+
+def test_request_errors_carry_the_service_message(clms, auth):
+    url = f"{clms.url}/api/@datarequest_post"
+    assert requests.post(url, json={"Datasets": []}, timeout=30).status_code == 401
+    bad = requests.post(
+        url, json={"Datasets": [{"DatasetID": "nope", "FileID": "x"}]}, headers=auth, timeout=30
+    )
+    assert bad.status_code == 400 and bad.json()["msg"] == "Error, the DatasetID is not valid"
+    missing = requests.get(
+        f"{clms.url}/api/@datarequest_status_get",
+        params={"TaskID": "0" * 32},
+        headers=auth,
+        timeout=30,
+    )
+    assert missing.status_code == 404
+    wrong_status = requests.get(
+        f"{clms.url}/api/@datarequest_search", params={"status": "Done"}, headers=auth, timeout=30
+    )
+    assert wrong_status.status_code == 400
+    gone = requests.get(f"{clms.url}/downloads/{'0' * 32}/x.zip", timeout=30)
+    assert gone.status_code == 404
+
+
+def test_scripted_outcomes_and_deletes(clms, auth):
+    task_id = clms.add_task(
+        "tree-cover-density-2018", "TCD_2018_100m_eu_03035_v020", status="Queued"
+    )
+    deleted = requests.delete(
+        f"{clms.url}/api/@datarequest_delete", json={"TaskID": task_id}, headers=auth, timeout=30
+    )
+    assert deleted.status_code == 204 and clms.task_status(task_id) == "Cancelled"
+    rejected = clms.add_task(
+        "tree-cover-density-2018", "TCD_2018_100m_eu_03035_v020", status="Rejected"
+    )
+    state = requests.get(
+        f"{clms.url}/api/@datarequest_status_get",
+        params={"TaskID": rejected},
+        headers=auth,
+        timeout=30,
+    ).json()
+    assert state["Status"] == "Rejected" and "rejected" in state["Message"]
+    with pytest.raises(ValueError):
+        clms.script_outcomes("Exploded")
