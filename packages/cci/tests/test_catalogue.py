@@ -1,0 +1,165 @@
+"""cciodp: data ids, descriptions and searches from the service's metadata, cached on disk."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import CLOUD, OZONE, SST, searches
+
+from eostores import new_data_store
+from eostores.errors import DataNotFoundError, InvalidParameterError
+
+
+def test_construction_makes_no_request(emulator, make_store):
+    store = make_store(emulator)
+    assert emulator.request_log == []
+    assert store.connection.endpoint_url.endswith("/opensearch/request")
+
+
+def test_defaults_are_the_public_service():
+    params = new_data_store("cciodp").store_params
+    assert params["endpoint_url"] == "https://archive.opensearch.ceda.ac.uk/opensearch/request"
+    assert params["endpoint_description_url"].endswith("description.xml?parentIdentifier=cci")
+    assert (params["num_retries"], params["retry_backoff_max"], params["retry_backoff_base"]) == (
+        200,
+        40.0,
+        1.001,
+    )
+    assert params["enable_warnings"] is False
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"endpoint_url": "ftp://example.org/request"},
+        {"endpoint_description_url": "file:///etc/passwd"},
+        {"num_retries": -1},
+        {"catalogue_ttl": -5},
+    ],
+)
+def test_bad_store_params_are_refused(params):
+    with pytest.raises(InvalidParameterError) as caught:
+        new_data_store("cciodp", **params)
+    assert caught.value.parameter == next(iter(params)) or next(iter(params)) in str(caught.value)
+
+
+def test_data_ids_are_the_drs_ids_of_the_description(store, emulator):
+    ids = store.list_data_ids()
+    assert sorted(ids) == sorted(d.drs_id for d in (SST, OZONE, CLOUD))
+    with_attrs = dict(store.list_data_ids(include_attrs=True))
+    assert with_attrs[SST.drs_id]["num_files"] == len(SST.files())
+    assert with_attrs[OZONE.drs_id]["ecv"] == "OZONE"
+    assert with_attrs[CLOUD.drs_id]["frequency"] == "mon"
+    assert store.has_data(SST.drs_id)
+    assert not store.has_data("esacci.NOPE.day.L4.x.y.z.w.1-0.r1")
+    descriptions = [r for r in emulator.request_log if r.path.endswith("description.xml")]
+    assert len(descriptions) == 1, "the description is fetched once and then read from the cache"
+
+
+def test_describe_from_metadata_only(store, emulator):
+    descriptor = store.describe_data(CLOUD.drs_id)
+    assert descriptor.data_id == CLOUD.drs_id
+    assert descriptor.bbox == CLOUD.bbox
+    assert descriptor.time_range == ("2000-01-01", "2001-12-31")
+    assert descriptor.time_period == "1M"
+    assert descriptor.dims == {"time": 24, "lat": 60, "lon": 120}
+    assert descriptor.spatial_res == 0.5
+    assert set(descriptor.data_vars) == {"cfc", "cot", "ctt"}
+    cot = descriptor.data_vars["cot"]
+    assert (cot.dtype, cot.dims, cot.chunks) == ("int16", ("time", "lat", "lon"), (1, 30, 40))
+    assert cot.attrs["_FillValue"] == -32768 and cot.attrs["scale_factor"] == pytest.approx(0.01)
+    assert descriptor.data_vars["cfc"].attrs["_FillValue"] == -999
+    assert descriptor.attrs["title"] == CLOUD.title
+    assert "emulated CCI data" in descriptor.attrs["abstract"]
+    schema = descriptor.open_params_schema.to_dict()
+    assert schema["properties"]["variable_names"]["items"]["enum"] == ["cfc", "cot", "ctt"]
+    paths = {r.path.rsplit(".", 1)[-1] for r in emulator.request_log}
+    assert "dods" not in paths, "describing reads no data"
+    assert {"dds", "das", "xml"} <= paths
+
+
+def test_metadata_is_cached_across_stores_until_it_expires(emulator, make_store, tmp_path):
+    make_store(emulator).describe_data(OZONE.drs_id)
+    first = len(emulator.request_log)
+    assert first >= 5  # description, collection, ISO record, sample files, DDS, DAS
+    make_store(emulator).describe_data(OZONE.drs_id)
+    assert len(emulator.request_log) == first, "a second store reads the cache folder"
+    short = make_store(emulator, cache_dir=str(tmp_path / "short"), catalogue_ttl=1)
+    short.list_data_ids()
+    count = len(emulator.request_log)
+    time.sleep(1.1)
+    new_store = make_store(emulator, cache_dir=str(tmp_path / "short"), catalogue_ttl=1)
+    new_store.list_data_ids()
+    assert len(emulator.request_log) == count + 1, "an expired description is fetched again"
+    files = [p.name for p in (tmp_path / "short" / "catalogue").glob("*[0-9]")]
+    assert len(files) == 1, f"older copies are removed: {files}"
+
+
+def test_no_cache_folder(emulator, make_store):
+    store = make_store(emulator, cache_dir="")
+    store.list_data_ids()
+    store.list_data_ids()
+    descriptions = [r for r in emulator.request_log if r.path.endswith("description.xml")]
+    assert len(descriptions) == 1, "the store itself keeps the description for the TTL"
+
+
+def test_unknown_ids(store):
+    with pytest.raises(DataNotFoundError):
+        store.describe_data("esacci.NOPE.day.L4.x.y.z.w.1-0.r1")
+    with pytest.raises(InvalidParameterError):
+        store.describe_data(42)
+
+
+def test_search_by_facets(store):
+    found = [d.data_id for d in store.search_data(ecv="OZONE")]
+    assert found == [OZONE.drs_id]
+    found = sorted(d.data_id for d in store.search_data(frequency="mon"))
+    assert found == sorted([OZONE.drs_id, CLOUD.drs_id])
+    found = [d.data_id for d in store.search_data(frequency=["day"], processing_level="L4")]
+    assert found == [SST.drs_id]
+    assert [d.data_id for d in store.search_data(product_version="2.1")] == [SST.drs_id]
+
+
+def test_search_by_extent_and_time(store):
+    europe = sorted(d.data_id for d in store.search_data(bbox=[-5, 50, 5, 60]))
+    assert europe == sorted(d.drs_id for d in (SST, OZONE, CLOUD))
+    south = [d.data_id for d in store.search_data(bbox=[100, -60, 120, -40])]
+    assert CLOUD.drs_id not in south and SST.drs_id in south
+    later = sorted(d.data_id for d in store.search_data(time_range=["2005-01-01", "2005-12-31"]))
+    assert later == [OZONE.drs_id]
+    assert len(list(store.search_data(limit=1))) == 1
+
+
+def test_search_refuses_unknown_facet_values_before_describing(store, emulator):
+    with pytest.raises(InvalidParameterError, match=r"allowed: .*OZONE") as caught:
+        list(store.search_data(ecv="OZONNE"))
+    assert caught.value.parameter == "ecv"
+    assert all("description.xml" in r.path for r in emulator.request_log)
+    with pytest.raises(InvalidParameterError):
+        list(store.search_data(no_such_facet="x"))
+
+
+def test_files_search_is_paged_and_batched(store, emulator):
+    # SST has 1096 daily files: at least 1000 files are fetched per year, 10000 per page
+    cube = store.open_data(SST.drs_id, variable_names=[], bbox=[0, 0, 2, 2])
+    assert cube.sizes["time"] == len(SST.files())
+    pages = [r.query for r in searches(emulator) if r.query.get("fileFormat") == ".nc"]
+    batched = [q for q in pages if q.get("maximumRecords") == "10000"]
+    assert sorted(q["startDate"][:4] for q in batched) == ["2000", "2001", "2002"]
+    counts = [q for q in pages if q.get("maximumRecords") == "1000"]
+    assert len(counts) == 1
+
+
+def test_small_collections_are_read_page_by_page(store, emulator, monkeypatch):
+    from eostores_cci import api
+
+    monkeypatch.setattr(api, "PAGE_SIZE", 10)
+    cube = store.open_data(OZONE.drs_id, variable_names=[], time_range=["2003-01-01", "2004-12-31"])
+    assert cube.sizes["time"] == 24
+    pages = sorted(
+        int(r.query["startPage"])
+        for r in searches(emulator)
+        if r.query.get("fileFormat") == ".nc" and r.query.get("maximumRecords") == "10"
+    )
+    assert pages == [1, 2, 3]
