@@ -252,6 +252,19 @@ def test_cancel_stops_between_chunks_and_keeps_the_part(tmp_path):
     assert 0 < (tmp_path / "big.bin.part").stat().st_size < len(big)
 
 
+def test_a_call_deadline_during_the_transfer_is_reported_as_a_timeout(tmp_path):
+    from eostores.errors import DataStoreTimeoutError
+    from eostores.http import call_deadline
+
+    faults = FaultProfile(slow_body_bytes_per_s=200_000)  # 10 s for the whole file
+    with FileEmulator({"big.bin": os.urandom(2_000_000)}, faults=faults) as emu:
+        started = time.monotonic()
+        with pytest.raises(DataStoreTimeoutError), call_deadline(0.5):
+            download(f"{emu.url}/files/big.bin", tmp_path / "big.bin", resume=False)
+        assert time.monotonic() - started < 5
+    assert leftovers(tmp_path) == []
+
+
 def test_cancel_while_waiting_for_the_lock(emulator, tmp_path):
     other = filelock.FileLock(str(tmp_path / "d.bin.lock"))
     with other:  # another process is downloading the same target

@@ -237,3 +237,10 @@ def test_pickled_filesystem_rebuilds_its_session_with_auth(server, files):
     buffer = io.BytesIO()
     pickle.dump(restored.open(url), buffer)  # open files travel to workers too
     assert pickle.loads(buffer.getvalue()).read(4) == files["blob"][:4]
+
+
+def test_a_known_byte_range_costs_one_request(server, files):
+    fs = RangeFileSystem(session=session())
+    url = f"{server.url}/files/blob"
+    assert fs.cat_file(url, start=100, end=300) == files["blob"][100:300]
+    assert [(r.method, r.status) for r in server.request_log] == [("GET", 206)]

@@ -388,6 +388,8 @@ class _Transfer:
         except OSError as error:  # the local file system, not the network
             if not self.resume:
                 self._discard_part()
+            if isinstance(error, DataStoreError):  # a DataStoreTimeoutError is an OSError too
+                raise
             raise DataStoreError(f"cannot write {str(self.target)!r}: {error}") from error
         except BaseException:
             if not self.resume:
