@@ -131,7 +131,7 @@ class RangeFileSystem(AbstractFileSystem):
         url = self._strip_protocol(path)
         if start is None and end is None and url not in self._whole:
             return self._get(url).content
-        if start is not None and end is not None and 0 <= start and 0 <= end:
+        if start is not None and end is not None and start >= 0 and end >= 0:
             return self.read_range(url, start, end)  # no size needed
         size = self.size(url)
         first = 0 if start is None else (start if start >= 0 else max(0, size + start))
