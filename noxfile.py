@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import nox
+import uv
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "recipes", "tests", "isolated"]
@@ -43,14 +44,13 @@ def _editable(packages: list[Path], extra: str | None = None) -> list[str]:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The core and every store package in one environment, then the integration tests.
+    """The core's tests, then the integration tests over every store package installed together.
 
-    Every suite runs (two at a time by default) and all results are shown; the session
-    fails at the end if any suite failed.
+    Both suites run and all results are shown; the session fails at the end if either failed.
     """
     session.install(*TEST_REQUIREMENTS, *_editable(PACKAGES, "test"))
     _isolate_caches(session)
-    suites = ["core/tests", *(str(p.relative_to(ROOT) / "tests") for p in PACKAGES), "tests"]
+    suites = ["core/tests", "tests"]
     session.run(
         "python",
         "tools/run_suites.py",
@@ -59,18 +59,52 @@ def tests(session: nox.Session) -> None:
         *suites,
         "--",
         *_pytest_args(session),
+        "--ignore=core/tests/ui",
     )
 
 
 @nox.session(python=PYTHON)
-@nox.parametrize("package", [p.name for p in PACKAGES] or [None])
-def isolated(session: nox.Session, package: str | None) -> None:
-    """Each store package installed alone with only the core; its own tests run there."""
-    if package is None:
+def isolated(session: nox.Session) -> None:
+    """Each store package installed alone with only the core, in an environment of its own;
+    its tests run there, two packages at a time (``nox -s isolated -- NAME...`` for some).
+    """
+    names = session.posargs or [p.name for p in PACKAGES]
+    unknown = sorted(set(names) - {p.name for p in PACKAGES})
+    if unknown:
+        session.error(f"no store package {', '.join(unknown)}")
+    if not names:
         session.skip("no store packages yet")
-    session.install("./core", f"./packages/{package}[test]")
+    uv_bin = uv.find_uv_bin()
+    suites = []
+    for name in names:
+        venv = Path(session.create_tmp()) / "envs" / name
+        python = venv / "bin" / "python"
+        if not python.exists():
+            session.run(uv_bin, "venv", "-q", "--python", PYTHON, str(venv), external=True)
+        session.run(
+            uv_bin,
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(python),
+            "./core",
+            f"./packages/{name}[test]",
+            external=True,
+        )
+        suites.append(f"{python}::packages/{name}/tests")
     _isolate_caches(session)
-    session.run("pytest", f"packages/{package}/tests", *_pytest_args(session))
+    session.run(
+        "python",
+        "tools/run_suites.py",
+        "--jobs",
+        TEST_JOBS,
+        *suites,
+        "--",
+        "-p",
+        "no:cacheprovider",
+        "--timeout=300",
+    )
 
 
 @nox.session(python=PYTHON)

@@ -96,6 +96,18 @@ def test_run_suites_runs_every_suite_and_fails_at_the_end(tmp_path, capsys):
     assert code == 1
     assert "FAILED" in out and "1 of 2 suites failed" in out
     assert "1 passed" in out and "1 failed" in out  # the passing suite ran and is shown
+    assert "1 passed, 1 failed, 0 skipped" in out.splitlines()
+
+
+def test_run_suites_runs_a_suite_with_the_interpreter_it_names(tmp_path, capsys):
+    (tmp_path / "test_which.py").write_text(
+        f"import sys\n\ndef test_python():\n    assert sys.executable == {sys.executable!r}\n"
+    )
+    code = run_suites.main(
+        [f"{sys.executable}::{tmp_path / 'test_which.py'}", "--", "-p", "no:cacheprovider"]
+    )
+    assert code == 0
+    assert "1 passed, 0 failed, 0 skipped" in capsys.readouterr().out.splitlines()
 
 
 def test_recipes_render_and_match_their_distributions():

@@ -3,13 +3,15 @@
 ``python tools/run_suites.py [--jobs N] SUITE... [-- PYTEST ARGS]`` runs ``pytest SUITE``
 for each suite in its own process (at most N at once), prints each suite's output when it
 has finished (so that outputs never interleave), then one line per suite, and exits 1 if
-any suite failed: a failing suite never hides the results of the others.
+any suite failed: a failing suite never hides the results of the others. A suite written
+``PYTHON::SUITE`` runs with that interpreter (an environment of its own) instead of this one.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -41,14 +43,15 @@ def _summary(output: str) -> str:
 def run_suite(suite: str, pytest_args: list[str]) -> SuiteResult:
     """Run one suite; its output is printed as one block when it has finished."""
     start = time.monotonic()
+    python, _, path = suite.rpartition("::")
     process = subprocess.run(
-        [sys.executable, "-m", "pytest", suite, *pytest_args],
+        [python or sys.executable, "-m", "pytest", path, *pytest_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     seconds = time.monotonic() - start
-    print(f"\n===== {suite} (exit {process.returncode}, {seconds:.0f} s) =====", flush=True)
+    print(f"\n===== {path} (exit {process.returncode}, {seconds:.0f} s) =====", flush=True)
     print(process.stdout, flush=True)
     return SuiteResult(suite, process.returncode, seconds, _summary(process.stdout))
 
@@ -73,7 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     print("\n===== summary =====")
     for result in results:
         status = "ok    " if result.passed else "FAILED"
-        print(f"{status} {result.suite:<32} {result.seconds:6.0f} s  {result.summary}")
+        path = result.suite.rpartition("::")[2]
+        print(f"{status} {path:<32} {result.seconds:6.0f} s  {result.summary}")
+    counts = {word: 0 for word in ("passed", "failed", "skipped")}
+    for result in results:
+        for number, word in re.findall(r"(\d+) (passed|failed|skipped|error)", result.summary):
+            counts["failed" if word == "error" else word] += int(number)
+    print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
     failed = [r.suite for r in results if not r.passed]
     if failed:
         print(f"{len(failed)} of {len(results)} suites failed: {', '.join(failed)}")
