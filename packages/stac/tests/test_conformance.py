@@ -8,6 +8,7 @@ from eostores import new_data_store
 from eostores.testing.conformance import StoreConformance
 
 _FAST = {"retry_backoff_base": 0.01, "retry_backoff_max": 1.0, "deadline": 60.0}
+_FAKE = "fake-secret-value-8d1f-2c"
 _FIRST = "S2X_20240601T103000_T32U00"
 _ITEM_PARAMS = {
     "variable_names": ["B04", "aot"],
@@ -43,6 +44,11 @@ class TestStacItemConformance(StoreConformance):
     def store(self, api_emulator):
         return _primed(new_data_store("stac", **api_emulator.store_params(), **_FAST), self.data_id)
 
+    @pytest.fixture
+    def store_with_fake_secret(self, api_emulator):
+        params = {**api_emulator.store_params(), "headers": {"X-Api-Key": _FAKE}, **_FAST}
+        return new_data_store("stac", **params), _FAKE
+
 
 class TestStacStackConformance(StoreConformance):
     data_id = "sentinel-2-l2a"
@@ -53,6 +59,7 @@ class TestStacStackConformance(StoreConformance):
         "spatial_res": 0.002,
         "time_range": ["2024-06-01", "2024-06-07"],
     }
+    oversized_open_params = {"spatial_res": 1e-9}
 
     @pytest.fixture
     def emulator(self, api_emulator):
@@ -103,6 +110,11 @@ class TestStacCdseConformance(StoreConformance):
         params = {**cdse_emulator.store_params(), "secret": "wrong-secret-8d1f", **_FAST}
         return new_data_store("stac-cdse", num_retries=1, **params)
 
+    @pytest.fixture
+    def store_with_fake_secret(self, cdse_emulator):
+        params = {**cdse_emulator.store_params(), "secret": _FAKE, **_FAST}
+        return new_data_store("stac-cdse", num_retries=1, **params), _FAKE
+
 
 class TestStacDestineConformance(StoreConformance):
     data_id = f"collections/SENTINEL-2/items/{_FIRST}"
@@ -126,3 +138,8 @@ class TestStacDestineConformance(StoreConformance):
     def bad_credentials_store(self, destine_params):
         params = {**destine_params, "token": "not-a-valid-token-8d1f", **_FAST}
         return new_data_store("stac-destine", **params)
+
+    @pytest.fixture
+    def store_with_fake_secret(self, destine_params):
+        params = {**destine_params, "token": _FAKE, **_FAST}
+        return new_data_store("stac-destine", num_retries=1, **params), _FAKE

@@ -229,3 +229,60 @@ def test_xcube_server_s3_interface_lists_and_serves(xcube_emulator):
     assert fs.cat("datasets/demo.zarr/.zgroup")
     with pytest.raises(FileNotFoundError):
         fs.cat("datasets/missing.zarr/.zgroup")
+
+
+def test_every_served_document_validates(
+    xcube_emulator, static_emulator, cachea_emulator, api_emulator, validate
+):
+    xcube_item = requests.get(
+        f"{xcube_emulator.root}/collections/datacubes/items/demo", timeout=10
+    ).json()
+    assert validate(xcube_item)  # datetime null with start and end
+    for emulator, headers in (
+        (xcube_emulator, {}),
+        (api_emulator, {}),
+        (cachea_emulator, {"Authorization": f"Bearer {cachea_emulator.issue_token()}"}),
+    ):
+        listing = requests.get(f"{emulator.root}/collections", headers=headers, timeout=10)
+        for collection in listing.json()["collections"]:
+            assert validate(collection)
+        page = requests.get(f"{emulator.root}/search", headers=headers, timeout=10).json()
+        assert page["type"] == "FeatureCollection" and page["numberReturned"] == len(
+            page["features"]
+        )
+        for feature in page["features"]:
+            assert validate(feature)
+    collection_url = f"{static_emulator.root}/sentinel-2-l2a/collection.json"
+    assert validate(requests.get(collection_url, timeout=10).json())
+
+
+def test_landing_page_links_the_service_description(api_emulator):
+    landing = requests.get(f"{api_emulator.root}/", timeout=10).json()
+    rels = {link["rel"] for link in landing["links"]}
+    assert {"self", "root", "service-desc", "conformance", "data", "search"} <= rels
+    described = next(link for link in landing["links"] if link["rel"] == "service-desc")
+    response = requests.get(described["href"], timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    document = response.json()
+    assert document["openapi"].startswith("3.")
+    assert {"/search", "/collections/{collectionId}/items"} <= set(document["paths"])
+
+
+def test_search_by_datetime_meets_item_intervals(xcube_emulator):
+    client = pystac_client.Client.open(xcube_emulator.catalog_url)
+    inside = client.search(collections=["datacubes"], datetime="2024-01-03")
+    assert [i.id for i in inside.items()] == ["demo"]
+    before = client.search(collections=["datacubes"], datetime="2023-12-01/2023-12-31")
+    assert not list(before.items())
+
+
+def test_items_and_searches_are_geojson(api_emulator):
+    scene = api_emulator.data.scenes[0]
+    for url in (
+        f"{api_emulator.root}/collections/sentinel-2-l2a/items/{scene.item_id}",
+        f"{api_emulator.root}/collections/sentinel-2-l2a/items",
+        f"{api_emulator.root}/search?limit=2",
+    ):
+        response = requests.get(url, timeout=10)
+        assert response.headers["Content-Type"] == "application/geo+json", url

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 from eostores_stac.assets import AssetReadWarning
-from eostores_stac.sampledata import BANDS, NODATA_STRIP, aot_value, band_value, wvp_value
+from eostores_stac.testing.scenes import BANDS, NODATA_STRIP, aot_value, band_value, wvp_value
 
 from eostores import new_data_store
 from eostores.errors import DataNotFoundError, DataStoreError, InvalidParameterError

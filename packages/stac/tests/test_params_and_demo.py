@@ -62,7 +62,7 @@ def test_importing_the_package_is_cheap():
 
 
 def test_demo_runs_offline():
-    from eostores_stac.demo import demo
+    from eostores_stac.testing.demo import demo
 
     lines: list[str] = []
     demo(lines.append)

@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from eostores_stac.sampledata import BANDS, aot_value, band_value
+from eostores_stac.testing.scenes import BANDS, aot_value, band_value
 
 from eostores import new_data_store
 from eostores.errors import AuthenticationError, InvalidParameterError
@@ -30,8 +30,8 @@ def test_cdse_defaults_point_at_the_public_service():
 
 def test_cdse_item_reads_s3_assets_with_the_store_credentials(cdse_store, cdse_emulator):
     scene = cdse_emulator.data.scenes[1]
-    item = cdse_store._item(cdse_emulator.item_data_id(scene.item_id))
-    assert item["assets"]["B04"]["href"].startswith("s3://eodata/")
+    item = cdse_store.catalog.item(cdse_emulator.item_data_id(scene.item_id))
+    assert item.assets["B04"].href.startswith("s3://eodata/")
     dataset = cdse_store.open_data(cdse_emulator.item_data_id(scene.item_id))
     xs, ys = dataset.x.values, dataset.y.values
     values = dataset.B04.isel(time=0).values
@@ -209,3 +209,36 @@ def test_xcube_refuses_unknown_variables_before_any_request(xcube_store, xcube_e
     with pytest.raises(InvalidParameterError, match="sst"):
         xcube_store.open_data(DEMO, variable_names=["nope"])
     assert not xcube_emulator.request_log
+
+
+@pytest.mark.parametrize(
+    "bbox", [[0.5, 50.5, 1.5, 95.0], [500000, 5500000, 600000, 5600000], [1.5, 50.5, 0.5, 51.5]]
+)
+def test_xcube_refuses_a_bad_bbox_before_reading_data(xcube_emulator, fast_http, bbox):
+    store = new_data_store("stac-xcube", **xcube_emulator.store_params(), **fast_http)
+    xcube_emulator.reset_log()
+    with pytest.raises(InvalidParameterError) as caught:
+        store.open_data(DEMO, bbox=bbox)
+    assert caught.value.parameter == "bbox"
+    assert not [r for r in xcube_emulator.request_log if r.path.startswith("/s3")]
+    assert len(xcube_emulator.request_log) <= 2, "at most the landing page and the item"
+    xcube_emulator.reset_log()
+    with pytest.raises(InvalidParameterError):
+        store.open_data(DEMO, bbox=bbox)
+    assert not xcube_emulator.request_log, "the item is known now: no request at all"
+
+
+def test_xcube_credentials_go_only_to_trusted_endpoints(xcube_emulator):
+    from eostores_stac.catalog import StacCatalog
+    from eostores_stac.config import StoreSettings
+    from eostores_stac.xcube import storage_options_for
+
+    params = {**xcube_emulator.store_params(), "key": "AKIA8D1F", "secret": "s3cr3t-8d1f"}
+    catalog = StacCatalog(StoreSettings.from_params("stac-xcube", params))
+    own = {"client_kwargs": {"endpoint_url": f"{xcube_emulator.url}/s3"}}
+    assert storage_options_for(catalog, own)["key"] == "AKIA8D1F"
+    elsewhere = {"client_kwargs": {"endpoint_url": "https://collector.example.com"}}
+    options = storage_options_for(catalog, elsewhere)
+    assert options == {"anon": True, "client_kwargs": elsewhere["client_kwargs"]}
+    assert storage_options_for(catalog, {**own, "anon": True})["anon"] is True
+    assert "key" not in storage_options_for(catalog, {**own, "anon": True})

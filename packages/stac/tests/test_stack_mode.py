@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 from eostores_stac.assets import AssetReadWarning
-from eostores_stac.sampledata import BANDS, NODATA_STRIP, aot_value, band_value
 from eostores_stac.testing import StacEmulator
+from eostores_stac.testing.scenes import BANDS, NODATA_STRIP, aot_value, band_value
 from pyproj import Transformer
 
 from eostores import new_data_store
@@ -201,7 +201,7 @@ def test_apply_scaling_false_gives_stored_integers(store):
     values = cube.B02.isel(time=0).values
     assert values.dtype == np.uint16
     xs, ys = cube.x.values, cube.y.values
-    from eostores_stac.sampledata import raw_band_value
+    from eostores_stac.testing.scenes import raw_band_value
 
     expected = raw_band_value(xs[None, :], ys[:, None], 0, 0)
     valid = values != 0
@@ -353,8 +353,9 @@ def test_items_without_projection_metadata_get_it_from_asset_headers(api_emulato
         mode="api", data_dir=str(api_emulator.data.root), many_items=0, with_projection=False
     ) as emulator:
         store = new_data_store("stac", stack_mode=True, **emulator.store_params(), **fast_http)
-        item = store._item(emulator.item_data_id(emulator.data.scenes[0].item_id))
-        assert "proj:code" not in item["properties"]
+        item = store.catalog.item(emulator.item_data_id(emulator.data.scenes[0].item_id))
+        assert "proj:code" not in item.properties
+        assert all(asset.grid is None for asset in item.assets.values())
         emulator.reset_log()
         cube = store.open_data("sentinel-2-l2a", **params)
         assets = {

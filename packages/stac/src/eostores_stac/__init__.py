@@ -1,14 +1,8 @@
-"""eostores stores for STAC catalogs and APIs: ``stac``, ``stac-xcube``, ``stac-cdse``,
-``stac-destine``.
-
-Items open as lazy datasets of their assets; with ``stack_mode=True`` collections open as
-analysis-ready cubes mosaicked across UTM zones. Names are imported on first use, so that
-importing the package costs nothing.
-"""
+"""eostores-stac: STAC catalogs and APIs as eostores data stores (store ids ``stac``,
+``stac-xcube``, ``stac-cdse``, ``stac-destine``)."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 __version__ = "0.1.0"
@@ -34,13 +28,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    if name in _LAZY:
+        import importlib
 
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,32 +1,90 @@
-"""Talking to a STAC API or static catalog through pystac-client and the eostores HTTP session."""
+"""The STAC protocol: a STAC API or static catalog read with pystac-client over an eostores session.
+
+Every request goes through one :func:`eostores.http.new_session` session (retries with
+backoff and Retry-After, timeouts, the deadline, errors carrying the service's message).
+Credentials (a bearer token, extra headers) are attached by :class:`OriginAuth` only to
+requests for the catalog's own origin and the asset origins the user names. Data ids and
+collection ids become URL path segments only through :func:`eostores.paths.quote_segment`.
+"""
 
 from __future__ import annotations
 
 import posixpath
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from pystac_client.stac_api_io import StacApiIO
+from requests.auth import AuthBase
 
-from eostores.errors import DataNotFoundError, InvalidParameterError
+from eostores.errors import DataNotFoundError, InvalidParameterError, ServiceError
+
+from .config import StoreSettings, origin_of
 
 if TYPE_CHECKING:
     import pystac_client
     import requests
 
-__all__ = ["SessionStacIO", "StacApi", "item_data_id"]
+__all__ = [
+    "OriginAuth",
+    "SessionStacIO",
+    "StacApi",
+    "item_data_id",
+    "new_stac_session",
+    "stac_datetime",
+]
 
 _BODY_METHODS = ("POST", "PUT", "PATCH")
+_WEB_SCHEMES = ("http", "https")
+
+
+class OriginAuth(AuthBase):
+    """Adds a bearer token and extra headers to requests for the allowed origins only.
+
+    A catalog can point anywhere (next links, asset hrefs, child catalogs); the store's
+    credentials go only to the catalog's own origin and to origins the user named.
+    """
+
+    def __init__(
+        self,
+        origins: frozenset[str],
+        token: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ):
+        self.origins = origins
+        self.token = token
+        self.headers = dict(headers or {})
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if origin_of(str(request.url or "")) not in self.origins:
+            return request
+        for name, value in self.headers.items():
+            request.headers[name] = value
+        if self.token is not None:
+            request.headers["Authorization"] = f"Bearer {self.token.reveal()}"
+        return request
+
+    def __repr__(self) -> str:
+        return f"OriginAuth({sorted(self.origins)!r})"
+
+
+def new_stac_session(settings: StoreSettings) -> requests.Session:
+    """The eostores session of a store: its HTTP settings, credentials bound to origins."""
+    from eostores.credentials import register_secret
+    from eostores.http import new_session
+
+    for value in settings.headers.values():
+        register_secret(value)
+    token = settings.api_token()
+    auth = None
+    if token is not None or settings.headers:
+        auth = OriginAuth(settings.credential_origins, token, settings.headers)
+    return new_session(settings.http_config(), auth=auth)
 
 
 class SessionStacIO(StacApiIO):
-    """pystac-client's I/O with every request sent through an eostores session.
-
-    The session brings retries with backoff and Retry-After, timeouts, the deadline and the
-    mapping of failures to eostores errors carrying the service's message.
-    """
+    """pystac-client's I/O with every request sent through an eostores session."""
 
     def __init__(self, session: requests.Session, **kwargs: Any):
         super().__init__(max_retries=None, **kwargs)
@@ -39,92 +97,78 @@ class SessionStacIO(StacApiIO):
         headers: dict[str, str] | None = None,
         parameters: dict[str, Any] | None = None,
     ) -> str:
-        import requests
-
         method = (method or "GET").upper()
+        if urlsplit(str(href)).scheme.lower() not in _WEB_SCHEMES:
+            raise ServiceError(f"the catalog links to {href!r}, which is not an http(s) URL")
         if method in _BODY_METHODS:
-            prepared = requests.Request(method, href, headers=headers, json=parameters)
+            response = self.session.request(
+                method, href, json=parameters, headers=headers, idempotent=True
+            )
         else:
-            prepared = requests.Request(method, href, headers=headers, params=parameters or {})
-        if self._req_modifier is not None:
-            prepared = self._req_modifier(prepared) or prepared
-        response = self.session.request(
-            prepared.method,
-            prepared.url,
-            params=prepared.params or None,
-            json=prepared.json,
-            headers=prepared.headers or None,
-            idempotent=True,
-            raise_for_status=False,
-        )
-        if response.status_code >= 400:
-            raise stac_error(response, getattr(self.session, "config", None))
+            response = self.session.request(
+                method, href, params=parameters or None, headers=headers, idempotent=True
+            )
         return response.content.decode("utf-8")
 
 
-def stac_error(response: requests.Response, config: Any = None) -> Exception:
-    """The eostores error for a failed STAC API call, with the API's ``description``.
-
-    STAC APIs answer errors with ``{"code": ..., "description": ...}``.
-    """
-    from eostores.credentials import redact_text
-    from eostores.http import error_for_response
-
-    store_id = getattr(config, "store_id", None)
-    error = error_for_response(response, store_id=store_id)
-    try:
-        document = response.json()
-    except ValueError:
-        return error
-    if isinstance(document, dict) and isinstance(document.get("description"), str):
-        text = " ".join(document["description"].split())[:300]
-        code = document.get("code")
-        detail = f"{text} ({code})" if isinstance(code, str) and code else text
-        error.message = redact_text(f"{detail}: {error.message}")
-        error.args = (error.message,)
-    return error
-
-
-def item_data_id(item: dict[str, Any]) -> str:
+def item_data_id(document: Mapping[str, Any]) -> str:
     """The data id of an item found through an API: ``collections/<c>/items/<id>``."""
-    return f"collections/{item.get('collection')}/items/{item['id']}"
+    return f"collections/{document.get('collection')}/items/{document.get('id')}"
 
 
-def parse_item_data_id(data_id: str) -> tuple[str, str] | None:
-    """``(collection, item)`` of an API item data id, or None if it has another form."""
-    parts = data_id.strip("/").split("/")
-    if len(parts) == 4 and parts[0] == "collections" and parts[2] == "items" and all(parts):
-        return parts[1], parts[3]
-    return None
+def stac_datetime(time_range: Any) -> str | None:
+    """A STAC ``datetime`` interval from a parsed TimeRange (None: no restriction)."""
+    if time_range is None or (time_range.start is None and time_range.end is None):
+        return None
+    return time_range.isoformat(timespec="seconds")
+
+
+def _segment(text: str, what: str, store_id: str, data_id: str) -> str:
+    """One URL path segment from an id; DataNotFoundError when the id cannot be one."""
+    from eostores.paths import quote_segment
+
+    decoded = unquote(text)
+    if "/" in decoded or "\\" in decoded or decoded.strip() in (".", ".."):
+        raise DataNotFoundError(
+            f"no such {what}: {text!r} is not one path segment (no '/', '\\', '.' or '..', "
+            "also when percent-encoded)",
+            store_id=store_id,
+            data_id=data_id,
+        )
+    try:
+        return quote_segment(text, store_id=store_id)
+    except InvalidParameterError as error:
+        raise DataNotFoundError(
+            f"no such {what}: {error.message}", store_id=store_id, data_id=data_id
+        ) from None
 
 
 class StacApi:
-    """A STAC API or static catalog at ``url``, read with pystac-client.
+    """A STAC API or static catalog at ``settings.url``, read with pystac-client.
 
-    ``session_factory()`` returns the eostores session to use; it is called once, lazily,
-    so that creating a StacApi does no I/O.
+    Creating it does no I/O; the landing page is read on first use.
     """
 
-    def __init__(
-        self,
-        url: str,
-        session_factory: Callable[[], requests.Session],
-        *,
-        page_size: int = 100,
-        store_id: str | None = None,
-    ):
-        self.url = url
-        self.page_size = page_size
-        self.store_id = store_id
-        self._session_factory = session_factory
-        self._client: pystac_client.Client | None = None
+    def __init__(self, settings: StoreSettings):
+        self.url = settings.url
+        self.page_size = settings.page_size
+        self.store_id = settings.store_id
+        self._settings = settings
         self._session: requests.Session | None = None
+        self._io: SessionStacIO | None = None
+        self._client: pystac_client.Client | None = None
 
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            self._session = self._session_factory()
+            self._session = new_stac_session(self._settings)
         return self._session
+
+    @property
+    def io(self) -> SessionStacIO:
+        if self._io is None:
+            self._io = SessionStacIO(self.session)
+        return self._io
 
     @property
     def client(self) -> pystac_client.Client:
@@ -134,9 +178,7 @@ class StacApi:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._client = pystac_client.Client.open(
-                    self.url, stac_io=SessionStacIO(self.session)
-                )
+                self._client = pystac_client.Client.open(self.url, stac_io=self.io)
         return self._client
 
     # -- capabilities --------------------------------------------------------------------------
@@ -166,10 +208,6 @@ class StacApi:
     # -- addresses ------------------------------------------------------------------------------
 
     @property
-    def api_root(self) -> str:
-        return self.url.rstrip("/")
-
-    @property
     def static_root(self) -> str:
         """The directory URL of a static catalog's root document."""
         return self.url.rsplit("/", 1)[0] + "/"
@@ -178,138 +216,144 @@ class StacApi:
         link = self.client.get_single_link("data")
         if link is not None:
             return link.absolute_href.rstrip("/")
-        return f"{self.api_root}/collections"
+        return f"{self.url.rstrip('/')}/collections"
+
+    def collection_url(self, collection_id: str) -> str:
+        segment = _segment(collection_id, "collection", self.store_id, collection_id)
+        return f"{self.collections_url()}/{segment}"
 
     def item_url(self, data_id: str) -> str:
         """The URL of the item document of ``data_id`` (API path or static relative href)."""
-        parsed = parse_item_data_id(data_id)
-        if parsed is not None and self.is_api:
-            collection, item = parsed
+        if self.is_api:
+            parts = data_id.split("/")
+            if len(parts) != 4 or parts[0] != "collections" or parts[2] != "items":
+                raise DataNotFoundError(
+                    "no such item: data ids have the form collections/<collection>/items/<item>",
+                    store_id=self.store_id,
+                    data_id=data_id,
+                )
+            collection = _segment(parts[1], "collection", self.store_id, data_id)
+            item = _segment(parts[3], "item", self.store_id, data_id)
             return f"{self.collections_url()}/{collection}/items/{item}"
-        if self.is_api or _escapes(data_id):
+        return self._static_url(data_id)
+
+    def _static_url(self, data_id: str) -> str:
+        """The URL of a static catalog's item from its href relative to the root catalog."""
+        from eostores.paths import confine_url
+
+        try:
+            return confine_url(self.static_root, data_id, store_id=self.store_id)
+        except InvalidParameterError as error:
             raise DataNotFoundError(
-                "no such item: data ids have the form collections/<collection>/items/<item>"
-                if self.is_api
-                else "no such item: a data id is an item href relative to the catalog",
+                "no such item: a data id is an item href relative to the catalog "
+                f"({error.message})",
                 store_id=self.store_id,
                 data_id=data_id,
-            )
-        return urljoin(self.static_root, data_id)
+            ) from None
 
     # -- reading -------------------------------------------------------------------------------
 
     def read_json(self, url: str) -> dict[str, Any]:
-        response = self.session.get(url, raise_for_status=False)
-        if response.status_code >= 400:
-            raise stac_error(response, getattr(self.session, "config", None))
+        response = self.session.get(url)
         try:
             document = response.json()
         except ValueError:
-            from eostores.errors import ServiceError
-
             raise ServiceError(
                 f"the answer of {url} is not JSON", store_id=self.store_id, url=url
             ) from None
+        if not isinstance(document, dict):
+            raise ServiceError(
+                f"the answer of {url} is not a JSON object", store_id=self.store_id, url=url
+            )
         return document
 
-    def item(self, data_id: str) -> dict[str, Any]:
-        """The item document of ``data_id``; DataNotFoundError if there is none."""
+    def item(self, data_id: str) -> tuple[dict[str, Any], str]:
+        """``(document, url)`` of the item ``data_id``; DataNotFoundError if there is none."""
         url = self.item_url(data_id)
         try:
-            item = self.read_json(url)
+            document = self.read_json(url)
         except DataNotFoundError as error:
             raise DataNotFoundError(
                 error.message, store_id=self.store_id, data_id=data_id
             ) from None
-        if item.get("type") != "Feature" or "assets" not in item:
+        if document.get("type") != "Feature" or not isinstance(document.get("assets"), dict):
             raise DataNotFoundError(
                 f"{url} is not a STAC item", store_id=self.store_id, data_id=data_id
             )
-        _set_self_href(item, url)
-        return item
+        return document, url
 
     def collection(self, collection_id: str) -> dict[str, Any]:
         """The collection document; DataNotFoundError if there is none."""
         if self.is_api:
-            url = f"{self.collections_url()}/{collection_id}"
+            url = self.collection_url(collection_id)
             try:
-                return self.read_json(url)
+                document = self.read_json(url)
             except DataNotFoundError as error:
                 raise DataNotFoundError(
                     error.message, store_id=self.store_id, data_id=collection_id
                 ) from None
-        for collection in self.collections():
-            if collection.get("id") == collection_id:
-                return collection
+            if document.get("id") != collection_id:
+                raise DataNotFoundError(
+                    f"{url} is not the collection {collection_id!r}",
+                    store_id=self.store_id,
+                    data_id=collection_id,
+                )
+            return document
+        for document in self.collections():
+            if document.get("id") == collection_id:
+                return document
         raise DataNotFoundError("no such collection", store_id=self.store_id, data_id=collection_id)
 
     def collections(self) -> Iterator[dict[str, Any]]:
         """The collection documents (paged for APIs, by walking child links otherwise)."""
         if self.is_api:
-            stac_io = self.client._stac_io
-            assert stac_io is not None
-            for page in stac_io.get_pages(self.collections_url()):
-                yield from page.get("collections", [])
+            for page in self.io.get_pages(self.collections_url()):
+                yield from (c for c in page.get("collections", []) if isinstance(c, dict))
             return
-        for document, _url in self._walk(items=False):
+        for document, _url in self._walk():
             if document.get("type") == "Collection":
                 yield document
 
     def search(self, *, max_items: int | None = None, **params: Any) -> Iterator[dict[str, Any]]:
         """Item documents matching ``params`` (pystac-client ItemSearch), page by page."""
-        if not self.can_search:
-            raise InvalidParameterError(
-                "the catalog has no item search; use collections and bbox/time_range only",
-                store_id=self.store_id,
-            )
         search = self.client.search(
             method=self.search_method,
             limit=self.page_size if max_items is None else min(self.page_size, max_items),
             max_items=max_items,
             **{k: v for k, v in params.items() if v is not None},
         )
-        yield from search.items_as_dicts()
+        yield from (i for i in search.items_as_dicts() if isinstance(i, dict))
 
     def collection_items(self, collection_id: str) -> Iterator[dict[str, Any]]:
         """The items of one collection through its ``items`` endpoint, page by page."""
-        stac_io = self.client._stac_io
-        assert stac_io is not None
-        url = f"{self.collections_url()}/{collection_id}/items"
-        for page in stac_io.get_pages(url, parameters={"limit": self.page_size}):
-            yield from page.get("features", [])
+        url = f"{self.collection_url(collection_id)}/items"
+        for page in self.io.get_pages(url, parameters={"limit": self.page_size}):
+            yield from (i for i in page.get("features", []) if isinstance(i, dict))
 
-    def iter_items(self, with_documents: bool) -> Iterator[tuple[str, dict[str, Any] | None]]:
-        """``(data_id, item or None)`` of every item, streaming; documents only if asked.
+    def iter_items(self) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
+        """``(data_id, document, url)`` of every item, streaming.
 
-        APIs are read through item search, else through each collection's items endpoint;
-        static catalogs are walked along their links (item documents are read only when
-        ``with_documents``).
+        APIs are read through item search, else through each collection's items endpoint
+        (documents come with the pages); static catalogs are walked along their links, and
+        yield ``(data_id, None, url)``: the caller reads the documents it needs.
         """
         if self.is_api:
             if self.can_search:
-                for item in self.search():
-                    yield item_data_id(item), item
+                for document in self.search():
+                    yield item_data_id(document), document, None
                 return
             for collection in self.collections():
-                for item in self.collection_items(collection["id"]):
-                    yield item_data_id(item), item
+                for document in self.collection_items(str(collection.get("id"))):
+                    yield item_data_id(document), document, None
             return
+        root = self.static_root
         for url in self._item_urls():
-            data_id = self._relative(url)
-            if with_documents:
-                item = self.read_json(url)
-                _set_self_href(item, url)
-                yield data_id, item
-            else:
-                yield data_id, None
+            if url.startswith(root):
+                yield unquote(url[len(root) :]), None, url
 
     # -- static catalogs -----------------------------------------------------------------------
 
-    def _relative(self, url: str) -> str:
-        root = self.static_root
-        return url[len(root) :] if url.startswith(root) else url
-
-    def _walk(self, items: bool) -> Iterator[tuple[dict[str, Any], str]]:
+    def _walk(self) -> Iterator[tuple[dict[str, Any], str]]:
         pending = [self.url]
         seen: set[str] = set()
         while pending:
@@ -319,38 +363,30 @@ class StacApi:
             seen.add(url)
             document = self.read_json(url)
             yield document, url
-            for link in document.get("links", []):
-                if link.get("rel") == "child" and link.get("href"):
-                    pending.append(_normalize(urljoin(url, link["href"])))
+            for link in document.get("links") or ():
+                if isinstance(link, dict) and link.get("rel") == "child":
+                    child = _link_url(url, link)
+                    if child is not None:
+                        pending.append(child)
 
     def _item_urls(self) -> Iterator[str]:
-        for document, url in self._walk(items=True):
-            for link in document.get("links", []):
-                if link.get("rel") == "item" and link.get("href"):
-                    yield _normalize(urljoin(url, link["href"]))
+        for document, url in self._walk():
+            for link in document.get("links") or ():
+                if isinstance(link, dict) and link.get("rel") == "item":
+                    item = _link_url(url, link)
+                    if item is not None:
+                        yield item
 
 
-def _normalize(url: str) -> str:
-    parts = urlsplit(url)
+def _link_url(base: str, link: Mapping[str, Any]) -> str | None:
+    """The absolute, normalised http(s) URL of a link (None for any other kind)."""
+    href = link.get("href")
+    if not isinstance(href, str) or not href:
+        return None
+    parts = urlsplit(urljoin(base, href))
+    if parts.scheme.lower() not in _WEB_SCHEMES:
+        return None
     path = posixpath.normpath(parts.path) if parts.path else parts.path
     if parts.path.endswith("/") and not path.endswith("/"):
         path += "/"
-    return parts._replace(path=path).geturl()
-
-
-def _escapes(data_id: str) -> bool:
-    return data_id.startswith("/") or "://" in data_id or ".." in data_id.split("/")
-
-
-def _set_self_href(item: dict[str, Any], url: str) -> None:
-    """Make sure the item knows where it came from (for relative asset hrefs)."""
-    links = item.setdefault("links", [])
-    if not any(link.get("rel") == "self" for link in links):
-        links.insert(0, {"rel": "self", "href": url})
-
-
-def self_href(item: dict[str, Any]) -> str | None:
-    for link in item.get("links", []):
-        if link.get("rel") == "self":
-            return link.get("href")
-    return None
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))

@@ -1,48 +1,59 @@
 """Reading single assets lazily: Cloud-Optimized GeoTIFF, Zarr and NetCDF over https, s3 or files.
 
-:class:`AssetAccess` knows how to reach an href with the store's settings (S3 credentials and
-endpoint, HTTP retries and headers) and is picklable, so that dask workers can read too.
-:func:`open_asset` opens one asset as a one-variable dataset whose chunks are read on access;
-failures while reading name the href and follow the ``error_policy``.
+:func:`open_asset` opens one asset as a dataset of dask-backed variables whose chunks are
+read on access. The chunks are read by :class:`AssetArray`, which holds only the asset
+record and the (picklable) access: a GeoTIFF window is opened, read and closed in the
+reading thread (its header comes from the process's opener, without a request); Zarr and
+NetCDF files are opened once per process. Failures become eostores errors naming the
+href, or fill values under ``error_policy``.
 """
 
 from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
 
-from xarray.backends import BackendArray
+import numpy as np
 
-from eostores.errors import AuthenticationError, DataNotFoundError, DataStoreError, ServiceError
+from eostores.errors import (
+    AuthenticationError,
+    DataNotFoundError,
+    DataStoreError,
+    ServiceError,
+)
+
+from .access import AssetAccess
+from .convert import crs_coordinate
+from .records import Asset, Grid
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from .catalog import AssetInfo
-
-__all__ = ["AssetAccess", "AssetReadWarning", "asset_error", "open_asset"]
+__all__ = [
+    "AssetArray",
+    "AssetReadWarning",
+    "asset_error",
+    "lazy_dataset",
+    "open_asset",
+    "read_grid",
+]
 
 _DEFAULT_CHUNK = 512
-_RETRY_CODES = "429,500,502,503,504"
+_MAX_OPEN = 64
 
 
 class AssetReadWarning(UserWarning):
     """An asset could not be read and was left out (error_policy="warn")."""
 
 
-def _redact(text: str) -> str:
+def asset_error(href: str, error: BaseException, store_id: str | None = None) -> DataStoreError:
+    """The eostores error for a failed read of ``href``, naming the href (secrets removed)."""
     from eostores.http import redact_url
 
-    return redact_url(text)
-
-
-def asset_error(href: str, error: BaseException, store_id: str | None = None) -> DataStoreError:
-    """The eostores error for a failed read of ``href``, naming the href."""
-    where = _redact(href)
+    where = redact_url(href)
     if isinstance(error, DataStoreError):
         message = error.message if where in error.message else f"{error.message} (asset {where})"
         result = type(error).__new__(type(error))
@@ -51,14 +62,25 @@ def asset_error(href: str, error: BaseException, store_id: str | None = None) ->
         result.message = message
         result.store_id = error.store_id or store_id
         return result
-    text = " ".join(str(error).split()) or type(error).__name__
-    text = _redact(text)
+    text = redact_url(" ".join(str(error).split()) or type(error).__name__)
     kinds = _exception_kinds(error)
     if "PermissionError" in kinds or "PermissionError(" in text:
         return AuthenticationError(f"access to asset {where} denied: {text}", store_id=store_id)
     if "FileNotFoundError" in kinds or "FileNotFoundError(" in text:
         return DataNotFoundError(f"asset {where} does not exist ({text})", store_id=store_id)
     return ServiceError(f"cannot read asset {where}: {text}", store_id=store_id, url=where)
+
+
+def read_failure(access: AssetAccess, asset: Asset | None, href: str, error: BaseException) -> Any:
+    """The eostores error for ``error`` while reading ``href``, with its real cause.
+
+    HDF5 reports a failing file object as a broken file; asking the file for one byte
+    names the cause (missing, denied, the service's error).
+    """
+    cause = error
+    if not isinstance(error, DataStoreError) and (asset is None or asset.format == "netcdf"):
+        cause = access.probe(href) or error
+    return asset_error(href, cause, access.store_id)
 
 
 def _exception_kinds(error: BaseException) -> set[str]:
@@ -71,265 +93,45 @@ def _exception_kinds(error: BaseException) -> set[str]:
     return kinds
 
 
-@dataclass(frozen=True)
-class AssetAccess:
-    """How the store reaches asset hrefs. Picklable; filesystems are created per process."""
+# --------------------------------------------------------------------------- Zarr and NetCDF
 
-    store_id: str | None = None
-    s3_options: dict[str, Any] = field(default_factory=dict)
-    http_params: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-
-    # -- filesystems ------------------------------------------------------------------------
-
-    def filesystem(self, href: str) -> tuple[Any, str]:
-        """``(fsspec filesystem, path)`` for ``href``."""
-        scheme = urlsplit(href).scheme.lower()
-        if scheme in ("s3", "s3a"):
-            return _cached_fs("s3", self.s3_options), href.split("://", 1)[1]
-        if scheme in ("http", "https"):
-            from .httpfs import SessionHTTPFileSystem
-
-            params = {"store_id": self.store_id, **self.http_params}
-            return SessionHTTPFileSystem(http_params=params, headers=self.headers), href
-        import fsspec
-
-        path = href[len("file://") :] if href.startswith("file://") else href
-        return fsspec.filesystem("file"), path
-
-    def raster_source(self, href: str) -> tuple[str, dict[str, Any]]:
-        """The path and ``rasterio.open`` keywords for a GeoTIFF at ``href``.
-
-        A downloaded copy (see :meth:`local_path`) is read from disk. Otherwise https files
-        are read by GDAL's curl driver with the retry settings in the path (independent of
-        the thread's GDAL environment); s3 objects through s3fs with the store's credentials
-        and endpoint; local files directly.
-        """
-        local = self.local_path(href)
-        if local:
-            return local, {}
-        scheme = urlsplit(href).scheme.lower()
-        if scheme in ("http", "https"):
-            options = [
-                ("max_retry", str(int(self.http_params.get("num_retries", 5)))),
-                ("retry_delay", f"{float(self.http_params.get('retry_backoff_base', 1.0)):g}"),
-                ("retry_codes", _RETRY_CODES),
-                ("list_dir", "no"),
-            ]
-            options += [(f"header.{k}", v) for k, v in self.headers.items()]
-            query = "&".join(f"{k}={quote(v, safe='')}" for k, v in options)
-            return f"/vsicurl?{query}&url={quote(href, safe='')}", {}
-        if scheme in ("s3", "s3a"):
-            from eostores.fs.geotiff import FsspecOpener
-
-            fs, path = self.filesystem(href)
-            return path, {"opener": FsspecOpener(fs)}
-        return self.filesystem(href)[1], {}
-
-    def zarr_location(self, href: str) -> tuple[Any, str]:
-        """``(fsspec filesystem, path)`` of a Zarr asset: its downloaded copy, else ``href``."""
-        local = self.local_path(href)
-        if local:
-            import fsspec
-
-            return fsspec.filesystem("file"), local
-        return self.filesystem(href)
-
-    def local_path(self, href: str) -> str | None:
-        """A local copy of ``href`` if assets are downloaded first (None: read remotely)."""
-        return None
-
-    def prefetch(self, hrefs: list[str]) -> None:
-        """Fetch the assets ahead of reading, where assets are downloaded (else nothing)."""
+_opened: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_opened_lock = threading.Lock()
 
 
-_fs_cache: dict[tuple[str, str], Any] = {}
-_fs_lock = threading.Lock()
+def lazy_dataset(access: AssetAccess, asset: Asset) -> xr.Dataset:
+    """A Zarr or NetCDF asset as a lazily indexed dataset (no dask), opened once per process.
 
-
-def _cached_fs(protocol: str, options: Mapping[str, Any]) -> Any:
-    import json
-
-    import fsspec
-
-    key = (protocol, json.dumps(options, sort_keys=True, default=str))
-    with _fs_lock:
-        fs = _fs_cache.get(key)
-        if fs is None:
-            fs = _fs_cache[key] = fsspec.filesystem(protocol, **options)
-        return fs
-
-
-# --------------------------------------------------------------------------- guarded reads
-
-
-class GuardedArray(BackendArray):
-    """A lazy backend array whose reads turn failures into eostores errors naming the href.
-
-    With ``error_policy`` "warn" or "ignore" a failed read gives ``fill_value`` instead
-    (with an :class:`AssetReadWarning` for "warn").
+    Holds the variables of two or more dimensions.
     """
-
-    def __init__(
-        self,
-        inner: Any,
-        href: str,
-        error_policy: str = "fail",
-        fill_value: Any = None,
-        store_id: str | None = None,
-    ):
-        self.inner = inner
-        self.href = href
-        self.error_policy = error_policy
-        self.fill_value = fill_value
-        self.store_id = store_id
-        self.shape = inner.shape
-        self.dtype = inner.dtype
-
-    def __getitem__(self, key: Any) -> Any:
-        from xarray.core import indexing
-
-        return indexing.explicit_indexing_adapter(
-            key, self.shape, indexing.IndexingSupport.OUTER, self._read
-        )
-
-    def _read(self, key: Any) -> Any:
-        import numpy as np
-        from xarray.core import indexing
-
-        try:
-            if all(isinstance(k, slice | int | np.integer) for k in key):
-                return np.asarray(self.inner[indexing.BasicIndexer(key)])
-            return np.asarray(self.inner.oindex[indexing.OuterIndexer(key)])
-        except Exception as error:
-            failure = asset_error(self.href, error, self.store_id)
-            if self.error_policy == "fail":
-                raise failure from error
-            if self.error_policy == "warn":
-                warnings.warn(f"{failure}; filled with {self.fill_value}", AssetReadWarning)
-            return np.full(_selection_shape(key, self.shape), self.fill_value, dtype=self.dtype)
-
-
-def _selection_shape(key: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
-    import numpy as np
-
-    result = []
-    for item, size in zip(key, shape, strict=False):
-        if isinstance(item, slice):
-            result.append(len(range(*item.indices(size))))
-        elif isinstance(item, int | np.integer):
-            continue
-        else:
-            result.append(len(np.asarray(item)))
-    return tuple(result)
-
-
-def _guard_dataset(
-    dataset: xr.Dataset,
-    href: str,
-    chunks: Mapping[str, int],
-    error_policy: str,
-    store_id: str | None,
-) -> xr.Dataset:
-    """Wrap every lazily loaded data variable in a GuardedArray and chunk it with dask."""
-    import numpy as np
-    import xarray as xr
-    from xarray.core import indexing
-
-    result = {}
-    for name, variable in dataset.data_vars.items():
-        data = variable.variable._data
-        dtype = np.dtype(variable.dtype)
-        fill = np.nan if dtype.kind in "fc" else 0
-        guarded = GuardedArray(data, href, error_policy, fill, store_id)
-        var_chunks = {dim: chunks.get(dim, -1) for dim in variable.dims}
-        preferred = variable.encoding.get("preferred_chunks") or {}
-        for dim in variable.dims:
-            if dim not in chunks and dim in preferred:
-                var_chunks[dim] = preferred[dim]
-        lazy = xr.Variable(
-            variable.dims,
-            indexing.LazilyIndexedArray(guarded),
-            variable.attrs,
-            variable.encoding,
-        )
-        result[name] = lazy.chunk(var_chunks, name=f"{href}#{name}")
-    out = dataset.copy()
-    for name, variable in result.items():
-        out[name] = variable
-    return out
-
-
-# --------------------------------------------------------------------------- opening
-
-
-def _block_multiple(block: int, size: int, wanted: int | None) -> int:
-    if wanted:
-        return min(size, wanted)
-    return min(size, block * max(1, round(_DEFAULT_CHUNK / block)))
-
-
-def _overview_level(dataset: Any, spatial_res: float | None) -> int | None:
-    """The coarsest overview whose pixel size is at most ``spatial_res`` (None: full res)."""
-    if spatial_res is None or not dataset.count:
-        return None
-    native = abs(dataset.transform.a)
-    chosen = None
-    for index, factor in enumerate(dataset.overviews(1)):
-        if native * factor <= spatial_res * (1 + 1e-9):
-            chosen = index
-    return chosen
-
-
-def open_geotiff(
-    info: AssetInfo,
-    access: AssetAccess,
-    *,
-    spatial_res: float | None = None,
-    tile_size: tuple[int, int] | None = None,
-    error_policy: str = "fail",
-) -> xr.Dataset:
-    """A GeoTIFF asset as a dataset with one variable ``info.key`` (dims y, x [, band])."""
-    import rasterio
-    import rioxarray
-
-    source, kwargs = access.raster_source(info.href)
-    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
-        with rasterio.open(source, **kwargs) as header:
-            overview = _overview_level(header, spatial_res)
-            block_height, block_width = header.block_shapes[0]
-        array = rioxarray.open_rasterio(
-            source, chunks=None, cache=False, masked=False, overview_level=overview, **kwargs
-        )
-    width, height = array.sizes["x"], array.sizes["y"]
-    chunks = {
-        "band": 1,
-        "x": _block_multiple(block_width, width, tile_size[0] if tile_size else None),
-        "y": _block_multiple(block_height, height, tile_size[1] if tile_size else None),
-    }
-    attrs = {
-        k: v for k, v in array.attrs.items() if k not in ("long_name", "scale_factor", "add_offset")
-    }
-    if array.sizes.get("band", 1) == 1:
-        array = array.isel(band=0, drop=True)
-    file_nodata = attrs.pop("_FillValue", None)
-    array.attrs = attrs
-    dataset = array.to_dataset(name=info.key)
-    dataset = _guard_dataset(dataset, info.href, chunks, error_policy, access.store_id)
-    if info.nodata is None and file_nodata is not None:
-        dataset[info.key].attrs["file_nodata"] = float(file_nodata)
-    if overview is not None:
-        dataset[info.key].attrs["overview_level"] = overview
+    key = (access.cache_key, asset.href, asset.format)
+    with _opened_lock:
+        found = _opened.get(key)
+        if found is not None:
+            _opened.move_to_end(key)
+            return found
+    dataset = _open_array_file_lazily(access, asset)
+    with _opened_lock:
+        _opened[key] = dataset
+        while len(_opened) > _MAX_OPEN:
+            _opened.popitem(last=False)
     return dataset
 
 
-def open_zarr_asset(info: AssetInfo, access: AssetAccess, *, error_policy: str = "fail") -> Any:
-    fs, path = access.zarr_location(info.href)
-    dataset = open_zarr_lazily(fs, path, cache=False)
-    return _single_asset_variables(dataset, info, {}, error_policy, access)
+def _open_array_file_lazily(access: AssetAccess, asset: Asset) -> xr.Dataset:
+    import xarray as xr
+
+    if asset.format == "zarr":
+        dataset = open_zarr_lazily(*access.location(asset.href))
+    else:
+        fs, path = access.location(asset.href)
+        local = getattr(fs, "protocol", None) in ("file", ("file", "local"))
+        source: Any = path if local else fs.open(path, "rb")
+        dataset = xr.open_dataset(source, engine="h5netcdf", chunks=None, cache=False)
+    return dataset[[n for n in dataset.data_vars if dataset[n].ndim >= 2]]
 
 
-def open_zarr_lazily(fs: Any, path: str, **kwargs: Any) -> Any:
+def open_zarr_lazily(fs: Any, path: str, **kwargs: Any) -> xr.Dataset:
     """Open a Zarr group without dask, trying format 3 first, then format 2.
 
     Naming the format spares the probing of both formats' metadata keys (one request
@@ -353,86 +155,209 @@ def open_zarr_lazily(fs: Any, path: str, **kwargs: Any) -> Any:
             )
 
 
-def open_netcdf_asset(info: AssetInfo, access: AssetAccess, *, error_policy: str = "fail") -> Any:
+def read_grid(asset: Asset, access: AssetAccess) -> Grid:
+    """The grid of an asset from its header (GeoTIFF) or its coordinates (Zarr, NetCDF)."""
+    if asset.format == "geotiff":
+        with access.raster_source(asset.href).open() as dataset:
+            return Grid(
+                dataset.crs.to_string(),
+                tuple(dataset.transform)[:6],
+                (dataset.height, dataset.width),
+            )
+    import odc.geo.xr  # noqa: F401  (the .odc accessor)
+
+    dataset = lazy_dataset(access, asset)
+    geobox = dataset[next(iter(dataset.data_vars))].odc.geobox
+    return Grid(str(geobox.crs), tuple(geobox.affine)[:6], tuple(geobox.shape))
+
+
+# --------------------------------------------------------------------------- guarded reads
+
+
+@dataclass(frozen=True)
+class AssetArray:
+    """One variable of one asset, read window by window; what dask's chunks call.
+
+    ``variable`` names a Zarr/NetCDF variable; for a GeoTIFF it is None and ``overview``
+    the overview level (None: full resolution). Holds the access and the asset record
+    only, so it pickles to dask workers. With ``error_policy`` "warn" or "ignore" a failed
+    read gives ``fill_value`` instead (with an AssetReadWarning for "warn").
+    """
+
+    access: AssetAccess
+    asset: Asset
+    variable: str | None
+    overview: int | None
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    error_policy: str = "fail"
+    fill_value: Any = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        try:
+            if self.variable is None:
+                return self._read_raster(key)
+            variable = lazy_dataset(self.access, self.asset)[self.variable]
+            selection = dict(zip(variable.dims, key, strict=False))
+            return np.asarray(variable.isel(selection).values, dtype=self.dtype)
+        except Exception as error:
+            failure = read_failure(self.access, self.asset, self.asset.href, error)
+            if self.error_policy == "fail":
+                raise failure from error
+            if self.error_policy == "warn":
+                warnings.warn(f"{failure}; filled with {self.fill_value}", AssetReadWarning)
+            return np.full(_selection_shape(key, self.shape), self.fill_value, dtype=self.dtype)
+
+    def _read_raster(self, key: tuple[slice, ...]) -> np.ndarray:
+        from rasterio.windows import Window
+
+        *band_key, rows, cols = (k if isinstance(k, slice) else slice(k, k + 1) for k in key)
+        rows = slice(*rows.indices(self.shape[-2])[:2])
+        cols = slice(*cols.indices(self.shape[-1])[:2])
+        window = Window.from_slices(rows, cols)
+        source = self.access.raster_source(self.asset.href)
+        with source.open(overview_level=self.overview) as dataset:
+            if band_key:
+                first, last, _ = band_key[0].indices(self.shape[0])
+                values = dataset.read(list(range(first + 1, last + 1)), window=window)
+            else:
+                values = dataset.read(1, window=window)
+        return np.asarray(values, dtype=self.dtype)
+
+
+def _selection_shape(key: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    result = []
+    for item, size in zip(key, shape, strict=False):
+        if isinstance(item, slice):
+            result.append(len(range(*item.indices(size))))
+        elif isinstance(item, int | np.integer):
+            continue
+        else:
+            result.append(len(np.asarray(item)))
+    return tuple(result)
+
+
+def _dask_array(reader: AssetArray, chunks: tuple[int, ...], name: str) -> Any:
+    import dask.array as da
+    from dask.base import tokenize
+
+    token = tokenize(
+        reader.access.store_id, reader.asset.href, name, reader.overview, reader.error_policy
+    )
+    return da.from_array(
+        reader,
+        chunks=chunks,
+        name=f"asset-{name}-{token}",
+        lock=False,
+        asarray=False,
+        fancy=False,
+        meta=np.empty((0,) * reader.ndim, dtype=reader.dtype),
+    )
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def _block_multiple(block: int, size: int, wanted: int | None) -> int:
+    if wanted:
+        return min(size, wanted)
+    return min(size, block * max(1, round(_DEFAULT_CHUNK / block)))
+
+
+def _overview_level(header: Any, spatial_res: float | None) -> int | None:
+    """The coarsest overview whose pixel size is at most ``spatial_res`` (None: full res)."""
+    if spatial_res is None or not header.count:
+        return None
+    native = abs(header.transform.a)
+    chosen = None
+    for index, factor in enumerate(header.overviews(1)):
+        if native * factor <= spatial_res * (1 + 1e-9):
+            chosen = index
+    return chosen
+
+
+def _open_geotiff(
+    asset: Asset,
+    access: AssetAccess,
+    spatial_res: float | None,
+    tile_size: tuple[int, int] | None,
+    error_policy: str,
+) -> xr.Dataset:
+    """A GeoTIFF asset as a dataset with one variable ``asset.key`` (dims y, x [or band, y, x])."""
     import xarray as xr
 
-    local = access.local_path(info.href)
-    if local:
-        source: Any = local
-    else:
-        fs, path = access.filesystem(info.href)
-        source = path if fs.protocol in ("file", ("file", "local")) else fs.open(path, "rb")
-    dataset = xr.open_dataset(source, engine="h5netcdf", chunks=None, cache=False)
-    return _single_asset_variables(dataset, info, {}, error_policy, access)
+    source = access.raster_source(asset.href)
+    with source.open() as header:
+        overview = _overview_level(header, spatial_res)
+        block_height, block_width = header.block_shapes[0]
+    with source.open(overview_level=overview) as header:
+        count, height, width = header.count, header.height, header.width
+        transform, crs = header.transform, header.crs.to_wkt()
+        dtype = np.dtype(header.dtypes[0])
+        file_nodata = header.nodatavals[0]
+    dims: tuple[str, ...] = ("y", "x") if count == 1 else ("band", "y", "x")
+    shape = (height, width) if count == 1 else (count, height, width)
+    sizes = {
+        "band": 1,
+        "y": _block_multiple(block_height, height, tile_size[1] if tile_size else None),
+        "x": _block_multiple(block_width, width, tile_size[0] if tile_size else None),
+    }
+    fill = np.nan if dtype.kind in "fc" else 0
+    reader = AssetArray(access, asset, None, overview, shape, dtype, error_policy, fill)
+    array = _dask_array(reader, tuple(sizes[d] for d in dims), asset.key)
+    coords: dict[str, Any] = {
+        "x": ("x", transform.c + transform.a * (np.arange(width) + 0.5)),
+        "y": ("y", transform.f + transform.e * (np.arange(height) + 0.5)),
+        "spatial_ref": crs_coordinate(crs),
+    }
+    if count > 1:
+        coords["band"] = ("band", np.arange(1, count + 1))
+    attrs: dict[str, Any] = {"grid_mapping": "spatial_ref"}
+    if asset.nodata is None and file_nodata is not None:
+        attrs["file_nodata"] = float(file_nodata)
+    if overview is not None:
+        attrs["overview_level"] = overview
+    return xr.Dataset({asset.key: (dims, array, attrs)}, coords=coords)
 
 
-def _single_asset_variables(
-    dataset: Any, info: AssetInfo, chunks: Mapping[str, int], error_policy: str, access: AssetAccess
-) -> Any:
-    """Name the asset's variable after the asset (or prefix several variables with it)."""
-    names = [n for n in dataset.data_vars if dataset[n].ndim >= 2]
-    dataset = dataset[names]
-    if len(names) == 1:
-        dataset = dataset.rename({names[0]: info.key})
-    else:
-        dataset = dataset.rename({n: f"{info.key}_{n}" for n in names})
-    return _guard_dataset(dataset, info.href, chunks, error_policy, access.store_id)
+def _open_array_file(asset: Asset, access: AssetAccess, error_policy: str) -> xr.Dataset:
+    """A Zarr or NetCDF asset: its variable named after the asset (several: prefixed)."""
+    import xarray as xr
+
+    dataset = lazy_dataset(access, asset)
+    names = [str(n) for n in dataset.data_vars]
+    variables = {}
+    for name in names:
+        variable = dataset[name]
+        dtype = np.dtype(variable.dtype)
+        fill = np.nan if dtype.kind in "fc" else 0
+        reader = AssetArray(access, asset, name, None, variable.shape, dtype, error_policy, fill)
+        preferred = variable.encoding.get("preferred_chunks") or {}
+        chunks = tuple(preferred.get(dim, -1) for dim in variable.dims)
+        target = asset.key if len(names) == 1 else f"{asset.key}_{name}"
+        variables[target] = xr.Variable(
+            variable.dims, _dask_array(reader, chunks, target), variable.attrs
+        )
+    return xr.Dataset(variables, coords=dataset.coords, attrs=dataset.attrs)
 
 
 def open_asset(
-    info: AssetInfo,
+    asset: Asset,
     access: AssetAccess,
     *,
-    apply_scaling: bool = True,
     spatial_res: float | None = None,
     tile_size: tuple[int, int] | None = None,
     error_policy: str = "fail",
 ) -> xr.Dataset:
-    """Open one asset lazily, scaled per the raster extension when ``apply_scaling``."""
+    """Open one asset lazily; errors while opening name the href."""
     try:
-        if info.format == "geotiff":
-            dataset = open_geotiff(
-                info,
-                access,
-                spatial_res=spatial_res,
-                tile_size=tile_size,
-                error_policy=error_policy,
-            )
-        elif info.format == "zarr":
-            dataset = open_zarr_asset(info, access, error_policy=error_policy)
-        else:
-            dataset = open_netcdf_asset(info, access, error_policy=error_policy)
+        if asset.format == "geotiff":
+            return _open_geotiff(asset, access, spatial_res, tile_size, error_policy)
+        return _open_array_file(asset, access, error_policy)
     except Exception as error:
-        raise asset_error(info.href, error, access.store_id) from error
-    return _apply_raster_extension(dataset, info, apply_scaling)
-
-
-def _apply_raster_extension(dataset: Any, info: AssetInfo, apply_scaling: bool) -> Any:
-    for name in list(dataset.data_vars):
-        variable = dataset[name]
-        attrs = {**variable.attrs, **info.attrs()}
-        nodata = info.nodata
-        if nodata is None:
-            nodata = variable.attrs.get("file_nodata")
-        if apply_scaling:
-            import numpy as np
-
-            if nodata is not None and variable.dtype.kind in "iuf" and not np.isnan(nodata):
-                variable = variable.where(variable != nodata)
-            if info.scale not in (None, 1):
-                variable = variable * info.scale
-            if info.offset not in (None, 0):
-                variable = variable + info.offset
-            attrs.pop("nodata", None)
-            attrs.pop("file_nodata", None)
-            attrs.pop("scale", None)
-            attrs.pop("offset", None)
-            target = info.output_dtype(True)
-            if variable.dtype != target and variable.dtype.kind == "f":
-                variable = variable.astype(target)
-        elif nodata is not None:
-            attrs["nodata"] = nodata
-            attrs.pop("file_nodata", None)
-        variable.attrs = attrs
-        dataset[name] = variable
-    return dataset
+        raise read_failure(access, asset, asset.href, error) from error

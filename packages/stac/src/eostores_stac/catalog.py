@@ -1,271 +1,300 @@
-"""What STAC metadata says about data: readable assets, their grids and scaling, descriptors.
+"""The catalogue of one STAC store: which items and collections exist, their records, descriptors.
 
-Everything here works on item and collection documents (dicts) alone; nothing reads data.
+:class:`StacCatalog` is the layer below the store facade. It owns the API access
+(:class:`~eostores_stac.api.StacApi`), a short-lived cache of parsed records (so that a
+describe-then-open costs one request) and the store's asset access. Item mode, stack mode,
+search and stac-xcube take a catalog as their argument and use only its public methods.
 """
 
 from __future__ import annotations
 
 import math
-import posixpath
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 from eostores.descriptor import DatasetDescriptor, VariableDescriptor
+from eostores.errors import InvalidParameterError
+from eostores.schema import parse_time_range
 
-from .api import self_href
+from .access import AssetAccess
+from .api import StacApi, item_data_id, stac_datetime
+from .config import StoreSettings
+from .records import Asset, Collection, Item, parse_collection, parse_item
 
 __all__ = [
-    "AssetInfo",
-    "Grid",
-    "asset_infos",
+    "MetadataCache",
+    "StacCatalog",
+    "collection_attrs",
     "collection_descriptor",
-    "collection_variables",
+    "item_attrs",
     "item_descriptor",
+    "item_matches",
 ]
 
-#: Asset roles that never hold data to open.
-_NON_DATA_ROLES = {"thumbnail", "overview", "metadata", "visual"}
-_FORMATS_BY_SUFFIX = {
-    ".tif": "geotiff",
-    ".tiff": "geotiff",
-    ".cog": "geotiff",
-    ".jp2": "geotiff",
-    ".zarr": "zarr",
-    ".nc": "netcdf",
-    ".nc4": "netcdf",
-    ".h5": "netcdf",
-    ".hdf5": "netcdf",
-}
-_DTYPES = {
-    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float16", "float32", "float64", "complex64", "complex128",
-}  # fmt: skip
+
+class MetadataCache:
+    """Values kept for ``ttl`` seconds (at most ``max_entries``), shared by threads."""
+
+    def __init__(self, ttl: float, max_entries: int = 512):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, load: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None and now - found[0] <= self.ttl:
+                return found[1]
+        value = load()
+        if self.ttl > 0:
+            with self._lock:
+                if len(self._entries) >= self.max_entries:
+                    oldest = min(self._entries, key=lambda k: self._entries[k][0])
+                    del self._entries[oldest]
+                self._entries[key] = (now, value)
+        return value
 
 
-@dataclass(frozen=True)
-class Grid:
-    """A regular pixel grid: CRS, affine transform (6 numbers, GDAL order a..f) and shape."""
+class StacCatalog:
+    """Items, collections and asset access of one store (settings in ``settings``)."""
 
-    crs: str
-    transform: tuple[float, float, float, float, float, float]
-    shape: tuple[int, int]
-
-    @property
-    def resolution(self) -> float:
-        return abs(self.transform[0])
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        a, _, c, _, e, f = self.transform
-        height, width = self.shape
-        xs = (c, c + a * width)
-        ys = (f, f + e * height)
-        return (min(xs), min(ys), max(xs), max(ys))
-
-    def coords(self) -> tuple[Any, Any]:
-        """Pixel-centre x and y coordinates (in the grid's own order)."""
-        import numpy as np
-
-        a, _, c, _, e, f = self.transform
-        height, width = self.shape
-        return c + a * (np.arange(width) + 0.5), f + e * (np.arange(height) + 0.5)
-
-
-@dataclass(frozen=True)
-class AssetInfo:
-    """A readable data asset of an item: where it is, its format, grid and scaling."""
-
-    key: str
-    href: str
-    format: str
-    media_type: str | None = None
-    title: str | None = None
-    roles: tuple[str, ...] = ()
-    dtype: str | None = None
-    nodata: float | None = None
-    scale: float | None = None
-    offset: float | None = None
-    unit: str | None = None
-    grid: Grid | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    def __init__(self, settings: StoreSettings):
+        self.settings = settings
+        self.store_id = settings.store_id
+        self.api = StacApi(settings)
+        self._cache = MetadataCache(settings.metadata_ttl)
+        self._access: AssetAccess | None = None
 
     @property
-    def scaled(self) -> bool:
-        return self.scale not in (None, 1) or self.offset not in (None, 0)
+    def url(self) -> str:
+        return self.settings.url
 
-    def output_dtype(self, apply_scaling: bool) -> str:
-        """The dtype of the variable as opened."""
-        dtype = self.dtype or "float32"
-        if apply_scaling and (self.scaled or self.nodata is not None):
-            return "float64" if dtype in ("float64", "int32", "uint32", "int64") else "float32"
-        return dtype
+    @property
+    def access(self) -> AssetAccess:
+        """How assets are read: remotely, or downloaded first (DestinE Cache-A)."""
+        if self._access is None:
+            if self.settings.download_assets:
+                from .destine import DownloadingAccess
 
-    def attrs(self) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for name in ("title", "unit", "nodata", "scale", "offset"):
-            value = getattr(self, name)
-            if value is not None:
-                result[name] = value
-        if self.media_type:
-            result["media_type"] = self.media_type
-        if self.roles:
-            result["roles"] = list(self.roles)
-        result["stac_asset"] = self.key
-        return result
+                self._access = DownloadingAccess(self.settings)
+            else:
+                self._access = AssetAccess(self.settings)
+        return self._access
 
+    # -- records ----------------------------------------------------------------------------
 
-def asset_format(asset: Mapping[str, Any]) -> str | None:
-    """``geotiff``, ``zarr`` or ``netcdf`` from the media type or the href suffix."""
-    media = str(asset.get("type") or "").lower()
-    if "tiff" in media or "geotiff" in media or "jp2" in media:
-        return "geotiff"
-    if "zarr" in media:
-        return "zarr"
-    if "netcdf" in media or "x-hdf" in media or "hdf5" in media:
-        return "netcdf"
-    path = urlsplit(str(asset.get("href", ""))).path.rstrip("/")
-    if "filename=" in str(asset.get("href", "")):
-        path = str(asset["href"]).rsplit("filename=", 1)[1].split("&", 1)[0]
-    suffix = posixpath.splitext(path)[1].lower()
-    return _FORMATS_BY_SUFFIX.get(suffix)
+    def item(self, data_id: str) -> Item:
+        """The record of item ``data_id`` (one request, then cached)."""
 
+        def load() -> Item:
+            document, url = self.api.item(data_id)
+            return parse_item(document, data_id, url)
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and value.lower() in ("nan", "inf", "-inf"):
-        return float(value)
-    return None
+        return self._cache.get(f"item:{data_id}", load)
 
-
-def _grid(asset: Mapping[str, Any], item: Mapping[str, Any]) -> Grid | None:
-    properties = item.get("properties", {})
-    crs = asset.get("proj:code") or properties.get("proj:code")
-    epsg = asset.get("proj:epsg", properties.get("proj:epsg"))
-    if not crs and isinstance(epsg, int):
-        crs = f"EPSG:{epsg}"
-    if not crs:
-        crs = asset.get("proj:wkt2") or properties.get("proj:wkt2")
-    transform = asset.get("proj:transform") or properties.get("proj:transform")
-    shape = asset.get("proj:shape") or properties.get("proj:shape")
-    if not (crs and transform and shape) or len(transform) < 6 or len(shape) != 2:
-        return None
-    return Grid(str(crs), tuple(float(v) for v in transform[:6]), (int(shape[0]), int(shape[1])))
-
-
-def resolve_href(href: str, item: Mapping[str, Any]) -> str:
-    """``href`` made absolute against the item's self link (relative hrefs in static catalogs)."""
-    base = self_href(dict(item))
-    if "://" in href or base is None:
-        return href
-    return urljoin(base, href)
-
-
-def asset_infos(item: Mapping[str, Any]) -> dict[str, AssetInfo]:
-    """The readable data assets of ``item`` by key, in document order."""
-    result: dict[str, AssetInfo] = {}
-    for key, asset in (item.get("assets") or {}).items():
-        roles = tuple(asset.get("roles") or ())
-        if _NON_DATA_ROLES & set(roles) and "data" not in roles:
-            continue
-        fmt = asset_format(asset)
-        if fmt is None:
-            continue
-        bands = asset.get("raster:bands") or [{}]
-        band = bands[0] if bands and isinstance(bands[0], Mapping) else {}
-        dtype = band.get("data_type")
-        extra = {k: v for k, v in asset.items() if k.startswith("xcube:")}
-        result[key] = AssetInfo(
-            key=key,
-            href=resolve_href(str(asset.get("href", "")), item),
-            format=fmt,
-            media_type=asset.get("type"),
-            title=asset.get("title"),
-            roles=roles,
-            dtype=dtype if dtype in _DTYPES else None,
-            nodata=_number(band.get("nodata")),
-            scale=_number(band.get("scale")),
-            offset=_number(band.get("offset")),
-            unit=band.get("unit"),
-            grid=_grid(asset, item),
-            extra=extra,
+    def collection(self, collection_id: str) -> Collection:
+        """The record of collection ``collection_id`` (one request, then cached)."""
+        return self._cache.get(
+            f"collection:{collection_id}",
+            lambda: parse_collection(self.api.collection(collection_id)),
         )
-    return result
+
+    def collection_variables(self, collection_id: str) -> dict[str, Asset]:
+        """The data assets of a collection's items: from ``item_assets``, else one item."""
+
+        def load() -> dict[str, Asset]:
+            collection = self.collection(collection_id)
+            if collection.variables is not None:
+                return dict(collection.variables)
+            for item in self.find_items(collections=[collection_id], limit=1):
+                return dict(item.assets)
+            return {}
+
+        return self._cache.get(f"variables:{collection_id}", load)
+
+    def collections(self) -> Iterator[Collection]:
+        for document in self.api.collections():
+            yield parse_collection(document)
+
+    # -- listing --------------------------------------------------------------------------------
+
+    def item_ids(self, with_records: bool) -> Iterator[tuple[str, Item | None]]:
+        """``(data_id, record or None)`` of every item, streaming; records only if asked.
+
+        Static catalogs are walked; their item documents are read only ``with_records``.
+        """
+        for data_id, document, url in self.api.iter_items():
+            if document is not None:
+                yield data_id, parse_item(document, data_id, url) if with_records else None
+            elif with_records and url is not None:
+                yield data_id, parse_item(self.api.read_json(url), data_id, url)
+            else:
+                yield data_id, None
+
+    def find_items(
+        self,
+        *,
+        collections: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
+        bbox: Sequence[float] | None = None,
+        time_range: Any = None,
+        query: Mapping[str, Any] | None = None,
+        filter: Any = None,
+        expression: Any = None,
+        sortby: Any = None,
+        limit: int | None = None,
+    ) -> Iterator[Item]:
+        """Items matching the criteria: by item search, else by a walk filtered here.
+
+        ``bbox`` is in lon/lat, ``time_range`` a parsed TimeRange, ``filter`` the user's cql2
+        (sent to the API) and ``expression`` its parsed form (matched here without search).
+        """
+        api = self.api
+        if api.is_api and api.can_search:
+            found = api.search(
+                max_items=limit,
+                collections=list(collections) if collections else None,
+                ids=list(ids) if ids else None,
+                bbox=list(bbox) if bbox is not None else None,
+                datetime=stac_datetime(time_range),
+                query=query,
+                filter=filter,
+                sortby=sortby,
+            )
+            for document in found:
+                yield parse_item(document, item_data_id(document))
+            return
+        for name, value in (("query", query), ("sortby", sortby)):
+            if value is not None:
+                raise InvalidParameterError(
+                    f"{name} needs a STAC API with item search; use filter instead",
+                    store_id=self.store_id,
+                    parameter=name,
+                )
+        count = 0
+        for _data_id, item in self.item_ids(with_records=True):
+            assert item is not None
+            if not item_matches(
+                item,
+                collections=collections,
+                ids=ids,
+                bbox=bbox,
+                time_range=time_range,
+                expression=expression,
+            ):
+                continue
+            yield item
+            count += 1
+            if limit is not None and count >= limit:
+                return
 
 
-def flat_bbox(box: Any) -> tuple[float, ...] | None:
-    """The (xmin, ymin, xmax, ymax) of a STAC bbox of 4 or 6 numbers (None if there is none)."""
-    return tuple(box[:2]) + tuple(box[-2:]) if box else None
+# --------------------------------------------------------------------------- matching
 
 
-def item_time_range(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    properties = item.get("properties", {})
-    when = properties.get("datetime")
-    start = properties.get("start_datetime") or when
-    end = properties.get("end_datetime") or when
-    return start, end
+def item_matches(
+    item: Item,
+    *,
+    collections: Sequence[str] | None = None,
+    ids: Sequence[str] | None = None,
+    bbox: Sequence[float] | None = None,
+    time_range: Any = None,
+    expression: Any = None,
+) -> bool:
+    """Whether ``item`` meets the criteria (as an item search would decide)."""
+    if collections and item.collection not in collections:
+        return False
+    if ids and item.id not in ids:
+        return False
+    if bbox is not None and item.bbox is not None and not boxes_meet(item.bbox, bbox):
+        return False
+    if time_range is not None and not times_meet(item.start, item.end, time_range):
+        return False
+    return expression is None or bool(expression.matches(dict(item.document)))
 
 
-def primary_grid(assets: Iterable[AssetInfo]) -> Grid | None:
-    """The grid most assets share (the finest on a tie): the dataset's ``x``/``y``."""
-    counts: dict[Grid, int] = {}
-    for info in assets:
-        if info.grid is not None:
-            counts[info.grid] = counts.get(info.grid, 0) + 1
-    if not counts:
-        return None
-    return max(counts, key=lambda g: (counts[g], -g.resolution))
+def boxes_meet(box: Sequence[float], bbox: Sequence[float]) -> bool:
+    """Whether two (xmin, ymin, xmax, ymax) boxes intersect."""
+    x0, y0, x1, y1 = box[0], box[1], box[-2], box[-1]
+    return not (x0 > bbox[2] or x1 < bbox[0] or y0 > bbox[3] or y1 < bbox[1])
 
 
-def dims_for(info: AssetInfo, primary: Grid | None) -> tuple[str, ...]:
-    """The dimensions of the variable of ``info``: x/y on the primary grid, suffixed otherwise."""
-    if info.grid is None or primary is None or info.grid == primary:
+def times_meet(start: str | None, end: str | None, time_range: Any) -> bool:
+    """Whether the interval [start, end] (ISO strings, None: open) overlaps ``time_range``."""
+    if start and time_range.end and parse_time_range([start, None]).start > time_range.end:
+        return False
+    return not (end and time_range.start and parse_time_range([end, None]).start < time_range.start)
+
+
+# --------------------------------------------------------------------------- descriptions
+
+
+def variable_dims(asset: Asset, primary: Any) -> tuple[str, str, str]:
+    """The dims of the variable of ``asset``: x/y on the primary grid, suffixed otherwise."""
+    if asset.grid is None or primary is None or asset.grid == primary:
         return ("time", "y", "x")
-    return ("time", f"y_{info.key}", f"x_{info.key}")
+    return ("time", f"y_{asset.key}", f"x_{asset.key}")
+
+
+def item_attrs(item: Item) -> dict[str, Any]:
+    """Attributes of an item for listings: collection, datetime, bbox, a few properties."""
+    attrs = {
+        "collection": item.collection,
+        "datetime": item.properties.get("datetime"),
+        "bbox": list(item.bbox) if item.bbox is not None else None,
+    }
+    for key in ("eo:cloud_cover", "platform", "proj:code"):
+        if key in item.properties:
+            attrs[key] = item.properties[key]
+    return {k: v for k, v in attrs.items() if v is not None}
+
+
+def collection_attrs(collection: Collection) -> dict[str, Any]:
+    attrs = {
+        "title": collection.title,
+        "description": collection.description,
+        "bbox": list(collection.bbox) if collection.bbox is not None else None,
+        "time_range": list(collection.interval) if collection.interval else None,
+    }
+    return {k: v for k, v in attrs.items() if v is not None}
 
 
 def item_descriptor(
-    data_id: str,
-    item: Mapping[str, Any],
-    *,
-    open_params_schema: Any = None,
-    apply_scaling: bool = True,
+    item: Item, *, open_params_schema: Any = None, apply_scaling: bool = True
 ) -> DatasetDescriptor:
-    """Describe an item from its document: extent, time, one variable per data asset."""
-    assets = asset_infos(item)
-    grid = primary_grid(assets.values())
-    properties = item.get("properties", {})
+    """Describe an item from its record: extent, time, one variable per data asset."""
+    grid = item.primary_grid
     data_vars = {}
     dims: dict[str, int] = {"time": 1}
-    for info in assets.values():
-        names = dims_for(info, grid)
-        if info.grid is not None:
-            dims[names[1]], dims[names[2]] = info.grid.shape
-        data_vars[info.key] = VariableDescriptor(
-            info.key, info.output_dtype(apply_scaling), names, attrs=info.attrs()
+    for asset in item.assets.values():
+        names = variable_dims(asset, grid)
+        if asset.grid is not None:
+            dims[names[1]], dims[names[2]] = asset.grid.shape
+        data_vars[asset.key] = VariableDescriptor(
+            asset.key, asset.output_dtype(apply_scaling), names, attrs=asset.attrs()
         )
     attrs = {
-        "stac_item_id": item.get("id"),
-        "stac_collection": item.get("collection"),
-        "stac_item_url": self_href(dict(item)),
-        "bbox_lonlat": item.get("bbox"),
+        "stac_item_id": item.id,
+        "stac_collection": item.collection,
+        "stac_item_url": item.url,
+        "bbox_lonlat": list(item.bbox) if item.bbox is not None else None,
     }
     for key in ("eo:cloud_cover", "platform", "constellation", "instruments", "gsd"):
-        if key in properties:
-            attrs[key] = properties[key]
+        if key in item.properties:
+            attrs[key] = item.properties[key]
     if grid is not None:
         crs, bbox, res = grid.crs, grid.bounds, grid.resolution
     else:
-        crs, bbox, res = "EPSG:4326", flat_bbox(item.get("bbox")), None
+        crs, bbox, res = "EPSG:4326", item.bbox, None
     return DatasetDescriptor(
-        data_id=data_id,
+        data_id=item.data_id,
         crs=crs,
         bbox=bbox,
-        time_range=item_time_range(item),
+        time_range=(item.start, item.end),
         spatial_res=res,
         dims=dims,
         data_vars=data_vars,
@@ -274,49 +303,32 @@ def item_descriptor(
     )
 
 
-def collection_variables(collection: Mapping[str, Any]) -> dict[str, AssetInfo] | None:
-    """Data assets announced by the collection's ``item_assets``, or None if there are none."""
-    templates = collection.get("item_assets")
-    if not isinstance(templates, Mapping) or not templates:
-        return None
-    fake_item = {"assets": {k: {"href": "", **v} for k, v in templates.items()}}
-    for asset in fake_item["assets"].values():
-        if asset_format(asset) is None and "data" in (asset.get("roles") or []):
-            asset["type"] = asset.get("type") or "image/tiff"
-    return asset_infos(fake_item)
-
-
 def collection_descriptor(
-    collection: Mapping[str, Any],
-    variables: Mapping[str, AssetInfo],
+    collection: Collection,
+    variables: Mapping[str, Asset],
     *,
     open_params_schema: Any = None,
 ) -> DatasetDescriptor:
-    """Describe a collection cube from the collection document and its variables."""
-    extent = collection.get("extent", {})
-    boxes = extent.get("spatial", {}).get("bbox") or [None]
-    intervals = extent.get("temporal", {}).get("interval") or [[None, None]]
-    interval = intervals[0] if intervals else [None, None]
+    """Describe a collection cube from the collection record and its variables."""
     resolutions = [v.grid.resolution for v in variables.values() if v.grid is not None]
     data_vars = {
         name: VariableDescriptor(
-            name, info.output_dtype(True), ("time", "y", "x"), attrs=info.attrs()
+            name, asset.output_dtype(True), ("time", "y", "x"), attrs=asset.attrs()
         )
-        for name, info in variables.items()
+        for name, asset in variables.items()
     }
     attrs = {
-        key: collection[key]
+        key: collection.document[key]
         for key in ("title", "description", "license", "keywords")
-        if collection.get(key) is not None
+        if collection.document.get(key) is not None
     }
+    finite = resolutions and all(math.isfinite(r) for r in resolutions)
     return DatasetDescriptor(
-        data_id=str(collection.get("id")),
+        data_id=collection.id,
         crs="EPSG:4326",
-        bbox=flat_bbox(boxes[0]),
-        time_range=(interval[0], interval[1]) if interval else None,
-        spatial_res=min(resolutions)
-        if resolutions and all(math.isfinite(r) for r in resolutions)
-        else None,
+        bbox=collection.bbox,
+        time_range=collection.interval,
+        spatial_res=min(resolutions) if finite else None,
         data_vars=data_vars,
         attrs=attrs,
         open_params_schema=open_params_schema,

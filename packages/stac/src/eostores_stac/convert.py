@@ -1,28 +1,46 @@
-"""Item mode: one STAC item -> one lazy xarray.Dataset of its chosen assets."""
+"""STAC payload -> normalised xarray: scaling by the raster extension, item datasets, cube attrs.
+
+Nothing here reads data: functions take the lazily opened per-asset datasets and the
+records, and return datasets with ``(time, y, x)`` dims, CF attributes and provenance.
+"""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from eostores.errors import DataStoreError, InvalidParameterError
+import numpy as np
 
-from .assets import AssetAccess, AssetReadWarning, open_asset
-from .catalog import AssetInfo, Grid, asset_infos, item_time_range, primary_grid
+from eostores.errors import InvalidParameterError
+
+from .records import Asset, Grid, Item
 
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["open_item"]
+__all__ = [
+    "apply_raster_extension",
+    "axis_attrs",
+    "crs_coordinate",
+    "item_dataset",
+    "transform_bbox",
+]
 
 
-def _grid_coords(grid: Grid, x_name: str = "x", y_name: str = "y") -> dict[str, Any]:
-    xs, ys = grid.coords()
-    return {x_name: (x_name, xs), y_name: (y_name, ys)}
+def transform_bbox(
+    bbox: Sequence[float], source: str, target: str
+) -> tuple[float, float, float, float]:
+    """``bbox`` in ``source`` CRS as the smallest box in ``target`` CRS that contains it."""
+    from pyproj import CRS, Transformer
+
+    if CRS.from_user_input(source) == CRS.from_user_input(target):
+        return (bbox[0], bbox[1], bbox[2], bbox[3])
+    transformer = Transformer.from_crs(source, target, always_xy=True)
+    return transformer.transform_bounds(*bbox, densify_pts=21)
 
 
-def _crs_coordinate(crs: str) -> Any:
+def crs_coordinate(crs: str) -> xr.DataArray:
+    """A scalar grid-mapping coordinate (CF attributes and WKT) of ``crs``."""
     import xarray as xr
     from pyproj import CRS
 
@@ -32,41 +50,61 @@ def _crs_coordinate(crs: str) -> Any:
     return xr.DataArray(0, attrs=attrs)
 
 
-def _item_time(item: Mapping[str, Any]) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    start, end = item_time_range(item)
-    when = start or end
-    if when is None:
-        return np.datetime64("NaT", "ns")
-    stamp = pd.Timestamp(when)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.to_datetime64().astype("datetime64[ns]")
+def axis_attrs(name: str) -> dict[str, str]:
+    """CF attributes of the x/y or lon/lat coordinate ``name``."""
+    return {
+        "lon": {"standard_name": "longitude", "units": "degrees_east"},
+        "lat": {"standard_name": "latitude", "units": "degrees_north"},
+        "x": {"standard_name": "projection_x_coordinate", "units": "m"},
+        "y": {"standard_name": "projection_y_coordinate", "units": "m"},
+    }[name]
 
 
-def _rename_to(dataset: Any, info: AssetInfo, names: tuple[str, ...]) -> Any:
-    """Give the asset's dataset the dims of its variable (suffixed grids get own dims)."""
-    _, y_name, x_name = names
-    renames = {}
-    if x_name != "x" and "x" in dataset.dims:
-        renames["x"] = x_name
-    if y_name != "y" and "y" in dataset.dims:
-        renames["y"] = y_name
-    if renames:
-        dataset = dataset.rename(renames)
-        if "spatial_ref" in dataset.coords:
-            dataset = dataset.rename({"spatial_ref": f"spatial_ref_{info.key}"})
-            for name in dataset.data_vars:
-                dataset[name].attrs["grid_mapping"] = f"spatial_ref_{info.key}"
+def apply_raster_extension(dataset: xr.Dataset, asset: Asset, apply_scaling: bool) -> xr.Dataset:
+    """nodata -> NaN, then scale and offset (raster extension), or record them as attrs."""
+    for name in list(dataset.data_vars):
+        variable = dataset[name]
+        attrs = {**variable.attrs, **asset.attrs()}
+        nodata = asset.nodata
+        if nodata is None:
+            nodata = variable.attrs.get("file_nodata")
+        if apply_scaling:
+            if nodata is not None and variable.dtype.kind in "iuf" and not np.isnan(nodata):
+                variable = variable.where(variable != nodata)
+            if asset.scale not in (None, 1):
+                variable = variable * asset.scale
+            if asset.offset not in (None, 0):
+                variable = variable + asset.offset
+            for key in ("nodata", "file_nodata", "scale", "offset"):
+                attrs.pop(key, None)
+            target = asset.output_dtype(True)
+            if variable.dtype != target and variable.dtype.kind == "f":
+                variable = variable.astype(target)
+        elif nodata is not None:
+            attrs["nodata"] = nodata
+            attrs.pop("file_nodata", None)
+        variable.attrs = attrs
+        dataset[name] = variable
     return dataset
 
 
-def _same_grid(dataset: Any, reference: tuple[Any, Any]) -> bool:
-    """Whether the dataset's x/y coordinates are those of ``reference``."""
-    import numpy as np
+# --------------------------------------------------------------------------- item datasets
 
+
+def _item_time(item: Item) -> np.datetime64:
+    when = item.time
+    if when is None:
+        return np.datetime64("NaT", "ns")
+    return np.datetime64(when.isoformat(), "ns")
+
+
+def _grid_coords(grid: Grid) -> dict[str, Any]:
+    xs, ys = grid.coords()
+    return {"x": ("x", xs), "y": ("y", ys)}
+
+
+def _same_grid(dataset: xr.Dataset, reference: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Whether the dataset's x/y coordinates are those of ``reference``."""
     if "x" not in dataset.dims or "y" not in dataset.dims:
         return False
     xs, ys = dataset["x"].values, dataset["y"].values
@@ -79,76 +117,61 @@ def _same_grid(dataset: Any, reference: tuple[Any, Any]) -> bool:
     )
 
 
-def open_item(
-    item: Mapping[str, Any],
+def _own_dims(dataset: xr.Dataset, key: str) -> xr.Dataset:
+    """Give an asset on another grid its own dims ``x_<key>``/``y_<key>`` and grid mapping."""
+    renames = {dim: f"{dim}_{key}" for dim in ("x", "y") if dim in dataset.dims}
+    if not renames:
+        return dataset
+    dataset = dataset.rename(renames)
+    if "spatial_ref" in dataset.coords:
+        dataset = dataset.rename({"spatial_ref": f"spatial_ref_{key}"})
+        for name in dataset.data_vars:
+            dataset[name].attrs["grid_mapping"] = f"spatial_ref_{key}"
+    return dataset
+
+
+def item_dataset(
+    item: Item,
+    parts: Sequence[tuple[Asset, xr.Dataset]],
     *,
-    data_id: str,
-    variable_names: Sequence[str] | None,
-    access: AssetAccess,
-    apply_scaling: bool = True,
-    bbox: tuple[float, float, float, float] | None = None,
+    bbox: Sequence[float] | None = None,
     crs: str | None = None,
-    spatial_res: float | None = None,
     time_range: Any = None,
-    tile_size: tuple[int, int] | None = None,
-    error_policy: str = "fail",
-    store_id: str | None = None,
     stac_url: str | None = None,
+    store_id: str | None = None,
 ) -> xr.Dataset:
-    """Open the chosen assets of ``item`` into one dataset with dims (time, y, x).
+    """One dataset with dims (time, y, x) from the opened assets of ``item``.
 
     Variables on the grid most assets share use ``x``/``y``; others get their own dims
-    ``x_<asset>``/``y_<asset>``. The time dimension holds the item's datetime.
+    ``x_<asset>``/``y_<asset>``. The time dimension holds the item's datetime. ``bbox``
+    (in ``crs``, default the item's own CRS) selects native pixels.
     """
     import xarray as xr
 
-    infos = asset_infos(item)
-    names = list(infos) if variable_names is None else list(variable_names)
-    primary = primary_grid(infos.values())
-    when = _item_time(item)
-    access.prefetch([infos[name].href for name in names])
-    parts: list[Any] = []
-    reference: tuple[Any, Any] | None = None
-    for name in names:
-        info = infos[name]
-        try:
-            dataset = open_asset(
-                info,
-                access,
-                apply_scaling=apply_scaling,
-                spatial_res=spatial_res,
-                tile_size=tile_size,
-                error_policy=error_policy,
-            )
-        except DataStoreError as error:
-            if error_policy == "fail":
-                raise
-            if error_policy == "warn":
-                warnings.warn(f"{error}; the asset is left out", AssetReadWarning, stacklevel=3)
-            continue
-        on_primary = info.grid is None or info.grid == primary
+    primary = item.primary_grid
+    reference: tuple[np.ndarray, np.ndarray] | None = None
+    renamed = []
+    for asset, dataset in parts:
+        on_primary = asset.grid is None or asset.grid == primary
         if reference is None and on_primary and "x" in dataset.dims:
             reference = (dataset["x"].values, dataset["y"].values)
-        if reference is not None and _same_grid(dataset, reference):
-            dims = ("time", "y", "x")
-        else:
-            dims = ("time", f"y_{info.key}", f"x_{info.key}")
-        parts.append(_rename_to(dataset, info, dims))
-    if parts:
-        result = xr.merge(parts, compat="override", join="override", combine_attrs="override")
+        if reference is None or not _same_grid(dataset, reference):
+            dataset = _own_dims(dataset, asset.key)
+        renamed.append(dataset)
+    if renamed:
+        result = xr.merge(renamed, compat="override", join="override", combine_attrs="override")
     else:
         coords: dict[str, Any] = {}
-        grid = primary
-        if grid is not None:
-            coords.update(_grid_coords(grid))
-            coords["spatial_ref"] = _crs_coordinate(grid.crs)
+        if primary is not None:
+            coords.update(_grid_coords(primary))
+            coords["spatial_ref"] = crs_coordinate(primary.crs)
         result = xr.Dataset(coords=coords)
-    result = result.expand_dims(time=[when])
+    result = result.expand_dims(time=[_item_time(item)])
     for name in result.data_vars:
         result[name] = result[name].transpose("time", ...)
-    native_crs = primary.crs if primary is not None else _dataset_crs(result)
+    native_crs = item.native_crs or _dataset_crs(result)
     if bbox is not None:
-        result = _select_bbox(result, bbox, crs or native_crs, native_crs, infos, data_id, store_id)
+        result = _select_bbox(result, item, bbox, crs or native_crs, native_crs, store_id)
     if time_range is not None:
         result = result.sel(time=time_range.to_slice())
     result.attrs = _item_attrs(item, stac_url)
@@ -157,7 +180,7 @@ def open_item(
     return result
 
 
-def _dataset_crs(dataset: Any) -> str | None:
+def _dataset_crs(dataset: xr.Dataset) -> str | None:
     if "spatial_ref" in dataset.coords:
         wkt = dataset["spatial_ref"].attrs.get("spatial_ref") or dataset["spatial_ref"].attrs.get(
             "crs_wkt"
@@ -170,40 +193,27 @@ def _dataset_crs(dataset: Any) -> str | None:
     return None
 
 
-def transform_bbox(
-    bbox: tuple[float, float, float, float], source: str, target: str
-) -> tuple[float, float, float, float]:
-    """``bbox`` in ``source`` CRS as the smallest box in ``target`` CRS that contains it."""
-    from pyproj import CRS, Transformer
-
-    if CRS.from_user_input(source) == CRS.from_user_input(target):
-        return bbox
-    transformer = Transformer.from_crs(source, target, always_xy=True)
-    return transformer.transform_bounds(*bbox, densify_pts=21)
-
-
 def _select_bbox(
-    dataset: Any,
-    bbox: tuple[float, float, float, float],
-    bbox_crs: str,
+    dataset: xr.Dataset,
+    item: Item,
+    bbox: Sequence[float],
+    bbox_crs: str | None,
     native_crs: str | None,
-    infos: Mapping[str, AssetInfo],
-    data_id: str,
     store_id: str | None,
-) -> Any:
-    if native_crs is None:
+) -> xr.Dataset:
+    if native_crs is None or bbox_crs is None:
         raise InvalidParameterError(
             "bbox cannot be applied: the item has no projection metadata",
             store_id=store_id,
-            data_id=data_id,
+            data_id=item.data_id,
             parameter="bbox",
         )
     box = transform_bbox(bbox, bbox_crs, native_crs)
     selection = {}
-    for x_name in [d for d in dataset.dims if d == "x" or d.startswith("x_")]:
+    for x_name in [str(d) for d in dataset.dims if d == "x" or str(d).startswith("x_")]:
         y_name = "y" + x_name[1:]
-        key = x_name[2:]
-        grid_crs = infos[key].grid.crs if key in infos and infos[key].grid else native_crs
+        asset = item.assets.get(x_name[2:])
+        grid_crs = asset.grid.crs if asset is not None and asset.grid else native_crs
         own = transform_bbox(bbox, bbox_crs, grid_crs) if grid_crs != native_crs else box
         selection[x_name] = _slice(dataset[x_name].values, own[0], own[2])
         if y_name in dataset.dims:
@@ -211,24 +221,56 @@ def _select_bbox(
     return dataset.sel(selection)
 
 
-def _slice(values: Any, low: float, high: float) -> slice:
+def _slice(values: np.ndarray, low: float, high: float) -> slice:
     if values.size > 1 and values[0] > values[-1]:
         return slice(high, low)
     return slice(low, high)
 
 
-def _item_attrs(item: Mapping[str, Any], stac_url: str | None) -> dict[str, Any]:
-    from .api import self_href
-
-    properties = item.get("properties", {})
+def _item_attrs(item: Item, stac_url: str | None) -> dict[str, Any]:
     attrs: dict[str, Any] = {
-        "stac_item_id": item.get("id"),
-        "stac_collection": item.get("collection"),
-        "stac_item_url": self_href(dict(item)),
+        "stac_item_id": item.id,
+        "stac_collection": item.collection,
+        "stac_item_url": item.url,
         "stac_url": stac_url,
-        "datetime": properties.get("datetime"),
+        "datetime": item.properties.get("datetime"),
     }
     for key in ("eo:cloud_cover", "platform", "proj:code"):
-        if key in properties:
-            attrs[key] = properties[key]
+        if key in item.properties:
+            attrs[key] = item.properties[key]
     return {k: v for k, v in attrs.items() if v is not None}
+
+
+def cube_attrs(
+    collection_id: str,
+    stac_url: str,
+    times: Sequence[Any],
+    groups: Sequence[Sequence[str]],
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Provenance attributes of a stack-mode cube."""
+    import json
+
+    shown = {
+        k: (v.isoformat() if hasattr(v, "isoformat") else v)
+        for k, v in params.items()
+        if k not in ("time_range", "time_period", "bbox", "expression")
+    }
+    shown["bbox"] = list(params["bbox"])
+    shown["time_range"] = [
+        params["time_range"].start_isoformat(),
+        params["time_range"].end_isoformat(),
+    ]
+    if params.get("time_period") is not None:
+        shown["time_period"] = str(params["time_period"])
+    return {
+        "Conventions": "CF-1.9",
+        "title": f"{collection_id} cube",
+        "stac_url": stac_url,
+        "stac_collection": collection_id,
+        "stac_item_ids": [i for group in groups for i in group],
+        "stac_items": json.dumps(
+            {str(t): list(ids) for t, ids in zip(times, groups, strict=False)}
+        ),
+        "open_params": json.dumps(shown, default=str),
+    }

@@ -2,31 +2,28 @@
 
 Cache-A hands out asset files through ``POST .../download?filename=<path>`` and allows each
 user only a few downloads at once (2). :class:`DownloadingAccess` downloads an asset the
-first time it is read, into a cache directory (atomically, so concurrent readers in threads
-or processes share one copy), holding a per-user slot of a process-wide semaphore while it
-transfers; readers then open the local copy.
+first time it is read, with :func:`eostores.cache.download` (atomic, resumable, one
+transfer per target across threads and processes), into the store's cache folder; a
+downloaded zip (a Zarr directory) is extracted next to it and moved into place at once.
+A process-wide semaphore per user and host keeps the parallel transfers within the quota;
+transfers of other processes that find the quota used up are answered with 429 and wait
+as the service says (Retry-After).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .assets import AssetAccess
+from .access import AssetAccess
 
-__all__ = ["DownloadingAccess", "default_cache_dir"]
-
-
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/eostores-stac-destine`` (``~/.cache/...`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "eostores-stac-destine"
-
+__all__ = ["DownloadingAccess", "PostDownloads"]
 
 _slots: dict[tuple[str, str, int], threading.BoundedSemaphore] = {}
 _slots_lock = threading.Lock()
@@ -42,51 +39,96 @@ def _download_slots(host: str, user: str, limit: int) -> threading.BoundedSemaph
         return semaphore
 
 
+class PostDownloads:
+    """A session for :func:`eostores.cache.download` whose GETs are Cache-A's POSTs.
+
+    Cache-A serves files to ``POST .../download`` requests, which only read: they are
+    marked idempotent, so that dropped connections and 429/5xx answers are retried.
+    """
+
+    def __init__(self, session: Any):
+        self.session = session
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.session.request("POST", url, idempotent=True, **kwargs)
+
+    def close(self) -> None:
+        """The wrapped session belongs to the asset access; it stays open."""
+
+
+def _file_name(href: str) -> str:
+    """The asset's file name (from ``filename=`` or the path), safe for the cache folder."""
+    from eostores.paths import safe_filename
+
+    parts = urlsplit(href)
+    filename = parse_qs(parts.query).get("filename", [""])[0] or parts.path
+    return safe_filename(filename.rstrip("/").rsplit("/", 1)[-1] or "asset")
+
+
 @dataclass(frozen=True, repr=False)
 class DownloadingAccess(AssetAccess):
     """Asset access that downloads every asset before it is read (Cache-A)."""
 
-    token: Any = None
-    cache_dir: str = ""
-    max_parallel_downloads: int = 2
+    @property
+    def cache_dir(self) -> Path:
+        if self.settings.cache_dir:
+            return Path(self.settings.cache_dir)
+        from eostores.cache import default_cache_dir
 
-    def __repr__(self) -> str:
-        return f"DownloadingAccess(store_id={self.store_id!r}, cache_dir={self.cache_dir!r})"
+        return Path(default_cache_dir(self.store_id))
 
-    def _session(self) -> Any:
-        local = _sessions.__dict__
-        key = (self.store_id, tuple(sorted(self.http_params.items())))
-        session = local.get(key)
-        if session is None:
-            from eostores.http import BearerAuth, HttpConfig, new_session
+    def _folder(self, href: str) -> Path:
+        from eostores.paths import confine
 
-            config = HttpConfig.from_params(self.http_params, store_id=self.store_id)
-            session = new_session(config, auth=BearerAuth(self.token) if self.token else None)
-            local[key] = session
-        return session
+        digest = hashlib.sha256(href.encode()).hexdigest()[:24]
+        return confine(self.cache_dir, digest, store_id=self.store_id)
 
     def local_path(self, href: str) -> str | None:
         """Download ``href`` unless it is cached; returns the local file or directory."""
-        target = self._target(href)
-        if target.exists():
-            return str(self._content(target))
-        parts = urlsplit(href)
-        user = hashlib.sha256(self.token.reveal().encode()).hexdigest()[:16] if self.token else ""
-        slots = _download_slots(parts.netloc, user, self.max_parallel_downloads)
+        from eostores.paths import confine
+
+        folder = self._folder(href)
+        name = _file_name(href)
+        final = confine(folder, name, store_id=self.store_id)
+        if not final.exists():
+            self._fetch(href, folder, final)
+        return str(_content(final))
+
+    def _fetch(self, href: str, folder: Path, final: Path) -> None:
+        import zipfile
+
         import filelock
 
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with filelock.FileLock(str(target) + ".lock"):
-            if not target.exists():
-                with slots:
-                    self._download(href, target)
-        return str(self._content(target))
+        from eostores.cache import download, extract_archive
+
+        folder.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(str(folder / ".fetch.lock")):
+            if final.exists():
+                return
+            staging = folder / ".download"
+            token = self.settings.api_token()
+            user = hashlib.sha256(token.reveal().encode()).hexdigest()[:16] if token else ""
+            slots = _download_slots(
+                urlsplit(href).netloc, user, self.settings.max_parallel_downloads
+            )
+            method_post = urlsplit(href).path.rstrip("/").endswith("/download")
+            session = PostDownloads(self.session()) if method_post else self.session()
+            with slots:
+                download(href, staging, session=session)
+            if zipfile.is_zipfile(staging):
+                extracted = folder / ".extracted"
+                shutil.rmtree(extracted, ignore_errors=True)
+                extract_archive(staging, extracted, remove_archive=True)
+                os.replace(extracted, final)
+            else:
+                os.replace(staging, final)
 
     def prefetch(self, hrefs: list[str]) -> None:
         """Download ``hrefs`` in parallel threads; the per-user slots bound the transfers."""
+        import contextvars
         from concurrent.futures import ThreadPoolExecutor
 
-        missing = [h for h in dict.fromkeys(hrefs) if not self._target(h).exists()]
+        missing = list(dict.fromkeys(hrefs))
         if not missing:
             return
 
@@ -96,56 +138,14 @@ class DownloadingAccess(AssetAccess):
             except Exception:  # reported again, by error policy, when the asset is opened
                 pass
 
+        contexts = [contextvars.copy_context() for _ in missing]  # the call's deadline
         with ThreadPoolExecutor(max_workers=min(len(missing), 8)) as pool:
-            list(pool.map(fetch, missing))
-
-    def _target(self, href: str) -> Path:
-        digest = hashlib.sha1(href.encode(), usedforsecurity=False).hexdigest()[:16]
-        return Path(self.cache_dir) / digest / _file_name(href)
-
-    @staticmethod
-    def _content(target: Path) -> Path:
-        """A downloaded archive's single top-level entry (a Zarr directory) or the file."""
-        if target.is_dir():
-            entries = [p for p in target.iterdir() if not p.name.startswith(".")]
-            return entries[0] if len(entries) == 1 else target
-        return target
-
-    def _download(self, href: str, target: Path) -> None:
-        from eostores.cache import extract_archive
-
-        method = "POST" if urlsplit(href).path.rstrip("/").endswith("/download") else "GET"
-        partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
-        response = self._session().request(method, href, stream=True, idempotent=True)
-        try:
-            with open(partial, "wb") as file:
-                for chunk in response.iter_content(1 << 20):
-                    file.write(chunk)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        finally:
-            response.close()
-        is_zip = "zip" in response.headers.get("Content-Type", "") or _is_zip(partial)
-        if is_zip:
-            try:
-                extract_archive(partial, target, remove_archive=True)
-            finally:
-                partial.unlink(missing_ok=True)
-        else:
-            os.replace(partial, target)
+            list(pool.map(lambda c, h: c.run(fetch, h), contexts, missing))
 
 
-_sessions = threading.local()
-
-
-def _file_name(href: str) -> str:
-    parts = urlsplit(href)
-    filename = parse_qs(parts.query).get("filename", [""])[0] or parts.path
-    name = filename.rstrip("/").rsplit("/", 1)[-1] or "asset"
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-
-
-def _is_zip(path: Path) -> bool:
-    with open(path, "rb") as file:
-        return file.read(4) == b"PK\x03\x04"
+def _content(final: Path) -> Path:
+    """A downloaded archive's single top-level entry (a Zarr directory) or the file."""
+    if final.is_dir():
+        entries = [p for p in final.iterdir() if not p.name.startswith(".")]
+        return entries[0] if len(entries) == 1 else final
+    return final

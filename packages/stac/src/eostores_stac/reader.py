@@ -1,11 +1,11 @@
-"""An odc-loader reader driver that reads assets through the store's own access paths.
+"""An odc-loader reader driver that reads assets through the store's own asset access.
 
 odc-stac plans the cube (output grid, grouping, which items touch which output chunk) and
 builds a compact dask graph; this driver does the pixel reading for each (item, chunk):
 
-* GeoTIFF/COG over https with GDAL's curl driver and the store's retry settings in the
-  path, over s3 through s3fs with the store's credentials and endpoint (no process-wide
-  GDAL or AWS settings), or from local files (downloaded assets);
+* GeoTIFF/COG through rasterio with a file object of the store's access (https range reads
+  over the eostores session, s3 through s3fs, or a downloaded copy): no GDAL network
+  settings, no credentials or URLs in GDAL paths;
 * Zarr and NetCDF assets with xarray, reading only the window an output chunk needs;
 * the best COG overview when the output is coarser than the asset;
 * nodata -> NaN and scale/offset from the raster extension, per item, before mosaicking;
@@ -14,9 +14,7 @@ builds a compact dask graph; this driver does the pixel reading for each (item, 
 
 from __future__ import annotations
 
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
@@ -24,17 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .assets import AssetAccess, AssetReadWarning, asset_error, open_zarr_lazily
+from .access import AssetAccess
+from .assets import AssetReadWarning, lazy_dataset, read_failure
+from .records import Asset
 
 if TYPE_CHECKING:
     from odc.geo.geobox import GeoBox
 
-    from .catalog import AssetInfo
-
 __all__ = ["AssetReaderDriver"]
 
 
-class _LoadContext:
+class LoadContext:
     """Shared by the readers of one load (odc's GlobalLoadContext/LocalLoadContext)."""
 
     def __init__(self, geobox: Any, chunks: Any) -> None:
@@ -43,12 +41,15 @@ class _LoadContext:
 
 
 class AssetReaderDriver:
-    """odc-loader ``ReaderDriver`` reading with :class:`AssetAccess`; picklable."""
+    """odc-loader ``ReaderDriver`` reading with :class:`AssetAccess`; picklable.
+
+    ``assets`` maps each href odc-stac will ask for to the asset record it came from.
+    """
 
     def __init__(
         self,
         access: AssetAccess,
-        assets: Mapping[str, AssetInfo],
+        assets: Mapping[str, Asset],
         *,
         apply_scaling: bool = True,
         error_policy: str = "fail",
@@ -67,17 +68,17 @@ class AssetReaderDriver:
             self.error_policy,
         )
 
-    def new_load(self, geobox: GeoBox, *, chunks: Any = None) -> _LoadContext:
-        return _LoadContext(geobox, chunks)
+    def new_load(self, geobox: GeoBox, *, chunks: Any = None) -> LoadContext:
+        return LoadContext(geobox, chunks)
 
-    def finalise_load(self, load_state: _LoadContext) -> _LoadContext:
+    def finalise_load(self, load_state: LoadContext) -> LoadContext:
         return load_state
 
     def capture_env(self) -> dict[str, Any]:
         return {}
 
     @contextmanager
-    def restore_env(self, env: dict[str, Any], load_state: _LoadContext) -> Iterator[_LoadContext]:
+    def restore_env(self, env: dict[str, Any], load_state: LoadContext) -> Iterator[LoadContext]:
         import rasterio
 
         with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", VSI_CACHE=False):
@@ -115,17 +116,16 @@ class AssetRasterReader:
         selection: Any = None,
     ) -> tuple[tuple[slice, slice], np.ndarray]:
         href = self.src.uri
-        info = self.driver.assets.get(href)
+        asset = self.driver.assets.get(href)
+        access = self.driver.access
         try:
-            if info is not None and info.format != "geotiff":
-                roi, values = _read_xarray(self.driver.access, info, cfg, dst_geobox)
+            if asset is not None and asset.format != "geotiff":
+                roi, values = _read_xarray(access, asset, cfg, dst_geobox)
             else:
-                roi, values = _read_geotiff(
-                    self.driver.access, href, self.src.band, cfg, dst_geobox
-                )
-            pixels = _finish(values, info, cfg, self.driver.apply_scaling)
+                roi, values = _read_geotiff(access, href, self.src.band, cfg, dst_geobox)
+            pixels = _finish(values, asset, cfg, self.driver.apply_scaling)
         except Exception as error:
-            failure = asset_error(href, error, self.driver.access.store_id)
+            failure = read_failure(access, asset, href, error)
             policy = self.driver.error_policy
             if policy == "fail":
                 raise failure from error
@@ -146,16 +146,14 @@ def _fill_value(cfg: Any) -> Any:
     return np.nan if dtype.kind == "f" else dtype.type(0)
 
 
-def _finish(
-    values: np.ndarray, info: AssetInfo | None, cfg: Any, apply_scaling: bool
-) -> np.ndarray:
+def _finish(values: np.ndarray, asset: Asset | None, cfg: Any, apply_scaling: bool) -> np.ndarray:
     """Float32 working values (NaN = no data) -> the output dtype, scaled if asked."""
     dtype = np.dtype(cfg.dtype)
-    if apply_scaling and info is not None:
-        if info.scale not in (None, 1):
-            values = values * np.float32(info.scale)
-        if info.offset not in (None, 0):
-            values = values + np.float32(info.offset)
+    if apply_scaling and asset is not None:
+        if asset.scale not in (None, 1):
+            values = values * np.float32(asset.scale)
+        if asset.offset not in (None, 0):
+            values = values + np.float32(asset.offset)
     if dtype.kind == "f":
         return values.astype(dtype, copy=False)
     fill = _fill_value(cfg)
@@ -183,31 +181,78 @@ def _pick_overview(shrink: float, factors: list[int]) -> int | None:
     return chosen
 
 
+# --------------------------------------------------------------------------- GeoTIFF
+
+
 def _read_geotiff(
     access: AssetAccess, href: str, band: int, cfg: Any, dst_geobox: GeoBox
 ) -> tuple[tuple[slice, slice], np.ndarray]:
-    import rasterio
     from odc.geo.converters import rio_geobox
     from odc.geo.overlap import compute_reproject_roi
     from odc.geo.roi import roi_is_empty
 
-    source, kwargs = access.raster_source(href)
     ttol = 0.9 if cfg.nearest else 0.05
-    with rasterio.open(source, **kwargs) as dataset:
+    with access.raster_source(href).open() as dataset:
         info = compute_reproject_roi(rio_geobox(dataset), dst_geobox, ttol=ttol)
         if roi_is_empty(info.roi_dst) or roi_is_empty(info.roi_src):
             return _empty(info.roi_dst)
-        overview = None
-        if cfg.use_overviews and info.read_shrink > 1:
-            overview = _pick_overview(info.read_shrink, dataset.overviews(band))
         nodata = dataset.nodatavals[band - 1]
-        if overview is None:
-            return info.roi_dst, _warp(dataset, band, info, dst_geobox, cfg, nodata)
-    with rasterio.open(source, overview_level=overview, **kwargs) as reduced:
-        info = compute_reproject_roi(rio_geobox(reduced), dst_geobox, ttol=ttol)
-        if roi_is_empty(info.roi_dst) or roi_is_empty(info.roi_src):
-            return _empty(info.roi_dst)
-        return info.roi_dst, _warp(reduced, band, info, dst_geobox, cfg, nodata)
+        if cfg.use_overviews and info.read_shrink > 1:
+            factors = dataset.overviews(band)
+            overview = _pick_overview(info.read_shrink, factors)
+            if overview is not None:
+                reduced = _read_reduced(dataset, band, info, factors[overview], nodata)
+                return info.roi_dst, _reproject(reduced, dataset.crs, info, dst_geobox, cfg)
+        return info.roi_dst, _warp(dataset, band, info, dst_geobox, cfg, nodata)
+
+
+def _read_reduced(
+    dataset: Any, band: int, info: Any, factor: int, nodata: Any
+) -> tuple[np.ndarray, Any]:
+    """The source window read at 1/``factor`` of its size: GDAL serves it from the overview.
+
+    Reading through the open dataset (rather than opening the overview level as a dataset
+    of its own) reuses the header already read. Returns float32 values (NaN = no data) and
+    their transform.
+    """
+    from affine import Affine
+    from odc.geo.roi import w_
+    from rasterio.enums import Resampling
+
+    rows, cols = info.roi_src
+    height, width = rows.stop - rows.start, cols.stop - cols.start
+    shape = (max(1, -(-height // factor)), max(1, -(-width // factor)))
+    window = w_[info.roi_src]
+    raw = dataset.read(band, window=window, out_shape=shape, resampling=Resampling.nearest)
+    values = raw.astype("float32")
+    if nodata is not None:
+        values[raw == nodata] = np.nan
+    scale = Affine.scale(width / shape[1], height / shape[0])
+    return values, dataset.window_transform(window) * scale
+
+
+def _reproject(
+    source: tuple[np.ndarray, Any], crs: Any, info: Any, dst_geobox: GeoBox, cfg: Any
+) -> np.ndarray:
+    """Reproject float32 ``(values, transform)`` onto the output chunk's part ``info.roi_dst``."""
+    import rasterio.warp
+    from odc.geo.roi import roi_shape
+
+    values, transform = source
+    out = np.full(roi_shape(info.roi_dst), np.nan, dtype="float32")
+    _quiet_georeferencing_warning()
+    rasterio.warp.reproject(
+        values,
+        out,
+        src_transform=transform,
+        src_crs=crs,
+        src_nodata=np.nan,
+        dst_crs=str(dst_geobox.crs),
+        dst_transform=dst_geobox[info.roi_dst].transform,
+        dst_nodata=np.nan,
+        resampling=_resampling(cfg),
+    )
+    return out
 
 
 @cache
@@ -256,59 +301,28 @@ def _warp(
 
 # --------------------------------------------------------------------------- xarray assets
 
-_open_datasets: OrderedDict[tuple[str, str], Any] = OrderedDict()
-_open_lock = threading.Lock()
-_MAX_OPEN = 64
 
-
-def _xarray_source(access: AssetAccess, info: AssetInfo) -> Any:
-    """The asset's single data variable as a lazily indexed (not dask) DataArray, cached."""
-    import xarray as xr
-
-    key = (info.href, access.store_id or "")
-    with _open_lock:
-        found = _open_datasets.get(key)
-        if found is not None:
-            _open_datasets.move_to_end(key)
-            return found
-    if info.format == "zarr":
-        dataset = open_zarr_lazily(*access.zarr_location(info.href))
-    else:
-        local = access.local_path(info.href)
-        if local:
-            source: Any = local
-        else:
-            fs, path = access.filesystem(info.href)
-            source = fs.open(path, "rb")
-        dataset = xr.open_dataset(source, engine="h5netcdf", chunks=None)
-    names = [n for n in dataset.data_vars if dataset[n].ndim >= 2]
-    variable = dataset[names[0]]
-    with _open_lock:
-        _open_datasets[key] = variable
-        while len(_open_datasets) > _MAX_OPEN:
-            _open_datasets.popitem(last=False)
-    return variable
-
-
-def _source_geobox(variable: Any, info: AssetInfo) -> Any:
+def _source_geobox(variable: Any, asset: Asset) -> Any:
     from odc.geo.geobox import GeoBox
 
-    if info.grid is not None:
+    if asset.grid is not None:
         from affine import Affine
 
-        return GeoBox(info.grid.shape, Affine(*info.grid.transform), info.grid.crs)
+        return GeoBox(asset.grid.shape, Affine(*asset.grid.transform), asset.grid.crs)
+    import odc.geo.xr  # noqa: F401  (the .odc accessor)
+
     return variable.odc.geobox
 
 
 def _read_xarray(
-    access: AssetAccess, info: AssetInfo, cfg: Any, dst_geobox: GeoBox
+    access: AssetAccess, asset: Asset, cfg: Any, dst_geobox: GeoBox
 ) -> tuple[tuple[slice, slice], np.ndarray]:
-    import rasterio.warp
     from odc.geo.overlap import compute_reproject_roi
-    from odc.geo.roi import roi_is_empty, roi_shape
+    from odc.geo.roi import roi_is_empty
 
-    variable = _xarray_source(access, info)
-    src_geobox = _source_geobox(variable, info)
+    dataset = lazy_dataset(access, asset)
+    variable = dataset[next(iter(dataset.data_vars))]
+    src_geobox = _source_geobox(variable, asset)
     ttol = 0.9 if cfg.nearest else 0.05
     rr = compute_reproject_roi(src_geobox, dst_geobox, ttol=ttol)
     if roi_is_empty(rr.roi_dst) or roi_is_empty(rr.roi_src):
@@ -318,21 +332,9 @@ def _read_xarray(
     while window.ndim > 2:
         window = window.isel({window.dims[0]: 0})
     values = np.asarray(window.values, dtype="float32")
-    if info.nodata is not None and not np.isnan(info.nodata):
-        values[values == info.nodata] = np.nan
+    if asset.nodata is not None and not np.isnan(asset.nodata):
+        values[values == asset.nodata] = np.nan
     if rr.paste_ok and rr.read_shrink == 1:
         return rr.roi_dst, values
-    out = np.full(roi_shape(rr.roi_dst), np.nan, dtype="float32")
-    _quiet_georeferencing_warning()
-    rasterio.warp.reproject(
-        values,
-        out,
-        src_transform=src_geobox[rr.roi_src].transform,
-        src_crs=str(src_geobox.crs),
-        src_nodata=np.nan,
-        dst_crs=str(dst_geobox.crs),
-        dst_transform=dst_geobox[rr.roi_dst].transform,
-        dst_nodata=np.nan,
-        resampling=_resampling(cfg),
-    )
-    return rr.roi_dst, out
+    transform = src_geobox[rr.roi_src].transform
+    return rr.roi_dst, _reproject((values, transform), str(src_geobox.crs), rr, dst_geobox, cfg)

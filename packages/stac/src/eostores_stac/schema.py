@@ -1,13 +1,15 @@
 """Parameter schemas of the STAC stores (store parameters, open parameters per mode, search),
-and the checks their interpretation shares."""
+and the checks their interpretation shares (CRS, cql2 filters)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from eostores.errors import InvalidParameterError
+from eostores.http import http_params_schema
+from eostores.limits import max_bytes_schema
 from eostores.schema import (
     JsonArraySchema,
     JsonBooleanSchema,
@@ -25,56 +27,26 @@ from eostores.schema import (
     variable_names_schema,
 )
 
-CDSE_STAC_URL = "https://stac.dataspace.copernicus.eu/v1"
-CDSE_S3_ENDPOINT = "https://eodata.dataspace.copernicus.eu"
-DESTINE_STAC_URL = "https://cachea.destine.eu/stac/api"
-
-ERROR_POLICIES = ("fail", "warn", "ignore")
-MOSAIC_RULES = ("first", "median")
-GROUPBY_RULES = ("solar_day", "time", "day", "id")
-RESAMPLING_METHODS = (
-    "nearest",
-    "bilinear",
-    "cubic",
-    "cubic_spline",
-    "lanczos",
-    "average",
-    "mode",
-    "min",
-    "max",
-    "med",
-    "q1",
-    "q3",
-    "sum",
+from .config import (
+    CDSE_S3_ENDPOINT,
+    CDSE_STAC_URL,
+    DESTINE_STAC_URL,
+    ERROR_POLICIES,
+    HTTP_DEFAULTS,
+    MOSAIC_RULES,
+    RESAMPLING_METHODS,
 )
-#: Aliases of open parameters: the spec's older name -> ours.
-OPEN_PARAM_ALIASES = {"asset_names": "variable_names", "variables": "variable_names"}
+
+__all__ = [
+    "check_filter",
+    "crs_is_geographic",
+    "item_open_params_schema",
+    "search_params_schema",
+    "stack_open_params_schema",
+    "store_params_schema",
+]
 
 _SECRET = "A secret: never shown in reprs, logs or errors."
-
-
-def http_properties() -> dict[str, Any]:
-    """Store parameters that tune HTTP behaviour (see eostores.http.HttpConfig)."""
-    return dict(
-        num_retries=JsonIntegerSchema(minimum=0, default=5, title="Retries of failed requests"),
-        retry_backoff_base=JsonNumberSchema(
-            minimum=0, default=1.0, title="First retry delay, s (doubles per retry)"
-        ),
-        retry_backoff_max=JsonNumberSchema(minimum=0, default=40.0, title="Longest retry delay, s"),
-        connect_timeout=JsonNumberSchema(
-            exclusive_minimum=0, default=10.0, title="Connect timeout, s"
-        ),
-        read_timeout=JsonNumberSchema(exclusive_minimum=0, default=60.0, title="Read timeout, s"),
-        deadline=JsonNumberSchema(
-            exclusive_minimum=0,
-            nullable=True,
-            default=600.0,
-            title="Longest time for one request with all retries, s (null: unbounded)",
-        ),
-        max_concurrency_per_host=JsonIntegerSchema(
-            minimum=1, nullable=True, default=None, title="Most requests in flight per host"
-        ),
-    )
 
 
 def storage_properties() -> dict[str, Any]:
@@ -90,7 +62,10 @@ def storage_properties() -> dict[str, Any]:
             additional_properties=True, title="Further botocore client parameters"
         ),
         headers=JsonObjectSchema(
-            additional_properties=JsonStringSchema(), title="Extra HTTP headers for every request"
+            additional_properties=JsonStringSchema(),
+            title="Extra HTTP headers",
+            description="Sent with requests to the catalog's origin and to asset_origins "
+            "only. " + _SECRET,
         ),
     )
 
@@ -114,6 +89,15 @@ def common_properties() -> dict[str, Any]:
             default=300.0,
             title="Seconds item and collection metadata are kept in memory",
         ),
+        asset_origins=JsonArraySchema(
+            items=JsonStringSchema(min_length=1),
+            unique_items=True,
+            title="Further origins that may receive the store's credentials",
+            description="http(s) URLs (scheme, host and port count) of asset servers that "
+            "need the headers or token the store sends to its catalog; by default these "
+            "go to the catalog's own origin only.",
+        ),
+        max_request_bytes=max_bytes_schema(),
     )
 
 
@@ -130,6 +114,7 @@ def store_params_schema(store_id: str) -> JsonObjectSchema:
     properties: dict[str, Any] = dict(
         url=JsonStringSchema(
             min_length=1,
+            pattern="^[Hh][Tt][Tt][Pp][Ss]?://",
             title="URL of the STAC API landing page or of a static catalog's catalog.json",
             **url_default,
         ),
@@ -139,8 +124,8 @@ def store_params_schema(store_id: str) -> JsonObjectSchema:
         properties.update(
             token=JsonStringSchema(
                 title="DestinE access token (Bearer)",
-                description="Else the password of the catalog host in .netrc, or the "
-                "environment variable DESTINE_TOKEN. " + _SECRET,
+                description="Else the environment variable DESTINE_TOKEN, or the password of "
+                "the catalog host in .netrc. Sent to the catalog's origin only. " + _SECRET,
             ),
             max_parallel_downloads=JsonIntegerSchema(
                 minimum=1,
@@ -150,7 +135,8 @@ def store_params_schema(store_id: str) -> JsonObjectSchema:
             ),
             cache_dir=JsonStringSchema(
                 title="Directory for downloaded assets",
-                description="Default: eostores-stac-destine in the user's cache directory.",
+                description="Default: the eostores cache folder of stac-destine "
+                "(eostores.cache.default_cache_dir).",
             ),
         )
     else:
@@ -167,7 +153,7 @@ def store_params_schema(store_id: str) -> JsonObjectSchema:
                 title="CDSE S3 secret key",
                 description="Else AWS_SECRET_ACCESS_KEY. " + _SECRET,
             )
-    properties.update(http_properties())
+    properties.update(http_params_schema(**HTTP_DEFAULTS))
     return JsonObjectSchema(properties=properties, required=required, additional_properties=False)
 
 
@@ -349,22 +335,22 @@ def search_params_schema(stack_mode: bool) -> JsonObjectSchema:
 # -- interpretation -------------------------------------------------------------------------------
 
 
-@contextmanager
-def error_context(
-    *, store_id: str | None, data_id: str | None = None, parameter: str | None = None
-) -> Iterator[None]:
-    """Re-raise an InvalidParameterError from inside as one naming the store and the data.
+def check_filter(value: Any, store_id: str | None = None, data_id: str | None = None) -> Any:
+    """Parse a cql2-text (string) or cql2-json (object) filter; InvalidParameterError if bad."""
+    import cql2
 
-    ``parameter`` replaces the error's own parameter name when given.
-    """
     try:
-        yield
-    except InvalidParameterError as error:
+        if isinstance(value, str):
+            return cql2.parse_text(value)
+        return cql2.parse_json(json.dumps(value))
+    except (cql2.ParseError, cql2.ValidationError, ValueError, TypeError) as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = " ".join(lines[:4]) or type(error).__name__
         raise InvalidParameterError(
-            error.message,
+            f"filter = {value!r} is not valid CQL2: {detail}",
             store_id=store_id,
             data_id=data_id,
-            parameter=parameter or error.parameter,
+            parameter="filter",
         ) from None
 
 

@@ -11,7 +11,7 @@ def demo(say: Callable[[str], None]) -> None:
 
     from eostores import new_data_store
 
-    from .testing import StacEmulator
+    from .emulator import StacEmulator
 
     with StacEmulator(mode="api", many_items=50) as emulator:
         say(f"STAC API emulator at {emulator.catalog_url}")

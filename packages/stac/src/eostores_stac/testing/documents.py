@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .sampledata import (
+from .scenes import (
     BAND_WAVELENGTHS,
     BANDS,
     NODATA,

@@ -1,6 +1,6 @@
 """A STAC emulator: a local model of STAC APIs, static catalogs, DestinE Cache-A and xcube server.
 
-:class:`StacEmulator` serves the sample scenes of :mod:`eostores_stac.sampledata` in one of
+:class:`StacEmulator` serves the sample scenes of :mod:`eostores_stac.testing.scenes` in one of
 these modes (``mode=``):
 
 ``api``
@@ -11,7 +11,9 @@ these modes (``mode=``):
     the metadata-only collection ``many-items`` for paging. Assets are files under
     ``/data/`` served with Range support. ``item_search=False`` leaves out the item-search
     conformance class and ``/search``, so clients must walk the catalog;
-    ``with_projection=False`` leaves the projection extension out of the items.
+    ``with_projection=False`` leaves the projection extension out of the items;
+    ``asset_url`` puts the asset hrefs on another server (as catalogs whose files live
+    elsewhere do).
 ``static``
     A static catalog under ``/static/catalog.json`` with nested catalogs and relative hrefs.
 ``cdse``
@@ -33,14 +35,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import Path
@@ -48,20 +45,25 @@ from typing import Any
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape
 
+from eostores.errors import DataStoreError
+from eostores.paths import confine
 from eostores.testing import EmulatorServer, Request, Response, route
 
-from . import sampleitems
-from .sampledata import SampleData, Scene
+from . import documents
+from .moto import cdse_key
+from .query import (
+    BadRequest,
+    check_cachea_params,
+    matching_items,
+    normalize_params,
+    page_limit,
+    sorted_items,
+    token_offset,
+)
+from .scenes import SampleData, Scene
+from .xcubedata import XCUBE_BBOX, write_xcube_datasets
 
-__all__ = [
-    "CONFORMANCE_CLASSES",
-    "MotoServer",
-    "StacEmulator",
-    "cdse_key",
-    "sample_data_dir",
-    "upload_sample_data",
-    "write_xcube_datasets",
-]
+__all__ = ["CONFORMANCE_CLASSES", "StacEmulator", "sample_data_dir"]
 
 CONFORMANCE_CLASSES = [
     "https://api.stacspec.org/v1.0.0/core",
@@ -80,28 +82,16 @@ CONFORMANCE_CLASSES = [
 ]
 _SEARCH_CLASSES = ("item-search", "filter", "cql2", "query", "sort")
 _GEOJSON = "application/geo+json"
+_OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 _ROOTS = {"api": "", "cdse": "/v1", "static": "/static", "cachea": "/stac/api", "xcube": "/ogc"}
 _CACHEA_COLLECTION = "SENTINEL-2"
 _XCUBE_COLLECTION = "datacubes"
-_QUERY_OPS = {"eq", "neq", "lt", "lte", "gt", "gte", "startsWith", "endsWith", "contains", "in"}
-_CLOUD_OPS = {"<", "<=", ">", ">=", "=", "<>"}
-
-
-class _BadRequest(Exception):
-    """A client error answered with 400 and a STAC API error document."""
 
 
 def sample_data_dir(**settings: Any) -> Path:
     """A per-user directory for sample data with these settings, shared between runs."""
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode(), usedforsecurity=False)
     return Path(tempfile.gettempdir()) / f"eostores-stac-sample-{digest.hexdigest()[:12]}"
-
-
-def cdse_key(scene: Scene, relative_path: str) -> str:
-    """The object key of a sample file in the CDSE-like ``eodata`` bucket layout."""
-    when = datetime.strptime(scene.datetime, "%Y-%m-%dT%H:%M:%SZ")
-    name = relative_path.rsplit("/", 1)[-1]
-    return f"Sentinel-2/MSI/L2A/{when:%Y/%m/%d}/{scene.item_id}.SAFE/{name}"
 
 
 class StacEmulator(EmulatorServer):
@@ -128,6 +118,7 @@ class StacEmulator(EmulatorServer):
         s3_key: str | None = None,
         s3_secret: str | None = None,
         with_projection: bool = True,
+        asset_url: str | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -154,6 +145,7 @@ class StacEmulator(EmulatorServer):
         self.s3_key = s3_key
         self.s3_secret = s3_secret
         self.with_projection = with_projection
+        self.asset_url = asset_url
         self._items_cache: list[dict[str, Any]] | None = None
         self._downloads: dict[str, int] = {}
         self._downloads_lock = threading.Lock()
@@ -205,13 +197,14 @@ class StacEmulator(EmulatorServer):
     def _href_for(self, scene: Scene, key: str, path: str) -> str:
         if self.mode == "cdse":
             return f"s3://{self.s3_bucket}/{cdse_key(scene, path)}"
+        base = self.asset_url or self.url
         if self.mode == "cachea":
-            return f"{self.url}/stac/download?" + urlencode(
+            return f"{base}/stac/download?" + urlencode(
                 {"filename": f"{_CACHEA_COLLECTION}/{path.split('/', 1)[1]}"}
             )
         if self.mode == "static":
             return "./" + path.rsplit("/", 1)[-1]
-        return f"{self.url}/data/{path}"
+        return f"{base}/data/{path}"
 
     def _collection_url(self, collection: str) -> str:
         return f"{self.root}/collections/{collection}"
@@ -248,7 +241,7 @@ class StacEmulator(EmulatorServer):
                 "publicationDate": start,
                 "format": "GeoTIFF",
             }
-        item = sampleitems.scene_item(
+        item = documents.scene_item(
             self.data,
             scene,
             self._href_for,
@@ -269,10 +262,10 @@ class StacEmulator(EmulatorServer):
                 items = [self._scene_item(scene) for scene in self.data.scenes]
             shared = f"{self.url}/data/{self.data.asset_paths(self.data.scenes[0])['B02']}"
             for index in range(self.many_items):
-                collection = sampleitems.MANY_ITEMS_COLLECTION
+                collection = documents.MANY_ITEMS_COLLECTION
                 item_id = f"item-{index:05d}"
                 items.append(
-                    sampleitems.many_item(index, shared, self._item_links(collection, item_id))
+                    documents.many_item(index, shared, self._item_links(collection, item_id))
                 )
             self._items_cache = items
         return self._items_cache
@@ -290,22 +283,20 @@ class StacEmulator(EmulatorServer):
                     "type": _GEOJSON,
                 },
             ]
-            if collection_id == sampleitems.MANY_ITEMS_COLLECTION:
-                result.append(sampleitems.many_collection(self.many_items, links))
+            if collection_id == documents.MANY_ITEMS_COLLECTION:
+                result.append(documents.many_collection(self.many_items, links))
             elif self.mode == "xcube":
                 result.append(self._xcube_collection(links))
             else:
                 result.append(
-                    sampleitems.scenes_collection(
-                        self.data, collection_id=collection_id, links=links
-                    )
+                    documents.scenes_collection(self.data, collection_id=collection_id, links=links)
                 )
         return result
 
     def _collection_ids(self) -> list[str]:
         ids = [self.collection_id]
         if self.many_items:
-            ids.append(sampleitems.MANY_ITEMS_COLLECTION)
+            ids.append(documents.MANY_ITEMS_COLLECTION)
         return ids
 
     # -- routing -----------------------------------------------------------------------------
@@ -327,7 +318,7 @@ class StacEmulator(EmulatorServer):
                     headers={"Allow": "POST"},
                 )
             return self._api_get(request, path)
-        except _BadRequest as error:
+        except BadRequest as error:
             return _error(400, "InvalidParameterValue", str(error))
 
     @route("POST", r"/(?P<path>.*)")
@@ -343,9 +334,9 @@ class StacEmulator(EmulatorServer):
                     return denied
                 body = request.json() or {}
                 if not isinstance(body, dict):
-                    raise _BadRequest("the search body must be a JSON object")
+                    raise BadRequest("the search body must be a JSON object")
                 return self._search(body, method="POST")
-        except _BadRequest as error:
+        except BadRequest as error:
             return _error(400, "InvalidParameterValue", str(error))
         except ValueError as error:
             return _error(400, "InvalidParameterValue", f"invalid JSON body: {error}")
@@ -369,6 +360,8 @@ class StacEmulator(EmulatorServer):
             return Response.json(self._landing_page())
         if parts == ["conformance"]:
             return Response.json({"conformsTo": self._conformance()})
+        if parts == ["api"]:
+            return _json(self._service_description(), _OPENAPI)
         if parts == ["search"] and self.item_search:
             return self._search(_search_params_from_query(request), method="GET")
         if parts[0] == "collections":
@@ -384,6 +377,7 @@ class StacEmulator(EmulatorServer):
         links = [
             {"rel": "self", "href": f"{self.root}/", "type": "application/json"},
             {"rel": "root", "href": f"{self.root}/", "type": "application/json"},
+            {"rel": "service-desc", "href": f"{self.root}/api", "type": _OPENAPI},
             {"rel": "conformance", "href": f"{self.root}/conformance", "type": "application/json"},
             {"rel": "data", "href": f"{self.root}/collections", "type": "application/json"},
         ]
@@ -398,12 +392,37 @@ class StacEmulator(EmulatorServer):
         ]
         return {
             "type": "Catalog",
-            "stac_version": sampleitems.STAC_VERSION,
+            "stac_version": documents.STAC_VERSION,
             "id": f"eostores-emulator-{self.mode}",
             "title": "eostores STAC emulator",
             "description": f"A local STAC {self.mode} emulator.",
             "conformsTo": self._conformance(),
             "links": links,
+        }
+
+    def _service_description(self) -> dict[str, Any]:
+        """A small OpenAPI 3.0 document naming the endpoints this emulator serves."""
+        paths = {
+            "/": "landing page",
+            "/conformance": "conformance classes",
+            "/collections": "collections",
+            "/collections/{collectionId}": "one collection",
+            "/collections/{collectionId}/items": "items of a collection (paged)",
+            "/collections/{collectionId}/items/{itemId}": "one item",
+        }
+        if self.item_search:
+            paths["/search"] = "item search (GET and POST)"
+        return {
+            "openapi": "3.0.3",
+            "info": {"title": "eostores STAC emulator", "version": documents.STAC_VERSION},
+            "servers": [{"url": self.root or "/"}],
+            "paths": {
+                path: {
+                    method: {"summary": summary, "responses": {"200": {"description": "OK"}}}
+                    for method in (("get", "post") if path == "/search" else ("get",))
+                }
+                for path, summary in paths.items()
+            },
         }
 
     def _collections_get(self, request: Request, parts: list[str]) -> Response:
@@ -428,24 +447,24 @@ class StacEmulator(EmulatorServer):
         if len(parts) == 3:
             for item in self.items():
                 if item["collection"] == parts[0] and item["id"] == parts[2]:
-                    return Response.json(item, headers={"Content-Type": _GEOJSON})
+                    return _json(item, _GEOJSON)
             return _error(404, "NotFound", f"Item {parts[2]!r} does not exist in {parts[0]!r}.")
         return self._items_page(request, parts[0])
 
     def _items_page(self, request: Request, collection: str) -> Response:
         query = request.query
-        limit = _limit(query.get("limit"), self.default_limit, self.max_limit)
+        limit = page_limit(query.get("limit"), self.default_limit, self.max_limit)
         try:
             page = int(query.get("page", "1"))
         except ValueError:
-            raise _BadRequest(f"page = {query.get('page')!r} is not an integer") from None
+            raise BadRequest(f"page = {query.get('page')!r} is not an integer") from None
         if page < 1:
-            raise _BadRequest("page must be >= 1")
+            raise BadRequest("page must be >= 1")
         params: dict[str, Any] = {"collections": [collection]}
         for key in ("bbox", "datetime"):
             if key in query:
                 params[key] = query[key]
-        found = self._filter(_normalize_params(params))
+        found = self._filter(normalize_params(params))
         start = (page - 1) * limit
         chosen = found[start : start + limit]
         base = f"{self._collection_url(collection)}/items"
@@ -459,14 +478,14 @@ class StacEmulator(EmulatorServer):
     # -- search ------------------------------------------------------------------------------
 
     def _search(self, params: dict[str, Any], method: str) -> Response:
-        normalized = _normalize_params(params)
+        normalized = normalize_params(params)
         if self.mode == "cachea":
-            _check_cachea_params(normalized)
-        limit = _limit(params.get("limit"), self.default_limit, self.max_limit)
-        offset = _token_offset(params.get("token"))
+            check_cachea_params(normalized)
+        limit = page_limit(params.get("limit"), self.default_limit, self.max_limit)
+        offset = token_offset(params.get("token"))
         found = self._filter(normalized)
         if normalized.get("sortby"):
-            found = _sorted(found, normalized["sortby"])
+            found = sorted_items(found, normalized["sortby"])
         chosen = found[offset : offset + limit]
         links: list[dict[str, Any]] = [
             {"rel": "root", "href": f"{self.root}/", "type": "application/json"},
@@ -493,41 +512,7 @@ class StacEmulator(EmulatorServer):
         return _feature_collection(chosen, links, len(found))
 
     def _filter(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        items = self.items()
-        collections = params.get("collections")
-        if collections:
-            known = set(self._collection_ids())
-            items = [
-                i for i in items if i["collection"] in collections and i["collection"] in known
-            ]
-        ids = params.get("ids")
-        if ids:
-            items = [i for i in items if i["id"] in ids]
-        bbox = params.get("bbox")
-        if bbox is not None:
-            items = [i for i in items if _boxes_intersect(i["bbox"], bbox)]
-        geometry = params.get("intersects")
-        if geometry is not None:
-            from shapely.geometry import shape
-
-            area = shape(geometry)
-            items = [i for i in items if shape(i["geometry"]).intersects(area)]
-        interval = params.get("datetime")
-        if interval is not None:
-            start, end = interval
-            items = [
-                i
-                for i in items
-                if (start is None or _instant(i["properties"]["datetime"]) >= start)
-                and (end is None or _instant(i["properties"]["datetime"]) <= end)
-            ]
-        query = params.get("query")
-        if query:
-            items = [i for i in items if _query_matches(i, query)]
-        expression = params.get("filter")
-        if expression is not None:
-            items = [i for i in items if expression.matches(i)]
-        return items
+        return matching_items(self.items(), params, self._collection_ids())
 
     # -- static catalog ----------------------------------------------------------------------
 
@@ -548,7 +533,7 @@ class StacEmulator(EmulatorServer):
                 {"rel": "child", "href": f"./zone-{z}/catalog.json", "type": "application/json"}
                 for z in zones
             ]
-            return Response.json(sampleitems.scenes_collection(self.data, links=links))
+            return Response.json(documents.scenes_collection(self.data, links=links))
         if len(parts) == 3 and parts[2] == "catalog.json" and parts[1].startswith("zone-"):
             zone = int(parts[1][5:])
             links = [
@@ -563,7 +548,7 @@ class StacEmulator(EmulatorServer):
             return Response.json(
                 {
                     "type": "Catalog",
-                    "stac_version": sampleitems.STAC_VERSION,
+                    "stac_version": documents.STAC_VERSION,
                     "id": f"zone-{zone}",
                     "description": f"Scenes in UTM zone {zone}N",
                     "links": links,
@@ -581,7 +566,7 @@ class StacEmulator(EmulatorServer):
                     {"rel": "collection", "href": "../../collection.json"},
                 ]
                 return Response.json(
-                    sampleitems.scene_item(self.data, scene, self._href_for, links=links)
+                    documents.scene_item(self.data, scene, self._href_for, links=links)
                 )
             relative = "/".join(parts[3:])
             return self._data_file(request, f"{self.data.relative_dir(scene)}/{relative}")
@@ -591,7 +576,7 @@ class StacEmulator(EmulatorServer):
         collection = self.data.collection
         return {
             "type": "Catalog",
-            "stac_version": sampleitems.STAC_VERSION,
+            "stac_version": documents.STAC_VERSION,
             "id": "eostores-static",
             "description": "A static STAC catalog of the sample scenes.",
             "links": [
@@ -721,7 +706,7 @@ class StacEmulator(EmulatorServer):
     def _xcube_collection(self, links: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "type": "Collection",
-            "stac_version": sampleitems.STAC_VERSION,
+            "stac_version": documents.STAC_VERSION,
             "stac_extensions": [],
             "id": _XCUBE_COLLECTION,
             "title": "Data cubes",
@@ -742,7 +727,7 @@ class StacEmulator(EmulatorServer):
         def asset(bucket: str, data_id: str, title: str, roles: list[str]) -> dict[str, Any]:
             return {
                 "href": f"{endpoint}/{bucket}/{data_id}",
-                "type": sampleitems.ZARR_TYPE,
+                "type": documents.ZARR_TYPE,
                 "title": title,
                 "roles": roles,
                 "xcube:data_store_id": "s3",
@@ -759,7 +744,7 @@ class StacEmulator(EmulatorServer):
         }
         return {
             "type": "Feature",
-            "stac_version": sampleitems.STAC_VERSION,
+            "stac_version": documents.STAC_VERSION,
             "stac_extensions": ["https://stac-extensions.github.io/datacube/v2.2.0/schema.json"],
             "id": "demo",
             "collection": collection,
@@ -792,170 +777,12 @@ class StacEmulator(EmulatorServer):
         }
 
 
-# --------------------------------------------------------------------------- xcube data
-
-XCUBE_BBOX = (0.0, 50.0, 3.0, 52.0)
-XCUBE_RES = 0.1
-
-
-def xcube_demo_cube() -> Any:
-    """The xcube server's dataset ``demo``: ``sst = 10 + lat/10 + lon/100 + day``, ``chl``."""
-    import numpy as np
-    import pandas as pd
-    import xarray as xr
-
-    x0, y0, x1, y1 = XCUBE_BBOX
-    lon = np.round(np.arange(x0 + XCUBE_RES / 2, x1, XCUBE_RES), 6)
-    lat = np.round(np.arange(y0 + XCUBE_RES / 2, y1, XCUBE_RES), 6)
-    time_ = pd.date_range("2024-01-01", periods=5, freq="D")
-    day = np.arange(len(time_), dtype="float32")[:, None, None]
-    sst = 10 + lat[None, :, None] / 10 + lon[None, None, :] / 100 + day
-    chl = np.broadcast_to(0.1 * (day + 1), sst.shape)
-    return xr.Dataset(
-        {
-            "sst": (("time", "lat", "lon"), sst.astype("float32"), {"units": "degC"}),
-            "chl": (("time", "lat", "lon"), chl.astype("float32"), {"units": "mg m-3"}),
-        },
-        coords={"time": time_, "lat": lat, "lon": lon},
-        attrs={"title": "xcube server demo cube"},
-    ).chunk({"time": 1, "lat": 10, "lon": 10})
-
-
-def write_xcube_datasets(directory: Path) -> None:
-    """Write ``datasets/demo.zarr`` and ``pyramids/demo.levels`` below ``directory`` once."""
-    import warnings
-
-    from eostores.fs import new_fs_data_store
-
-    marker = Path(directory) / ".complete"
-    if marker.exists():
-        return
-    cube = xcube_demo_cube()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for bucket, data_id, params in (
-            ("datasets", "demo.zarr", {"zarr_format": 2}),
-            ("pyramids", "demo.levels", {"num_levels": 2}),
-        ):
-            store = new_fs_data_store("file", root=str(Path(directory) / bucket))
-            if not store.has_data(data_id):
-                store.write_data(cube, data_id, replace=True, **params)
-    marker.write_text("1")
-
-
-# --------------------------------------------------------------------------- S3 (moto)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class MotoServer:
-    """A moto S3 server in a child process, with IAM authentication switched on.
-
-    The first IAM calls create a user with an access key (:attr:`key`, :attr:`secret`);
-    every later request must be signed with it, so wrong credentials fail as on AWS.
-    """
-
-    def __init__(self, port: int | None = None, startup_timeout: float = 60.0):
-        self.port = port or _free_port()
-        self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            env.pop(name, None)
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/", timeout=2):
-                    break
-            except OSError:
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("the moto server did not start") from None
-                time.sleep(0.1)
-        self.key, self.secret = self._create_user()
-
-    def _create_user(self) -> tuple[str, str]:
-        import boto3
-
-        iam = boto3.client(
-            "iam",
-            endpoint_url=self.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="bootstrap",
-            aws_secret_access_key="bootstrap",
-        )
-        iam.create_user(UserName="eodata-reader")
-        created = iam.create_access_key(UserName="eodata-reader")["AccessKey"]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-        }
-        iam.put_user_policy(
-            UserName="eodata-reader", PolicyName="all", PolicyDocument=json.dumps(policy)
-        )
-        return created["AccessKeyId"], created["SecretAccessKey"]
-
-    def client(self) -> Any:
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id=self.key,
-            aws_secret_access_key=self.secret,
-        )
-
-    def stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-
-    def __enter__(self) -> MotoServer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
-def upload_sample_data(data: SampleData, s3_client: Any, bucket: str = "eodata") -> int:
-    """Upload every sample file to ``bucket`` in the CDSE key layout; returns the count."""
-    try:
-        s3_client.create_bucket(Bucket=bucket)
-    except Exception as error:  # an existing bucket is fine
-        if "BucketAlready" not in type(error).__name__ and "BucketAlready" not in str(error):
-            raise
-    count = 0
-    for scene in data.scenes:
-        for relative in data.asset_paths(scene).values():
-            source = data.root / relative
-            files = (
-                [source]
-                if source.is_file()
-                else sorted(p for p in source.rglob("*") if p.is_file())
-            )
-            for path in files:
-                inner = str(path.relative_to(data.root)).replace(os.sep, "/")
-                suffix = inner[len(relative) :]
-                s3_client.upload_file(str(path), bucket, cdse_key(scene, relative) + suffix)
-                count += 1
-    return count
-
-
 # --------------------------------------------------------------------------- helpers
+
+
+def _search_params_from_query(request: Request) -> dict[str, Any]:
+    """GET search parameters as they were sent (strings), keeping the names."""
+    return dict(request.query)
 
 
 def _strip_projection(item: dict[str, Any]) -> None:
@@ -970,16 +797,19 @@ def _feature_collection(
     features: list[dict[str, Any]], links: list[dict[str, Any]], matched: int
 ) -> Response:
     """One page of items, with the count of all matches."""
-    return Response.json(
-        {
-            "type": "FeatureCollection",
-            "features": features,
-            "links": links,
-            "numberMatched": matched,
-            "numberReturned": len(features),
-        },
-        headers={"Content-Type": _GEOJSON},
-    )
+    page = {
+        "type": "FeatureCollection",
+        "features": features,
+        "links": links,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+    }
+    return _json(page, _GEOJSON)
+
+
+def _json(document: Any, content_type: str) -> Response:
+    """A JSON response of another media type than application/json (GeoJSON, OpenAPI)."""
+    return Response(200, json.dumps(document).encode("utf-8"), content_type=content_type)
 
 
 def _error(status: int, code: str, description: str) -> Response:
@@ -995,9 +825,11 @@ def _s3_error(status: int, code: str, message: str) -> Response:
 
 
 def _safe_join(root: Path, relative: str) -> Path | None:
-    base = Path(root).resolve()
-    target = (base / relative).resolve()
-    return target if target == base or base in target.parents else None
+    """The file ``relative`` below ``root``, or None for a name that would leave it."""
+    try:
+        return confine(root, relative)
+    except DataStoreError:
+        return None
 
 
 def _zip_directory(directory: Path) -> bytes:
@@ -1010,244 +842,3 @@ def _zip_directory(directory: Path) -> bytes:
             if path.is_file():
                 archive.write(path, f"{directory.name}/{path.relative_to(directory)}")
     return buffer.getvalue()
-
-
-def _limit(value: Any, default: int, maximum: int) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        raise _BadRequest(f"limit = {value!r} is not an integer") from None
-    if limit < 1:
-        raise _BadRequest("limit must be >= 1")
-    return min(limit, maximum)
-
-
-def _token_offset(token: Any) -> int:
-    if token in (None, ""):
-        return 0
-    if not isinstance(token, str) or not token.startswith("next:"):
-        raise _BadRequest(f"invalid paging token {token!r}")
-    try:
-        return max(0, int(token[5:]))
-    except ValueError:
-        raise _BadRequest(f"invalid paging token {token!r}") from None
-
-
-def _search_params_from_query(request: Request) -> dict[str, Any]:
-    """GET search parameters as they were sent (strings), keeping the names."""
-    return dict(request.query)
-
-
-def _split(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    raise _BadRequest(f"expected a list of strings, got {value!r}")
-
-
-def _instant(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise _BadRequest(f"invalid date-time {text!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
-def _interval(value: Any) -> tuple[datetime | None, datetime | None]:
-    if not isinstance(value, str) or not value:
-        raise _BadRequest(f"datetime = {value!r} must be an RFC 3339 instant or interval")
-    if "/" in value:
-        first, _, last = value.partition("/")
-        start = None if first in ("", "..") else _instant(first)
-        end = None if last in ("", "..") else _instant(last)
-        if start is None and end is None:
-            raise _BadRequest("datetime: at least one end of the interval must be given")
-        if start is not None and end is not None and start > end:
-            raise _BadRequest("datetime: the start is after the end")
-        return start, end
-    instant = _instant(value)
-    return instant, instant
-
-
-def _normalize_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Search parameters from a GET query or a POST body in one checked form."""
-    import cql2
-
-    result: dict[str, Any] = {}
-    known = {
-        "collections", "ids", "bbox", "intersects", "datetime", "limit", "token", "query",
-        "filter", "filter-lang", "filter_lang", "sortby", "fields", "filter-crs",
-    }  # fmt: skip
-    unknown = set(params) - known
-    if unknown:
-        raise _BadRequest(f"unknown search parameter(s): {', '.join(sorted(unknown))}")
-    result["collections"] = _split(params.get("collections"))
-    result["ids"] = _split(params.get("ids"))
-    if params.get("bbox") is not None:
-        raw = params["bbox"]
-        parts = raw.split(",") if isinstance(raw, str) else raw
-        try:
-            box = [float(v) for v in parts]
-        except (TypeError, ValueError):
-            raise _BadRequest(f"bbox = {raw!r} must be 4 or 6 numbers") from None
-        if len(box) == 6:
-            box = [box[0], box[1], box[3], box[4]]
-        if len(box) != 4 or box[1] > box[3]:
-            raise _BadRequest(f"bbox = {raw!r} must be 4 or 6 numbers, south <= north")
-        result["bbox"] = box
-    if params.get("intersects") is not None:
-        geometry = params["intersects"]
-        if isinstance(geometry, str):
-            try:
-                geometry = json.loads(geometry)
-            except ValueError:
-                raise _BadRequest("intersects must be a GeoJSON geometry") from None
-        if not isinstance(geometry, dict) or "type" not in geometry:
-            raise _BadRequest("intersects must be a GeoJSON geometry")
-        if result.get("bbox") is not None:
-            raise _BadRequest("bbox and intersects must not be given together")
-        result["intersects"] = geometry
-    if params.get("datetime") is not None:
-        result["datetime"] = _interval(params["datetime"])
-    query = params.get("query")
-    if query is not None:
-        if isinstance(query, str):
-            try:
-                query = json.loads(query)
-            except ValueError:
-                raise _BadRequest("query must be a JSON object") from None
-        if not isinstance(query, dict):
-            raise _BadRequest("query must be a JSON object")
-        for name, ops in query.items():
-            if not isinstance(ops, dict) or not set(ops) <= _QUERY_OPS:
-                raise _BadRequest(
-                    f"query on {name!r}: operators must be among {sorted(_QUERY_OPS)}"
-                )
-        result["query"] = query
-    expression = params.get("filter")
-    if expression is not None:
-        language = params.get("filter-lang") or params.get("filter_lang")
-        if language is None:
-            language = "cql2-text" if isinstance(expression, str) else "cql2-json"
-        try:
-            if language == "cql2-text" and isinstance(expression, str):
-                parsed = cql2.parse_text(expression)
-            elif language == "cql2-json":
-                text = expression if isinstance(expression, str) else json.dumps(expression)
-                parsed = cql2.parse_json(text)
-            else:
-                raise _BadRequest(f"filter-lang {language!r} is not supported")
-        except (cql2.ParseError, cql2.ValidationError, ValueError) as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise _BadRequest(f"invalid filter: {first}") from None
-        result["filter"] = parsed
-        result["filter_json"] = parsed.to_json()
-    if params.get("sortby") is not None:
-        result["sortby"] = _sortby(params["sortby"])
-    return result
-
-
-def _sortby(value: Any) -> list[tuple[str, bool]]:
-    fields: list[tuple[str, bool]] = []
-    if isinstance(value, str):
-        for part in value.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            descending = part.startswith("-")
-            fields.append((part.lstrip("+-"), descending))
-    elif isinstance(value, list):
-        for entry in value:
-            if not isinstance(entry, dict) or "field" not in entry:
-                raise _BadRequest("sortby entries must be objects with 'field' and 'direction'")
-            direction = entry.get("direction", "asc")
-            if direction not in ("asc", "desc"):
-                raise _BadRequest(f"sortby direction {direction!r} must be asc or desc")
-            fields.append((entry["field"], direction == "desc"))
-    else:
-        raise _BadRequest("sortby must be a string or a list")
-    return fields
-
-
-def _field(item: dict[str, Any], name: str) -> Any:
-    if name.startswith("properties."):
-        return item["properties"].get(name[len("properties.") :])
-    if name in ("id", "collection"):
-        return item.get(name)
-    return item["properties"].get(name)
-
-
-def _sorted(items: list[dict[str, Any]], fields: list[tuple[str, bool]]) -> list[dict[str, Any]]:
-    result = list(items)
-    for name, descending in reversed(fields):
-        present = [i for i in result if _field(i, name) is not None]
-        missing = [i for i in result if _field(i, name) is None]
-        present.sort(key=lambda i: _field(i, name), reverse=descending)
-        result = present + missing
-    return result
-
-
-def _query_matches(item: dict[str, Any], query: dict[str, Any]) -> bool:
-    for name, ops in query.items():
-        value = _field(item, name)
-        for op, operand in ops.items():
-            if value is None:
-                return False
-            try:
-                ok = {
-                    "eq": lambda v, o: v == o,
-                    "neq": lambda v, o: v != o,
-                    "lt": lambda v, o: v < o,
-                    "lte": lambda v, o: v <= o,
-                    "gt": lambda v, o: v > o,
-                    "gte": lambda v, o: v >= o,
-                    "startsWith": lambda v, o: str(v).startswith(str(o)),
-                    "endsWith": lambda v, o: str(v).endswith(str(o)),
-                    "contains": lambda v, o: str(o) in str(v),
-                    "in": lambda v, o: v in o,
-                }[op](value, operand)
-            except TypeError:
-                raise _BadRequest(f"query on {name!r}: cannot compare with {operand!r}") from None
-            if not ok:
-                return False
-    return True
-
-
-def _boxes_intersect(a: Iterable[float], b: Iterable[float]) -> bool:
-    ax0, ay0, ax1, ay1 = list(a)[:4]
-    bx0, by0, bx1, by1 = list(b)[:4]
-    return not (ax0 > bx1 or ax1 < bx0 or ay0 > by1 or ay1 < by0)
-
-
-def _check_cachea_params(params: dict[str, Any]) -> None:
-    """Cache-A supports bbox, datetime, ids and ``eo:cloud_cover`` comparisons only."""
-    if params.get("query") is not None:
-        raise _BadRequest("the query extension is not supported; use filter=eo:cloud_cover<20")
-    if params.get("intersects") is not None:
-        raise _BadRequest("intersects is not supported; use bbox")
-    expression = params.get("filter_json")
-    if expression is not None:
-        _check_cloud_filter(expression)
-
-
-def _check_cloud_filter(node: Any) -> None:
-    if not isinstance(node, dict) or "op" not in node:
-        raise _BadRequest("filter: only eo:cloud_cover comparisons are supported")
-    op = node["op"]
-    args = node.get("args", [])
-    if op == "and":
-        for arg in args:
-            _check_cloud_filter(arg)
-        return
-    if op not in _CLOUD_OPS or len(args) != 2:
-        raise _BadRequest(f"filter: operator {op!r} is not supported")
-    names = [a.get("property") for a in args if isinstance(a, dict)]
-    if names != ["eo:cloud_cover"] or not isinstance(args[1], int | float):
-        raise _BadRequest("filter: only eo:cloud_cover can be filtered (e.g. eo:cloud_cover<20)")
