@@ -50,6 +50,10 @@ class FileEmulator(EmulatorServer):
     def get_plain(self, request, name):
         return Response(200, self.files[name], content_type="application/octet-stream")
 
+    @route("POST", r"/download/(?P<name>.+)")
+    def post_download(self, request, name):
+        return Response.file(self.files[name], request)
+
 
 PAYLOAD = os.urandom(300_000)
 PAYLOAD_MD5 = hashlib.md5(PAYLOAD).hexdigest()
@@ -263,6 +267,15 @@ def test_a_call_deadline_during_the_transfer_is_reported_as_a_timeout(tmp_path):
             download(f"{emu.url}/files/big.bin", tmp_path / "big.bin", resume=False)
         assert time.monotonic() - started < 5
     assert leftovers(tmp_path) == []
+
+
+def test_files_served_to_post_requests_are_downloaded_and_retried(emulator, tmp_path):
+    emulator.faults = FaultProfile(fail_first=1, error_statuses=(503,), retry_after=0)
+    path = download(f"{emulator.url}/download/data.bin", tmp_path / "d.bin", method="POST")
+    assert path.read_bytes() == PAYLOAD
+    assert [(r.method, r.status) for r in emulator.request_log] == [("POST", 503), ("POST", 200)]
+    with pytest.raises(InvalidParameterError, match="method"):
+        download(f"{emulator.url}/download/data.bin", tmp_path / "e.bin", method="PUT")
 
 
 def test_cancel_while_waiting_for_the_lock(emulator, tmp_path):

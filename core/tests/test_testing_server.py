@@ -414,3 +414,12 @@ def test_pytest_plugin_starts_and_stops_emulators(eostores_emulator):
     emulator = eostores_emulator(Hello, latency_ms=1)
     assert requests.get(emulator.url + "/hello", timeout=10).json() == {"hello": "world"}
     assert emulator.request_log[0].path == "/hello"
+
+
+def test_a_content_type_given_in_headers_wins_over_the_default():
+    from eostores.testing import Response
+
+    geojson = Response.json({}, headers={"content-type": "application/geo+json"})
+    assert geojson.headers["Content-Type"] == "application/geo+json"
+    assert Response.json({}).headers["Content-Type"] == "application/json"
+    assert Response(200, "x", content_type="text/csv").headers["Content-Type"] == "text/csv"

@@ -166,6 +166,7 @@ def download(
     cancel: threading.Event | None = None,
     max_attempts: int = 5,
     timeout: float | tuple[float, float] | None = None,
+    method: str = "GET",
 ) -> Path:
     """Download ``url`` to ``target`` and return the target path.
 
@@ -196,7 +197,14 @@ def download(
     ``timeout`` is passed to each request when given (a plain ``requests.Session`` gets
     10 s to connect and 60 s per read by default). The session's overall deadline bounds
     each request up to its headers, not the transfer of a large body.
+
+    ``method`` is ``"POST"`` for services that serve files to POST requests which only
+    read; such requests are retried like GETs.
     """
+    if method not in ("GET", "POST"):
+        raise InvalidParameterError(
+            f"method must be 'GET' or 'POST', got {method!r}", parameter="method"
+        )
     if expected_size is not None and expected_size < 0:
         raise InvalidParameterError(
             f"expected_size must be >= 0, got {expected_size}", parameter="expected_size"
@@ -242,6 +250,7 @@ def download(
                 cancel=cancel,
                 max_attempts=max_attempts,
                 timeout=timeout,
+                method=method,
             )
             return transfer.run()
     finally:
@@ -329,8 +338,10 @@ class _Transfer:
         cancel: threading.Event | None,
         max_attempts: int,
         timeout: float | tuple[float, float] | None,
+        method: str = "GET",
     ):
         self.url = url
+        self.method = method
         self.safe_url = redact_url(url)
         self.target = target
         self.part = target.with_name(target.name + ".part")
@@ -475,10 +486,11 @@ class _Transfer:
         kwargs: dict[str, Any] = {"headers": headers, "stream": True}
         if isinstance(self.session, EostoresSession):
             kwargs["raise_for_status"] = False  # 416 is handled here
+            kwargs["idempotent"] = True  # a download only reads, whatever its method
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
         try:
-            response = self.session.get(self.url, **kwargs)
+            response = self.session.request(self.method, self.url, **kwargs)
         except DataStoreError:
             raise
         except (

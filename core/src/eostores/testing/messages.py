@@ -120,14 +120,14 @@ class Response:
     ):
         self.status = int(status)
         self.headers = Headers(headers)
+        if content_type is not None:  # a Content-Type in headers wins
+            self.headers.setdefault("Content-Type", content_type)
         if isinstance(body, str):
             body = body.encode("utf-8")
             self.headers.setdefault("Content-Type", "text/plain; charset=utf-8")
         elif isinstance(body, bytearray | memoryview):
             body = bytes(body)
         self.body: bytes | Iterable[bytes] = body
-        if content_type is not None:
-            self.headers["Content-Type"] = content_type
 
     @classmethod
     def json(

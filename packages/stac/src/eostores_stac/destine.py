@@ -18,12 +18,11 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .access import AssetAccess
 
-__all__ = ["DownloadingAccess", "PostDownloads"]
+__all__ = ["DownloadingAccess"]
 
 _slots: dict[tuple[str, str, int], threading.BoundedSemaphore] = {}
 _slots_lock = threading.Lock()
@@ -37,23 +36,6 @@ def _download_slots(host: str, user: str, limit: int) -> threading.BoundedSemaph
         if semaphore is None:
             semaphore = _slots[key] = threading.BoundedSemaphore(limit)
         return semaphore
-
-
-class PostDownloads:
-    """A session for :func:`eostores.cache.download` whose GETs are Cache-A's POSTs.
-
-    Cache-A serves files to ``POST .../download`` requests, which only read: they are
-    marked idempotent, so that dropped connections and 429/5xx answers are retried.
-    """
-
-    def __init__(self, session: Any):
-        self.session = session
-
-    def get(self, url: str, **kwargs: Any) -> Any:
-        return self.session.request("POST", url, idempotent=True, **kwargs)
-
-    def close(self) -> None:
-        """The wrapped session belongs to the asset access; it stays open."""
 
 
 def _file_name(href: str) -> str:
@@ -111,10 +93,10 @@ class DownloadingAccess(AssetAccess):
             slots = _download_slots(
                 urlsplit(href).netloc, user, self.settings.max_parallel_downloads
             )
-            method_post = urlsplit(href).path.rstrip("/").endswith("/download")
-            session = PostDownloads(self.session()) if method_post else self.session()
+            # Cache-A serves files to POST .../download requests, which only read
+            method = "POST" if urlsplit(href).path.rstrip("/").endswith("/download") else "GET"
             with slots:
-                download(href, staging, session=session)
+                download(href, staging, session=self.session(), method=method)
             if zipfile.is_zipfile(staging):
                 extracted = folder / ".extracted"
                 shutil.rmtree(extracted, ignore_errors=True)
