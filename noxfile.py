@@ -120,7 +120,7 @@ def lint(session: nox.Session) -> None:
     checks = [
         ("ruff", "check", "."),
         ("ruff", "format", "--check", "."),
-        ("lint-imports",),
+        ("lint-imports", "--no-cache"),
         ("python", "tools/check_anatomy.py"),
     ]
     failed = []
@@ -143,7 +143,7 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """Run the offline demo: every installed store against local data or its emulator."""
-    session.install("-e", "core[all]", *_editable(PACKAGES))
+    session.install("-e", "core[all]", *_editable(PACKAGES, "test"))  # emulators need moto
     _isolate_caches(session)
     session.run("eostores", "demo", *session.posargs)
 
