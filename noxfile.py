@@ -15,7 +15,7 @@ import nox
 import uv
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "recipes", "tests", "isolated"]
+nox.options.sessions = ["lint", "recipes", "tests", "isolated", "ui"]
 nox.options.reuse_venv = "yes"
 
 ROOT = Path(__file__).parent
@@ -201,3 +201,37 @@ def recipes(session: nox.Session) -> None:
     session.install("py-rattler-build>=0.40")
     recipes = [str(p.relative_to(ROOT)) for p in recipe_files()]
     session.run("python", "tools/recipes.py", "render", *recipes, *session.posargs)
+
+
+#: Debian's Chromium; Playwright drives it, it never downloads a browser of its own.
+CHROMIUM = "/usr/bin/chromium"
+
+
+@nox.session(python=PYTHON)
+def ui(session: nox.Session) -> None:
+    """The web application (core/tests/ui) in headless Chromium, with the cds and stac
+    stores against their emulators; screenshots and timings are kept as artefacts."""
+    if not Path(CHROMIUM).exists():
+        session.run(
+            "sh",
+            "-c",
+            "apt-get update && apt-get install -y chromium",
+            external=True,
+            env={"DEBIAN_FRONTEND": "noninteractive"},
+        )
+    session.install(
+        "-e",
+        "core[test,ui]",
+        "-e",
+        "packages/cds[test]",
+        "-e",
+        "packages/stac[test]",
+        "playwright>=1.45",
+    )
+    _isolate_caches(session)
+    artefacts = Path(session.create_tmp()).resolve() / "ui-artefacts"
+    session.env["EOSTORES_UI_ARTEFACTS"] = os.environ.get("EOSTORES_UI_ARTEFACTS", str(artefacts))
+    session.env["EOSTORES_UI_CHROMIUM"] = CHROMIUM
+    session.env["EOSTORES_UI_REQUIRE_BROWSER"] = "1"
+    session.run("pytest", "core/tests/ui", *_pytest_args(session))
+    session.log(f"screenshots and timings: {session.env['EOSTORES_UI_ARTEFACTS']}")

@@ -1,10 +1,20 @@
-"""The ``eostores`` command line: list stores and data, describe, search, open, demo, emulate."""
+"""The ``eostores`` command line: list stores and data, describe, search, open, preload, demo,
+emulate.
+
+Errors print one line (``error: ...``) and exit with status 1; ``--debug`` shows tracebacks.
+``--json`` and ``--debug`` may stand before or after the command.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import shlex
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -149,6 +159,8 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 
 def cmd_open(args: argparse.Namespace) -> None:
+    if args.output:
+        _check_output(Path(args.output), args.overwrite)
     store = _new_store(args)
     params = _parse_pairs(args.param, store.get_open_data_params_schema(args.data_id), "-p")
     data = store.open_data(args.data_id, data_type=args.type, **params)
@@ -163,19 +175,153 @@ def cmd_open(args: argparse.Namespace) -> None:
     )
 
 
+def _check_output(output: Path, overwrite: bool) -> None:
+    """Refuse a bad or existing output before any data is opened."""
+    if output.suffix not in (".zarr", ".nc"):
+        raise InvalidParameterError("-o must end in .zarr or .nc", parameter="-o")
+    if output.exists() and not overwrite:
+        raise _exists_error(output)
+
+
+def _exists_error(output: Path) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"{output} exists; add --overwrite to replace it", parameter="--overwrite"
+    )
+
+
 def _write_output(data: Any, output: Path, overwrite: bool, quiet: bool) -> None:
     from .fs.stores import FileDataStore
 
-    if output.suffix not in (".zarr", ".nc"):
-        raise InvalidParameterError("-o must end in .zarr or .nc", parameter="-o")
+    _check_output(output, overwrite)
     target = FileDataStore(root=str(output.parent.resolve()))
-    if quiet or not sys.stderr.isatty():
-        target.write_data(data, output.name, replace=overwrite)
-        return
-    from .progress import dask_progress
+    try:
+        if quiet or not sys.stderr.isatty():
+            target.write_data(data, output.name, replace=overwrite)
+            return
+        from .progress import dask_progress
 
-    with dask_progress(f"writing {output.name}"):
-        target.write_data(data, output.name, replace=overwrite)
+        with dask_progress(f"writing {output.name}"):
+            target.write_data(data, output.name, replace=overwrite)
+    except InvalidParameterError as error:
+        if error.parameter == "replace":  # created by someone else meanwhile
+            raise _exists_error(output) from None
+        raise
+
+
+def cmd_preload(args: argparse.Namespace) -> None:
+    store = _new_store(args)
+    schema = store.get_preload_data_params_schema()
+    params = _parse_pairs(args.param, schema, "-p")
+    properties = getattr(schema, "properties", None) or {}
+    for control in ("blocking", "silent"):
+        if control in params:
+            raise InvalidParameterError(
+                f"-p {control}=... is set by the command: it waits and shows progress, "
+                "or returns at once with --no-wait",
+                parameter="-p",
+            )
+    schema.validate_params(params, store_id=store.store_id)  # bad input fails here, at once
+    if args.no_wait:
+        _preload_in_background(args)
+        return
+    if "silent" in properties:
+        params["silent"] = False
+    if "blocking" in properties:
+        params["blocking"] = True
+    handle = store.preload_data(*args.data_ids, **params)
+    handle.wait()
+    _report_preload(args, handle)
+
+
+def _report_preload(args: argparse.Namespace, handle: Any) -> None:
+    cache = handle.store
+    cache_id = getattr(cache, "store_id", None)
+    cache_params = _plain_params(getattr(cache, "store_params", {}))
+    states = [
+        {
+            "data_id": state.data_id,
+            "status": str(state.status),
+            "message": state.message,
+            "data_ids": list(state.data_ids),
+        }
+        for state in handle.states
+    ]
+    if args.json:
+        _print(
+            args,
+            {
+                "data_ids": handle.data_ids,
+                "store": {"store_id": cache_id, "store_params": cache_params},
+                "states": states,
+            },
+        )
+    else:
+        lines = [handle.table()]
+        if handle.data_ids and cache_id:
+            options = " ".join(f"-s {shlex.quote(f'{k}={v}')}" for k, v in cache_params.items())
+            lines.append(f"preloaded into the {cache_id} store {options}".rstrip())
+            lines += [
+                f"  eostores open {cache_id} {shlex.quote(data_id)} {options}".rstrip()
+                for data_id in handle.data_ids
+            ]
+        print("\n".join(lines))
+    failures = [s for s in states if s["status"] != "completed"]
+    for state in failures:
+        print(
+            f"error: preloading {state['data_id']!r} {state['status']}: {state['message']}",
+            file=sys.stderr,
+        )
+    if failures:
+        raise _Failed
+
+
+class _Failed(Exception):
+    """Raised after the failures were reported: exit with status 1, print nothing more."""
+
+
+def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The store parameters that fit on a command line (no secrets, no nested values)."""
+    return {
+        key: value
+        for key, value in params.items()
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+    }
+
+
+def _preload_in_background(args: argparse.Namespace) -> None:
+    """Run the same preload in a detached process that outlives this one; log to a file."""
+    from .cache import default_cache_dir
+
+    log = (
+        Path(args.log)
+        if args.log
+        else default_cache_dir("logs")
+        / f"preload-{args.store}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    )
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "eostores.cli", "preload", args.store, *args.data_ids]
+    for pair in args.store_param or ():
+        command += ["-s", pair]
+    if args.store_params_file:
+        command += ["--store-params-file", str(Path(args.store_params_file).resolve())]
+    if args.type:
+        command += ["-t", args.type]
+    for pair in args.param or ():
+        command += ["-p", pair]
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    _print(
+        args,
+        {"pid": process.pid, "log": str(log)},
+        f"preloading in the background (process {process.pid}); progress and result: {log}",
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -201,22 +347,40 @@ def cmd_emulate(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_ui(args: argparse.Namespace) -> None:
+    from .ui import serve
+
+    serve(
+        args.host,
+        args.port,
+        open_browser=not args.no_browser,
+        token=args.token,
+        output_dir=args.output_dir,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eostores",
         description="Reach Earth-observation and climate data services the same way.",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    _global_flags(parser, False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def with_store(name: str, help: str, data_id: str | None = None) -> argparse.ArgumentParser:
+    def command(name: str, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help)
+        _global_flags(sub, argparse.SUPPRESS)  # the flags work after the command too
+        return sub
+
+    def with_store(name: str, help: str, data_id: str | None = None) -> argparse.ArgumentParser:
+        sub = command(name, help)
         sub.add_argument("store", help="store id, see 'eostores stores'")
         if data_id == "required":
             sub.add_argument("data_id")
         elif data_id == "optional":
             sub.add_argument("data_id", nargs="?")
+        elif data_id == "many":
+            sub.add_argument("data_ids", nargs="+", metavar="DATA_ID")
         sub.add_argument(
             "-s",
             "--store-param",
@@ -231,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=globals()[f"cmd_{name}"])
         return sub
 
-    commands.add_parser("stores", help="list the installed stores").set_defaults(handler=cmd_stores)
+    command("stores", "list the installed stores").set_defaults(handler=cmd_stores)
     with_store("ids", "list the data ids of a store")
     with_store("describe", "describe data from its metadata", "required")
     with_store("schema", "store parameters, or the open parameters of a data id", "optional")
@@ -253,11 +417,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     open_.add_argument("-o", "--output", metavar="OUT.zarr|OUT.nc")
     open_.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    demo = commands.add_parser("demo", help="run the offline demo")
+    preload = with_store(
+        "preload", "prepare data that cannot be opened lazily, with a progress display", "many"
+    )
+    preload.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="preload parameter (see the store's docs), e.g. target_format=zarr",
+    )
+    preload.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="preload in a background process and return at once; see --log",
+    )
+    preload.add_argument(
+        "--log",
+        metavar="FILE",
+        help="with --no-wait: where the progress and the result are written "
+        "(default: a new file in the eostores cache folder, printed)",
+    )
+    demo = command("demo", "run the offline demo")
     demo.add_argument("names", nargs="*", help="the demos to run (default: all installed)")
     demo.add_argument("--workdir", help="where the temporary demo folder is made")
     demo.set_defaults(handler=cmd_demo)
-    emulate = commands.add_parser("emulate", help="run a service emulator in the foreground")
+    emulate = command("emulate", "run a service emulator in the foreground")
     emulate.add_argument("name", help="emulator name (a store package's service)")
     emulate.add_argument("--port", type=int, default=0)
     emulate.add_argument("--latency-ms", type=float, default=0)
@@ -267,26 +452,81 @@ def build_parser() -> argparse.ArgumentParser:
         help='fault profile, e.g. \'{"error_rate": 0.2, "error_statuses": [503]}\'',
     )
     emulate.set_defaults(handler=cmd_emulate)
+    ui = command("ui", "serve the web application in a browser (pip install eostores[ui])")
+    ui.add_argument(
+        "--host", default="127.0.0.1", help="interface; any but 127.0.0.1 requires a token"
+    )
+    ui.add_argument("--port", type=int, default=8000)
+    ui.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    ui.add_argument("--token", help="token required in the URL off 127.0.0.1 (default: random)")
+    ui.add_argument("--output-dir", help="where Download writes (default: the current folder)")
+    ui.set_defaults(handler=cmd_ui)
     return parser
+
+
+def _global_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks and debug logs"
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default, help="machine-readable JSON output"
+    )
+
+
+def _configure_logging(debug: bool) -> None:
+    """eostores' warnings (e.g. retries) as ``warning: ...`` lines on stderr; with --debug,
+    every library's debug log."""
+    if debug:
+        logging.basicConfig(level=logging.DEBUG)
+        return
+    logger = logging.getLogger("eostores")
+    if not any(isinstance(handler, _WarningLines) for handler in logger.handlers):
+        logger.addHandler(_WarningLines(logging.WARNING))
+
+
+class _WarningLines(logging.Handler):
+    """Log records as ``warning: message`` on the current standard error."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"warning: {record.getMessage()}", file=sys.stderr)
+        except Exception:
+            self.handleError(record)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.debug:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG)
+    _configure_logging(args.debug)
     try:
         args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_pipe()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except _Failed:
+        return 1
     except (DataStoreError, OSError) as error:
         if args.debug:
             raise
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``eostores ids ... | head``): stop quietly.
+
+    Standard output is pointed at the null device so that the interpreter's final flush
+    does not fail again; the status is the shell's for a process ended by SIGPIPE.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + 13
 
 
 if __name__ == "__main__":
