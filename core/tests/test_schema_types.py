@@ -301,7 +301,7 @@ def test_errors_name_path_value_and_what_is_allowed():
             storage_options=JsonObjectSchema(
                 properties=dict(anon=JsonBooleanSchema()), additional_properties=False
             ),
-            time_range=JsonDateSchema.new_range(max="2020-12-31"),
+            time_range=JsonDateSchema.new_range(max_date="2020-12-31"),
             mode=JsonStringSchema(enum=["a", "b", "c"]),
         ),
         additional_properties=False,

@@ -24,6 +24,12 @@ _EXPORTS: dict[str, str] = {
     "find_data_writer_extensions": "registry",
     "Extension": "registry",
     "new_fs_data_store": "fs.stores",
+    "get_filename_extensions": "fs.stores",
+    # store pools
+    "DataStoreConfig": "storepool",
+    "DataStoreInstance": "storepool",
+    "DataStorePool": "storepool",
+    "get_data_store_instance": "storepool",
     # protocol
     "DataStore": "store",
     "MutableDataStore": "store",
@@ -35,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     # data types, accessors, descriptors
     "DataType": "datatype",
     "DataTypeLike": "datatype",
+    "register_data_type": "datatype",
     "AccessorId": "accessor",
     "parse_accessor_id": "accessor",
     "format_accessor_id": "accessor",
@@ -45,6 +52,21 @@ _EXPORTS: dict[str, str] = {
     "GeoDataFrameDescriptor": "descriptor",
     "new_data_descriptor": "descriptor",
     "MultiLevelDataset": "mldataset",
+    # parameter schemas
+    "UNDEFINED": "schema",
+    "JsonArraySchema": "schema",
+    "JsonBooleanSchema": "schema",
+    "JsonComplexSchema": "schema",
+    "JsonDateSchema": "schema",
+    "JsonDatetimeSchema": "schema",
+    "JsonIntegerSchema": "schema",
+    "JsonNullSchema": "schema",
+    "JsonNumberSchema": "schema",
+    "JsonObject": "schema",
+    "JsonObjectSchema": "schema",
+    "JsonSchema": "schema",
+    "JsonSimpleSchema": "schema",
+    "JsonStringSchema": "schema",
     # errors
     "DataStoreError": "errors",
     "DataNotFoundError": "errors",
@@ -77,7 +99,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .accessor import AccessorId, format_accessor_id, parse_accessor_id
-    from .datatype import DataType, DataTypeLike
+    from .datatype import DataType, DataTypeLike, register_data_type
     from .descriptor import (
         DataDescriptor,
         DatasetDescriptor,
@@ -95,7 +117,7 @@ if TYPE_CHECKING:
         QuotaExceededError,
         ServiceError,
     )
-    from .fs.stores import new_fs_data_store
+    from .fs.stores import get_filename_extensions, new_fs_data_store
     from .mldataset import MultiLevelDataset
     from .preload import PreloadHandle, PreloadState, PreloadStatus
     from .registry import (
@@ -110,6 +132,22 @@ if TYPE_CHECKING:
         new_data_store,
         new_data_writer,
     )
+    from .schema import (
+        UNDEFINED,
+        JsonArraySchema,
+        JsonBooleanSchema,
+        JsonComplexSchema,
+        JsonDateSchema,
+        JsonDatetimeSchema,
+        JsonIntegerSchema,
+        JsonNullSchema,
+        JsonNumberSchema,
+        JsonObject,
+        JsonObjectSchema,
+        JsonSchema,
+        JsonSimpleSchema,
+        JsonStringSchema,
+    )
     from .store import (
         DataDeleter,
         DataOpener,
@@ -118,4 +156,10 @@ if TYPE_CHECKING:
         DataStore,
         DataWriter,
         MutableDataStore,
+    )
+    from .storepool import (
+        DataStoreConfig,
+        DataStoreInstance,
+        DataStorePool,
+        get_data_store_instance,
     )

@@ -6,6 +6,7 @@ the descriptors from them.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 _X_NAMES = ("lon", "longitude", "x")
@@ -98,14 +99,15 @@ def dataset_fields(dataset: Any) -> dict[str, Any]:
         y0, y1, yres = _edges(y)
         bbox = (x0, y0, x1, y1)
         spatial_res = xres if xres is not None else yres
+    elif x is None or y is None:
+        bbox = _bbox_from_attrs(dataset.attrs)
     time_range = time_period = None
     t = _find_coord(dataset, _TIME_NAMES)
     if t is not None and t.size and t.dtype.kind == "M":
-        import pandas as pd
-
-        times = pd.DatetimeIndex(t.values)
-        time_range = (_iso(times.min()), _iso(times.max()))
+        time_range = _time_range_from_bounds(dataset, t) or _time_range_of(t.values)
         time_period = infer_time_period(t.values)
+    elif t is None:
+        time_range = _time_range_from_attrs(dataset.attrs)
     return dict(
         crs=_crs_of(dataset, x.name if x is not None else None),
         bbox=bbox,
@@ -117,6 +119,63 @@ def dataset_fields(dataset: Any) -> dict[str, Any]:
         data_vars={str(k): variable_fields(k, v) for k, v in dataset.data_vars.items()},
         attrs=dict(dataset.attrs),
     )
+
+
+_GEOSPATIAL_ATTRS = (
+    "geospatial_lon_min",
+    "geospatial_lat_min",
+    "geospatial_lon_max",
+    "geospatial_lat_max",
+)
+
+
+def _bbox_from_attrs(attrs: Any) -> tuple[float, float, float, float] | None:
+    """The bbox of the ACDD ``geospatial_lon/lat_min/max`` attributes, if all are numbers."""
+    try:
+        values = tuple(float(attrs[name]) for name in _GEOSPATIAL_ATTRS)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return values if all(math.isfinite(v) for v in values) else None  # type: ignore[return-value]
+
+
+def _time_range_of(values: Any) -> tuple[str, str] | None:
+    import pandas as pd
+
+    times = pd.DatetimeIndex(values).dropna()
+    if not len(times):
+        return None
+    return _iso(times.min()), _iso(times.max())
+
+
+def _time_range_from_bounds(dataset: Any, time: Any) -> tuple[str, str] | None:
+    """The range the time cells cover, from the CF bounds variable of the time coordinate."""
+    names = [time.attrs.get("bounds"), f"{time.name}_bnds", f"{time.name}_bounds"]
+    for name in names:
+        if not name or name not in dataset.variables:
+            continue
+        bounds = dataset.variables[name]
+        if bounds.ndim == 2 and bounds.dims[0] == time.dims[0] and bounds.dtype.kind == "M":
+            return _time_range_of(bounds.values.ravel())
+    return None
+
+
+def _time_range_from_attrs(attrs: Any) -> tuple[str, str] | None:
+    """The range of the ACDD ``time_coverage_start/end`` attributes, if both parse."""
+    import pandas as pd
+
+    try:
+        start, end = (
+            pd.Timestamp(attrs[name]) for name in ("time_coverage_start", "time_coverage_end")
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    if start is pd.NaT or end is pd.NaT:
+        return None
+    if start.tzinfo is not None:
+        start = start.tz_convert("UTC").tz_localize(None)
+    if end.tzinfo is not None:
+        end = end.tz_convert("UTC").tz_localize(None)
+    return _iso(start), _iso(end)
 
 
 def _iso(timestamp: Any) -> str:

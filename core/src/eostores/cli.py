@@ -236,7 +236,7 @@ def cmd_preload(args: argparse.Namespace) -> None:
 def _report_preload(args: argparse.Namespace, handle: Any) -> None:
     cache = handle.store
     cache_id = getattr(cache, "store_id", None)
-    cache_params = _plain_params(getattr(cache, "store_params", {}))
+    cache_params = _plain_params(cache) if cache_id else {}
     states = [
         {
             "data_id": state.data_id,
@@ -258,10 +258,10 @@ def _report_preload(args: argparse.Namespace, handle: Any) -> None:
     else:
         lines = [handle.table()]
         if handle.data_ids and cache_id:
-            options = " ".join(f"-s {shlex.quote(f'{k}={v}')}" for k, v in cache_params.items())
-            lines.append(f"preloaded into the {cache_id} store {options}".rstrip())
+            options = "".join(f" -s {shlex.quote(f'{k}={v}')}" for k, v in cache_params.items())
+            lines.append("open the results with:")
             lines += [
-                f"  eostores open {cache_id} {shlex.quote(data_id)} {options}".rstrip()
+                f"  eostores open {cache_id} {shlex.quote(data_id)}{options}"
                 for data_id in handle.data_ids
             ]
         print("\n".join(lines))
@@ -279,13 +279,19 @@ class _Failed(Exception):
     """Raised after the failures were reported: exit with status 1, print nothing more."""
 
 
-def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
-    """The store parameters that fit on a command line (no secrets, no nested values)."""
-    return {
-        key: value
-        for key, value in params.items()
-        if isinstance(value, str | int | float) and not isinstance(value, bool)
-    }
+def _plain_params(store: Any) -> dict[str, Any]:
+    """The store parameters other than their defaults that fit on a command line (no
+    secrets, no nested values)."""
+    schema = store.get_data_store_params_schema()
+    properties = getattr(schema, "properties", None) or {}
+    plain = {}
+    for key, value in getattr(store, "store_params", {}).items():
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            continue
+        if key in properties and getattr(properties[key], "default", None) == value:
+            continue
+        plain[key] = value
+    return plain
 
 
 def _preload_in_background(args: argparse.Namespace) -> None:

@@ -35,6 +35,17 @@ class DataType:
     def __str__(self) -> str:
         return self.alias
 
+    def __eq__(self, other: object) -> bool:
+        # Equal to its alias too, so that descriptors' data types compare with strings.
+        if isinstance(other, str):
+            return other == self.alias
+        if isinstance(other, DataType):
+            return (self.alias, self.class_names) == (other.alias, other.class_names)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.alias)
+
     @property
     def aliases(self) -> tuple[str, ...]:
         """Every name this type is known by: its alias, then its class names."""
@@ -54,13 +65,18 @@ class DataType:
 
     @classmethod
     def get_schema(cls) -> Any:
-        """The JSON schema of a ``data_type`` parameter: one of the registered names."""
+        """The JSON schema of a ``data_type`` parameter: one of the registered names.
+
+        ``from_instance`` gives the DataType, ``to_instance`` its alias.
+        """
         from .schema import JsonStringSchema
 
         return JsonStringSchema(
             min_length=1,
             enum=[name for t in _BY_ALIAS.values() for name in t.aliases],
             title="Data type",
+            factory=cls.normalize,
+            serializer=str,
         )
 
     def is_instance(self, data: Any) -> bool:

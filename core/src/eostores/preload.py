@@ -32,19 +32,28 @@ from eostores.errors import DataNotFoundError, DataStoreError, InvalidParameterE
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["PreloadHandle", "PreloadState", "PreloadStatus", "PreloadTask"]
+__all__ = ["STORE_METHODS", "PreloadHandle", "PreloadState", "PreloadStatus", "PreloadTask"]
 
 _MESSAGE_WIDTH = 80
 
 
 class PreloadStatus(enum.StrEnum):
-    """Where the preloading of one data id stands."""
+    """Where the preloading of one data id stands.
+
+    The members are also known by their lower-case names (``PreloadStatus.completed`` is
+    ``PreloadStatus.COMPLETED``).
+    """
 
     WAITING = "waiting"
     STARTED = "started"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    waiting = "waiting"
+    started = "started"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
 
     @property
     def finished(self) -> bool:
@@ -65,6 +74,25 @@ class PreloadState:
     message: str = ""
     exception: BaseException | None = None
     data_ids: list[str] = field(default_factory=list)
+
+    def update(self, event: PreloadState) -> None:
+        """Take over the fields ``event`` (a state of the same data id) sets.
+
+        Fields of ``event`` left at their defaults (or None) change nothing.
+        """
+        if not isinstance(event, PreloadState):
+            raise InvalidParameterError(
+                f"event must be a PreloadState, got {type(event).__name__}", parameter="event"
+            )
+        if event.data_id != self.data_id:
+            return
+        defaults = PreloadState(self.data_id)
+        for name in ("status", "progress", "message", "exception"):
+            value = getattr(event, name)
+            if value is not None and value != getattr(defaults, name):
+                setattr(self, name, value)
+        if event.data_ids:
+            self.data_ids = list(event.data_ids)
 
 
 class PreloadTask:
@@ -126,6 +154,26 @@ class PreloadTask:
 
 TaskFunction = Callable[[PreloadTask], "Iterable[str] | None"]
 
+#: The methods of the cache store that a handle offers as its own, so that code written
+#: for ``store = store.preload_data(...)`` (where preloading returns a store) keeps working.
+STORE_METHODS = frozenset(
+    {
+        "describe_data",
+        "get_data_ids",
+        "get_data_opener_ids",
+        "get_data_types",
+        "get_data_types_for_data",
+        "get_open_data_params_schema",
+        "get_preload_data_params_schema",
+        "get_search_params_schema",
+        "has_data",
+        "list_data_ids",
+        "open_data",
+        "preload_data",
+        "search_data",
+    }
+)
+
 
 class PreloadHandle:
     """Runs and tracks the preloading of ``data_ids`` into ``store``.
@@ -143,6 +191,10 @@ class PreloadHandle:
     and waits for them. ``silent=False`` shows progress: a table in Jupyter, progress
     bars on a terminal, else one line per status change on stderr. ``cleanup=True``
     deletes each task's registered temporary files when it ends.
+
+    The handle also offers the reading methods of ``store`` (:data:`STORE_METHODS`):
+    ``handle.open_data(data_id)`` is ``handle.store.open_data(data_id)``; and
+    ``handle.preload_handle`` is the handle itself.
     """
 
     def __init__(
@@ -196,6 +248,23 @@ class PreloadHandle:
             except BaseException:  # KeyboardInterrupt: stop the tasks before leaving
                 self.close()
                 raise
+
+    # -- the cache store's methods
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for names the handle does not have itself.
+        store = self.__dict__.get("store")
+        if name in STORE_METHODS and store is not None:
+            return getattr(store, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *STORE_METHODS})
+
+    @property
+    def preload_handle(self) -> PreloadHandle:
+        """The handle itself (stores whose preloading returns the store offer it there)."""
+        return self
 
     # -- results
 
@@ -258,6 +327,19 @@ class PreloadHandle:
         """Whether :meth:`cancel` was called for all data ids."""
         return self._cancel_requested
 
+    def notify(self, event: PreloadState) -> None:
+        """Report the progress and/or message of ``event.data_id`` (like ``task.report``).
+
+        The status is the handle's to set: it follows from how the task ends.
+        """
+        if not isinstance(event, PreloadState):
+            raise InvalidParameterError(
+                f"event must be a PreloadState, got {type(event).__name__}", parameter="event"
+            )
+        if event.data_id not in self._states:
+            raise DataNotFoundError("no preload task for this data id", data_id=event.data_id)
+        self._report(event.data_id, event.progress or None, event.message or None)
+
     # -- control
 
     def wait(self, timeout: float | None = None, *, raise_errors: bool = False) -> bool:
@@ -313,13 +395,14 @@ class PreloadHandle:
     # -- display
 
     def show(self) -> None:
-        """Show the state table: as HTML in Jupyter, else printed as text."""
+        """Show the state table: as HTML in Jupyter, else printed as text, on lines of its
+        own also while progress bars are drawn."""
         if _in_jupyter():
             from IPython.display import HTML, display
 
             display(HTML(self._repr_html_()))
         else:
-            print(self.table())
+            self._display.write(self.table())
 
     def table(self) -> str:
         """The state of every data id as a text table."""
@@ -526,6 +609,10 @@ class _Display:
     def update(self, state: PreloadState, status_changed: bool) -> None:
         pass
 
+    def write(self, text: str) -> None:
+        """Print ``text`` on standard output without mixing it into the progress shown."""
+        print(text)
+
     def close(self) -> None:
         pass
 
@@ -584,6 +671,15 @@ class _BarDisplay(_Display):
                 bar.refresh()
             else:
                 bar.update(0)  # refreshes at most every tqdm mininterval
+
+    def write(self, text: str) -> None:
+        from tqdm import tqdm
+
+        with self._lock:
+            if self._bars:  # lift the bars, print, draw them again below
+                tqdm.write(text, file=sys.stdout)
+                return
+        print(text)
 
     def close(self) -> None:
         with self._lock:

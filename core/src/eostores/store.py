@@ -85,7 +85,11 @@ class DataPreloader(ABC):
 
     @abstractmethod
     def preload_data(self, *data_ids: str, **preload_params: Any) -> PreloadHandle:
-        """Start preloading; the handle's ``store`` opens the results."""
+        """Start preloading; the handle's ``store`` opens the results.
+
+        The handle also offers the reading methods of that store (``handle.open_data``,
+        ``handle.list_data_ids``...), so code that treats the result as a store works.
+        """
 
 
 class DataDeleter(ABC):

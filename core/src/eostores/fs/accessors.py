@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidParameterError
+from ..store import DataOpener, DataWriter
+
 if TYPE_CHECKING:
+    from ..datatype import DataTypeLike
     from ..schema import JsonObjectSchema
 
 #: The storages of the core's openers and writers, declared as entry points in its
@@ -12,11 +16,12 @@ if TYPE_CHECKING:
 PROTOCOLS = ("file", "memory", "s3", "https", "ftp", "abfs")
 
 
-class FsDataAccessor:
+class FsDataAccessor(DataOpener, DataWriter):
     """Opens (and writes) one format on one filesystem, without a store's listing.
 
     Takes the store parameters of that filesystem (``root``, ``storage_options``...);
-    data ids are paths relative to ``root``.
+    data ids are paths relative to ``root``. A :class:`~eostores.store.DataOpener` and a
+    :class:`~eostores.store.DataWriter`.
     """
 
     def __init__(self, accessor_id: str, **store_params: Any):
@@ -35,18 +40,45 @@ class FsDataAccessor:
     def __repr__(self) -> str:
         return f"FsDataAccessor({self.accessor_id!r}, store={self._store!r})"
 
-    def get_open_data_params_schema(self, data_id: str | None = None) -> JsonObjectSchema:
+    def _check_id(self, given: str | None, parameter: str) -> None:
+        if given is not None and given != self.accessor_id:
+            raise InvalidParameterError(
+                f"this accessor is {self.accessor_id!r}, not {given!r}",
+                store_id=self._store.store_id,
+                parameter=parameter,
+            )
+
+    def get_open_data_params_schema(
+        self, data_id: str | None = None, opener_id: str | None = None
+    ) -> JsonObjectSchema:
+        self._check_id(opener_id, "opener_id")
         return self._store.get_open_data_params_schema(data_id, opener_id=self.accessor_id)
 
-    def open_data(self, data_id: str, **open_params: Any) -> Any:
-        return self._store.open_data(data_id, opener_id=self.accessor_id, **open_params)
+    def open_data(
+        self,
+        data_id: str,
+        opener_id: str | None = None,
+        data_type: DataTypeLike = None,
+        **open_params: Any,
+    ) -> Any:
+        self._check_id(opener_id, "opener_id")
+        return self._store.open_data(
+            data_id, opener_id=self.accessor_id, data_type=data_type, **open_params
+        )
 
-    def get_write_data_params_schema(self) -> JsonObjectSchema:
+    def get_write_data_params_schema(self, writer_id: str | None = None) -> JsonObjectSchema:
+        self._check_id(writer_id, "writer_id")
         return self._store.get_write_data_params_schema(self.accessor_id)
 
     def write_data(
-        self, data: Any, data_id: str | None = None, replace: bool = False, **write_params: Any
+        self,
+        data: Any,
+        data_id: str | None = None,
+        writer_id: str | None = None,
+        replace: bool = False,
+        **write_params: Any,
     ) -> str:
+        self._check_id(writer_id, "writer_id")
         return self._store.write_data(
             data, data_id, writer_id=self.accessor_id, replace=replace, **write_params
         )

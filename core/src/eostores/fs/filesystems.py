@@ -42,6 +42,9 @@ def _object_store_class(base: type) -> type:
             maxdepth: Any = None,
             **kwargs: Any,
         ) -> None:
+            # A listing cached before path1 was written (e.g. by another instance of the
+            # filesystem, as zarr uses) would not show it as a directory.
+            self.invalidate_cache(path1)
             if recursive and self.isdir(path1):
                 _move_tree(self, path1, path2)
             else:

@@ -131,6 +131,27 @@ class LevelOpener:
         return apply_common_params(dataset, self.params)
 
 
+def chunk_tile_size(dataset: Any) -> tuple[int, int] | None:
+    """The chunk size of ``dataset`` in x and y: of the first data variable chunked (by dask
+    or, as stored, in its encoding) along both; None when there is none."""
+    from ..mldataset import spatial_dims
+
+    try:
+        x_dim, y_dim = spatial_dims(dataset)
+    except InvalidParameterError:
+        return None
+    for variable in dataset.data_vars.values():
+        if x_dim not in variable.dims or y_dim not in variable.dims:
+            continue
+        x_index, y_index = variable.dims.index(x_dim), variable.dims.index(y_dim)
+        if variable.chunks:
+            return int(variable.chunks[x_index][0]), int(variable.chunks[y_index][0])
+        stored = variable.encoding.get("chunks")
+        if stored and len(stored) == variable.ndim:
+            return int(stored[x_index]), int(stored[y_index])
+    return None
+
+
 class LevelsHandler(FormatHandler):
     format_id = "levels"
     data_types = ("mldataset", "dataset")
@@ -208,12 +229,14 @@ class LevelsHandler(FormatHandler):
                 tile_size=JsonComplexSchema(
                     any_of=[positive, JsonArraySchema(items=[positive, positive])],
                     title="Tile size in pixels: one number or [width, height]",
-                    description="The zarr chunk size of every level; default 512.",
+                    description="The zarr chunk size of every level. Default: the data's "
+                    "chunk size in x and y, else 512.",
                 ),
                 num_levels=JsonIntegerSchema(
                     minimum=1,
                     title="Number of levels",
-                    description="Default: until the coarsest level fits into one tile.",
+                    description="Default: halving the resolution until the coarsest level "
+                    "fits into one tile.",
                 ),
                 agg_methods=JsonComplexSchema(
                     any_of=[method, JsonObjectSchema(additional_properties=method)],
@@ -248,7 +271,13 @@ class LevelsHandler(FormatHandler):
             spatial_dims,
         )
 
-        tile_size = normalize_tile_size(params.get("tile_size"))
+        tile_size = params.get("tile_size")
+        if tile_size is None:
+            base = data if isinstance(data, xr.Dataset) else None
+            if base is None and isinstance(data, MultiLevelDataset):
+                base = data.get_dataset(0)
+            tile_size = chunk_tile_size(base) if base is not None else None
+        tile_size = normalize_tile_size(tile_size)
         use_saved = bool(params.get("use_saved_levels", False))
         if isinstance(data, xr.Dataset):
             computed = BaseMultiLevelDataset(

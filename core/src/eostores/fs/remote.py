@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
@@ -35,7 +36,7 @@ class NetworkFsDataStore(FsDataStore):
     @property
     def fs(self) -> AbstractFileSystem:
         if self._fs is None and self.filesystem_class is not None:
-            with self._translating(None):
+            with self._translating(None), self._requiring_libraries():
                 from . import filesystems
 
                 cls = getattr(filesystems, self.filesystem_class)
@@ -84,6 +85,13 @@ class HttpsDataStore(NetworkFsDataStore):
     protocol = "https"
     store_id = "https"
     endpoint_parameter = "root"
+
+    def __init__(self, **store_params: Any):
+        super().__init__(**store_params)
+        root = self._store_params.get("root") or ""
+        if root and not _SCHEME.match(root):
+            # A root without a scheme is a host and path: reached over https.
+            self._store_params["root"] = "https://" + root.lstrip("/")
 
     @classmethod
     def get_data_store_params_schema(cls) -> JsonObjectSchema:
@@ -160,6 +168,9 @@ class HttpsDataStore(NetworkFsDataStore):
         else:
             found = self.fs.exists(path)
         return handler if found else None
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 def _netrc_login(url: str) -> tuple[str, str] | None:

@@ -37,6 +37,7 @@ __all__ = [
     "FsDataStore",
     "MemoryDataStore",
     "fs_store_class",
+    "get_filename_extensions",
     "new_fs_data_store",
 ]
 
@@ -88,9 +89,36 @@ class FsDataStore(MutableDataStore):
         if self._fs is None:
             import fsspec
 
-            with self._translating(None):
+            with self._translating(None), self._requiring_libraries():
                 self._fs = fsspec.filesystem(self.protocol, **self._storage_options())
         return self._fs
+
+    @contextlib.contextmanager
+    def _requiring_libraries(self, data_id: str | None = None) -> Iterator[None]:
+        """A library of the store that cannot be imported gives a DataStoreError saying
+        what to install, not a ModuleNotFoundError."""
+        from ..registry import STORES_GROUP, check_requirements, import_error
+
+        check_requirements(STORES_GROUP, self.store_id, store_id=self.store_id, data_id=data_id)
+        try:
+            yield
+        except ImportError as error:
+            raise import_error(
+                STORES_GROUP, self.store_id, error, store_id=self.store_id, data_id=data_id
+            ) from error
+
+    @contextlib.contextmanager
+    def _using_format(self, handler: FormatHandler, data_id: str) -> Iterator[None]:
+        """Check that the libraries of ``handler``'s format are installed, before and while
+        using it; a missing one gives a DataStoreError with the ``pip install`` command."""
+        from ..registry import FORMATS_GROUP, check_requirements, import_error
+
+        context = dict(store_id=self.store_id, data_id=data_id)
+        check_requirements(FORMATS_GROUP, handler.format_id, **context)
+        try:
+            yield
+        except ImportError as error:
+            raise import_error(FORMATS_GROUP, handler.format_id, error, **context) from error
 
     def _translating(self, data_id: str | None) -> contextlib.AbstractContextManager[None]:
         """Filesystem and client-library errors inside become DataStoreError subclasses."""
@@ -114,6 +142,11 @@ class FsDataStore(MutableDataStore):
     def _is_included(self, data_id: str) -> bool:
         """Whether ``data_id`` passes the store's ``includes`` and ``excludes``."""
         return is_included(data_id, self._patterns("includes"), self._patterns("excludes"))
+
+    @classmethod
+    def get_filename_extensions(cls, accessor_type: str = "openers") -> dict[str, list[str]]:
+        """File name extensions -> ids of this store's openers (or ``"writers"``) for them."""
+        return _filename_extensions(accessor_type, cls.protocol)
 
     # -- listing ----------------------------------------------------------------------------
 
@@ -275,8 +308,14 @@ class FsDataStore(MutableDataStore):
     def get_data_opener_ids(
         self, data_id: str | None = None, data_type: DataTypeLike = None
     ) -> tuple[str, ...]:
+        """The openers of ``data_id``'s format; where its extension tells the format, the
+        data need not exist (nothing is read)."""
         wanted = self._assert_data_type(data_type)
-        handlers = [self._resolve(data_id, None)[1]] if data_id else all_handlers()
+        if data_id:
+            handler = handler_for_path(self._normalize(data_id))
+            handlers = [handler if handler is not None else self._resolve(data_id, None)[1]]
+        else:
+            handlers = all_handlers()
         return tuple(
             f"{t}:{h.format_id}:{self.protocol}"
             for h in handlers
@@ -289,7 +328,7 @@ class FsDataStore(MutableDataStore):
     def describe_data(self, data_id: str, data_type: DataTypeLike = None) -> DataDescriptor:
         data_id, handler = self._resolve(data_id, None)
         dtype = self._data_type_for(handler, data_type, data_id)
-        with self._translating(data_id):
+        with self._using_format(handler, data_id), self._translating(data_id):
             descriptor = handler.describe(self.fs, self._path(data_id), data_id, dtype)
         descriptor.open_params_schema = handler.get_open_params_schema(dtype)
         return descriptor
@@ -337,7 +376,7 @@ class FsDataStore(MutableDataStore):
             self._validated_open_params(named, data_type, data_id, open_params)
         data_id, handler = self._resolve(data_id, opener_id)
         dtype, params = self._validated_open_params(handler, data_type, data_id, open_params)
-        with self._translating(data_id):
+        with self._using_format(handler, data_id), self._translating(data_id):
             data = handler.open(self.fs, self._path(data_id), dtype, params)
             if dtype == "dataset":
                 from .subset import apply_common_params
@@ -404,7 +443,7 @@ class FsDataStore(MutableDataStore):
                 base_id, posixpath.dirname(data_id) or "."
             )
         path = self._write_path(data_id)
-        with self._translating(data_id):
+        with self._using_format(handler, data_id), self._translating(data_id):
             exists = self.fs.exists(path)
             if params.get("append_dim") and exists:
                 handler.append(data, self.fs, path, params)
@@ -440,6 +479,9 @@ class FsDataStore(MutableDataStore):
             self.fs.makedirs(directory, exist_ok=True)
         try:
             handler.write(data, self.fs, temporary, params)
+            # The writer may have used another filesystem instance (zarr does): listings
+            # cached before the write do not show the new files yet.
+            self.fs.invalidate_cache(directory or None)
             if exists:
                 old = posixpath.join(directory, f".old-{token}-{name}")
                 handler.move(self.fs, path, old)
@@ -462,6 +504,40 @@ class FsDataStore(MutableDataStore):
         path = self._write_path(data_id)
         with self._translating(data_id):
             handler.delete(self.fs, path)
+
+
+def get_filename_extensions(accessor_type: str = "openers") -> dict[str, list[str]]:
+    """File name extensions -> ids of the registered openers (or ``"writers"``) of their
+    format, for every storage (``.nc`` -> ``dataset:netcdf:file``, ``dataset:netcdf:s3``...)."""
+    return _filename_extensions(accessor_type, None)
+
+
+def _filename_extensions(accessor_type: str, storage: str | None) -> dict[str, list[str]]:
+    from ..accessor import parse_accessor_id
+    from ..registry import find_data_opener_extensions, find_data_writer_extensions
+
+    if accessor_type not in ("openers", "writers"):
+        raise InvalidParameterError(
+            f"accessor_type must be 'openers' or 'writers', got {accessor_type!r}",
+            parameter="accessor_type",
+        )
+    find = (
+        find_data_opener_extensions if accessor_type == "openers" else find_data_writer_extensions
+    )
+    accessors = [parse_accessor_id(e.name) for e in find(storage_id=storage)]
+    result: dict[str, list[str]] = {}
+    for handler in all_handlers():
+        types = handler.data_types if accessor_type == "openers" else handler.writable_types
+        ids = [
+            str(accessor)
+            for data_type in types
+            for accessor in accessors
+            if accessor.format == handler.format_id and accessor.data_type == data_type
+        ]
+        for extension in handler.extensions if ids else ():
+            known = result.setdefault(extension, [])
+            known += [i for i in ids if i not in known]
+    return result
 
 
 def _handler_delivers(handler: FormatHandler, wanted: DataType) -> bool:

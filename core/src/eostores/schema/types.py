@@ -5,6 +5,12 @@ validate Python values themselves (``validate_instance``), filling defaults and 
 :class:`~eostores.errors.InvalidParameterError` with messages that name the parameter, the
 value and what is allowed. Date and date-time strings may carry the time-limit extension
 keywords ``min_datetime`` / ``max_datetime``, which are enforced as well.
+
+Schemas also convert between Python objects and JSON values: ``to_instance`` serializes an
+object (``serializer`` of a schema, attributes of objects for object schemas) and validates
+the result; ``from_instance`` validates a JSON value and builds objects from it
+(``factory`` of a schema, called with the converted properties of an object).
+:class:`JsonObject` is the base of classes whose attributes a schema describes.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import difflib
 import math
 import numbers
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 
 from eostores.credentials import is_secret_name
@@ -32,8 +39,10 @@ __all__ = [
     "JsonIntegerSchema",
     "JsonNullSchema",
     "JsonNumberSchema",
+    "JsonObject",
     "JsonObjectSchema",
     "JsonSchema",
+    "JsonSimpleSchema",
     "JsonStringSchema",
     "UndefinedType",
     "parse_date_string",
@@ -145,27 +154,32 @@ def _temporal_to_python(value: Any) -> Any:
 
 
 def _parse_limit(value: Any, what: str, *, date_only: bool) -> str | None:
-    """Normalise a time limit to its string form; a date-time limit of a date schema -> date."""
+    """Normalise a time limit to its string form without losing any part of it.
+
+    A date-time without an offset means UTC and is written with ``Z``. A date schema keeps
+    a date-time limit as it is (dates are compared with it on its UTC date), except one at
+    midnight UTC, which is written as its date.
+    """
     if value is None:
         return None
     value = _temporal_to_python(value)
     if isinstance(value, datetime):
-        text = value.date().isoformat() if date_only else _format_datetime(value)
+        text = _format_datetime(value)
     elif isinstance(value, date):
         text = value.isoformat()
     elif isinstance(value, str):
         text = value
-        if date_only and parse_date_string(text) is None:
-            instant = parse_datetime_string(text)
-            if instant is not None:
-                text = instant.date().isoformat()
     else:
         raise InvalidParameterError(f"{what} must be a date or date-time, got {value!r}")
-    if parse_date_string(text) is None:
-        if parse_datetime_string(text) is None:
-            raise InvalidParameterError(f"{what} must be a date or date-time, got {text!r}")
-        if not _DATETIME_RE.match(text).group(8):  # type: ignore[union-attr]
-            text += "Z"  # emitted limits follow RFC 3339, which requires an offset
+    if parse_date_string(text) is not None:
+        return text
+    instant = parse_datetime_string(text)
+    if instant is None:
+        raise InvalidParameterError(f"{what} must be a date or date-time, got {text!r}")
+    if date_only and instant.time() == time(0):
+        return instant.date().isoformat()
+    if not _DATETIME_RE.match(text).group(8):  # type: ignore[union-attr]
+        text += "Z"  # emitted limits follow RFC 3339, which requires an offset
     return text
 
 
@@ -351,6 +365,11 @@ class JsonSchema:
     the allowed types. ``default`` is filled in by :meth:`validate_instance` when the
     schema describes an object property that was not given. Use :data:`UNDEFINED` for "no
     default" / "no const", since None is a legitimate value of both.
+
+    ``factory`` builds the Python value of a validated JSON value in :meth:`from_instance`
+    (object schemas call it with the properties as keyword arguments); ``serializer`` turns
+    a Python value into its JSON value in :meth:`to_instance`. Neither is part of the
+    emitted JSON Schema.
     """
 
     _FIELDS: ClassVar[tuple[tuple[str, Any], ...]] = ()
@@ -362,6 +381,8 @@ class JsonSchema:
         ("title", None),
         ("description", None),
         ("examples", None),
+        ("factory", None),
+        ("serializer", None),
     )
 
     def __init__(
@@ -375,11 +396,18 @@ class JsonSchema:
         title: str | None = None,
         description: str | None = None,
         examples: Sequence[Any] | None = None,
+        factory: Callable[..., Any] | None = None,
+        serializer: Callable[[Any], Any] | None = None,
     ):
         if type is not None and type not in _TYPE_NAMES:
             raise InvalidParameterError(
                 f"unknown JSON Schema type {type!r}; allowed: {', '.join(_TYPE_NAMES)}"
             )
+        for name, function in (("factory", factory), ("serializer", serializer)):
+            if function is not None and not callable(function):
+                raise InvalidParameterError(f"{name} must be callable, got {function!r}")
+        self.factory = factory
+        self.serializer = serializer
         self.type = type
         self.nullable = bool(nullable) and type not in (None, "null")
         self.default = UNDEFINED if default is UNDEFINED else _to_json_value(default, "default")
@@ -456,6 +484,8 @@ class JsonSchema:
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def _repr_value(self, name: str, value: Any) -> str:
+        if name in ("factory", "serializer"):
+            return getattr(value, "__qualname__", None) or short_repr(value, 60)
         if isinstance(value, list) and value and isinstance(value[0], JsonSchema):
             return "[" + ", ".join(short_repr(item, 40) for item in value) + "]"
         return short_repr(value, 60)
@@ -543,8 +573,73 @@ class JsonSchema:
         """Type-specific constraints; returns the (possibly completed) value."""
         return value
 
+    # -- conversion between Python objects and JSON values ---------------------------------
 
-class JsonNullSchema(JsonSchema):
+    def to_instance(self, value: Any, *, name: str = "") -> Any:
+        """The JSON value of the Python ``value``, validated (object defaults filled in).
+
+        Each schema's ``serializer`` turns its part of ``value`` into JSON; without one,
+        arrays and objects convert their items, and an object schema reads the properties
+        of an object that is not a mapping from its attributes (or its ``to_dict()``).
+        """
+        path: list[str | int] = [name] if name else []
+        try:
+            return self._validate(self._to_json(value, path), path)
+        except _Failure as failure:
+            raise failure.to_error() from None
+
+    def from_instance(self, instance: Any, *, name: str = "") -> Any:
+        """Validate the JSON value ``instance`` and build its Python value.
+
+        Each schema's ``factory`` builds its part from the converted JSON value (an object
+        schema's factory is called with the properties as keyword arguments); null stays
+        None. Without factories the result is the validated JSON value.
+        """
+        return self._from_json(self.validate_instance(instance, name=name))
+
+    def _to_json(self, value: Any, path: list[str | int]) -> Any:
+        if value is None:
+            return None
+        if self.serializer is not None:
+            return self.serializer(value)
+        return self._to_json_parts(value, path)
+
+    def _to_json_parts(self, value: Any, path: list[str | int]) -> Any:
+        """Convert the parts of ``value`` (items, properties); simple values stay as they are."""
+        return value
+
+    def _from_json(self, instance: Any) -> Any:
+        if instance is None:
+            return None
+        value = self._from_json_parts(instance)
+        return value if self.factory is None else self._build(value)
+
+    def _from_json_parts(self, instance: Any) -> Any:
+        return instance
+
+    def _build(self, value: Any) -> Any:
+        return self.factory(value)  # type: ignore[misc]
+
+
+class JsonSimpleSchema(JsonSchema):
+    """A schema of one JSON type with no parts: null, boolean, string, number or integer."""
+
+    def __init__(self, type: str, **kwargs: Any):
+        if type not in ("null", "boolean", "string", "number", "integer"):
+            raise InvalidParameterError(
+                f"a simple schema's type must be null, boolean, string, number or integer, "
+                f"got {type!r}"
+            )
+        super().__init__(type, **kwargs)
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        if type(self) is JsonSimpleSchema:
+            text = text.replace("(", f"({self.type!r}" + (", " if text[-2] != "(" else ""), 1)
+        return text
+
+
+class JsonNullSchema(JsonSimpleSchema):
     """The value null (None) only."""
 
     def __init__(self, **kwargs: Any):
@@ -552,14 +647,14 @@ class JsonNullSchema(JsonSchema):
         super().__init__("null", **kwargs)
 
 
-class JsonBooleanSchema(JsonSchema):
+class JsonBooleanSchema(JsonSimpleSchema):
     """True or False."""
 
     def __init__(self, **kwargs: Any):
         super().__init__("boolean", **kwargs)
 
 
-class JsonStringSchema(JsonSchema):
+class JsonStringSchema(JsonSimpleSchema):
     """A string; ``format`` "date" and "date-time" are checked, other formats are annotations.
 
     Python date and datetime objects (and numpy.datetime64) are accepted where the format is
@@ -682,9 +777,11 @@ class JsonDateSchema(_TimeLimitsMixin, JsonStringSchema):
         return value
 
     @classmethod
-    def new_range(cls, min: Any = None, max: Any = None, nullable: bool = False) -> JsonArraySchema:
+    def new_range(
+        cls, min_date: Any = None, max_date: Any = None, nullable: bool = False
+    ) -> JsonArraySchema:
         """A [start, end] pair of dates within the limits; either end may be null."""
-        return _new_range(cls, min, max, nullable)
+        return _new_range(cls, min_date, max_date, nullable)
 
 
 class JsonDatetimeSchema(_TimeLimitsMixin, JsonStringSchema):
@@ -717,9 +814,11 @@ class JsonDatetimeSchema(_TimeLimitsMixin, JsonStringSchema):
         return value
 
     @classmethod
-    def new_range(cls, min: Any = None, max: Any = None, nullable: bool = False) -> JsonArraySchema:
+    def new_range(
+        cls, min_datetime: Any = None, max_datetime: Any = None, nullable: bool = False
+    ) -> JsonArraySchema:
         """A [start, end] pair of date-times within the limits; either end may be null."""
-        return _new_range(cls, min, max, nullable)
+        return _new_range(cls, min_datetime, max_datetime, nullable)
 
 
 def _new_range(cls: type, low: Any, high: Any, nullable: bool) -> JsonArraySchema:
@@ -728,11 +827,11 @@ def _new_range(cls: type, low: Any, high: Any, nullable: bool) -> JsonArraySchem
     return JsonArraySchema(items=[start, end], nullable=nullable)
 
 
-class JsonNumberSchema(JsonSchema):
-    """A number (bool is not a number), optionally limited."""
+class JsonNumberSchema(JsonSimpleSchema):
+    """A number (bool is not a number), optionally limited; ``type="integer"`` for integers."""
 
-    _TYPE = "number"
     _FIELDS = (
+        ("type", "number"),
         ("minimum", None),
         ("exclusive_minimum", None),
         ("maximum", None),
@@ -742,6 +841,7 @@ class JsonNumberSchema(JsonSchema):
 
     def __init__(
         self,
+        type: str = "number",
         minimum: float | None = None,
         exclusive_minimum: float | None = None,
         maximum: float | None = None,
@@ -749,7 +849,11 @@ class JsonNumberSchema(JsonSchema):
         multiple_of: float | None = None,
         **kwargs: Any,
     ):
-        super().__init__(self._TYPE, **kwargs)
+        if type not in ("number", "integer"):
+            raise InvalidParameterError(
+                f"a number schema's type must be 'number' or 'integer', got {type!r}"
+            )
+        super().__init__(type, **kwargs)
         if multiple_of is not None and not multiple_of > 0:
             raise InvalidParameterError(f"multiple_of must be > 0, got {multiple_of!r}")
         self.minimum = minimum
@@ -795,7 +899,10 @@ def _is_multiple(value: Any, step: Any) -> bool:
 class JsonIntegerSchema(JsonNumberSchema):
     """An integer (an integral float such as 2.0 is accepted and returned as int)."""
 
-    _TYPE = "integer"
+    _FIELDS = (("type", "integer"), *JsonNumberSchema._FIELDS[1:])
+
+    def __init__(self, **kwargs: Any):
+        super().__init__("integer", **kwargs)
 
 
 class JsonArraySchema(JsonSchema):
@@ -875,6 +982,29 @@ class JsonArraySchema(JsonSchema):
                     )
                 seen.add(key)
         return tuple(result) if isinstance(value, tuple) else result
+
+    def _to_json_parts(self, value: Any, path: list[str | int]) -> Any:
+        if not isinstance(value, list | tuple):
+            return value  # validation reports the wrong type
+        return self._convert_items(
+            value, lambda schema, item, i: schema._to_json(item, [*path, i]), list
+        )
+
+    def _from_json_parts(self, instance: Any) -> Any:
+        return self._convert_items(
+            instance, lambda schema, item, i: schema._from_json(item), type(instance)
+        )
+
+    def _convert_items(self, value: Sequence[Any], convert: Callable, kind: type) -> Any:
+        if isinstance(self.items, list):
+            schemas: list[JsonSchema | None] = [*self.items]
+            schemas += [None] * (len(value) - len(schemas))
+        else:
+            schemas = [self.items] * len(value)
+        return kind(
+            item if schema is None else convert(schema, item, i)
+            for i, (schema, item) in enumerate(zip(schemas, value, strict=False))
+        )
 
 
 class JsonObjectSchema(JsonSchema):
@@ -1004,6 +1134,79 @@ class JsonObjectSchema(JsonSchema):
                 result[name] = schema._validate(copy.deepcopy(schema.default), [*path, name])
         return result
 
+    def process_kwargs_subset(
+        self, kwargs: Mapping[str, Any], keywords: Sequence[str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Split ``kwargs`` into those named in ``keywords`` and the rest (both new dicts).
+
+        A keyword that was not given but is a property of this schema takes the property's
+        ``const``, or its ``default`` if the property is required.
+        """
+        rest = dict(kwargs)
+        subset: dict[str, Any] = {}
+        for name in keywords:
+            if name in rest:
+                subset[name] = rest.pop(name)
+                continue
+            schema = self.properties.get(name)
+            if schema is None:
+                continue
+            if schema.const is not UNDEFINED:
+                subset[name] = copy.deepcopy(schema.const)
+            elif schema.default is not UNDEFINED and name in self.required:
+                subset[name] = copy.deepcopy(schema.default)
+        return subset, rest
+
+    def _schema_of(self, key: str) -> JsonSchema | None:
+        schema = self.properties.get(key)
+        if schema is None and isinstance(self.additional_properties, JsonSchema):
+            schema = self.additional_properties
+        return schema
+
+    def _to_json_parts(self, value: Any, path: list[str | int]) -> Any:
+        mapping = self._as_mapping(value)
+        if not isinstance(mapping, Mapping):
+            return mapping  # validation reports the wrong type
+        result = {}
+        for key, item in mapping.items():
+            schema = self._schema_of(key) if isinstance(key, str) else None
+            result[key] = item if schema is None else schema._to_json(item, [*path, key])
+        return result
+
+    def _as_mapping(self, value: Any) -> Any:
+        """``value`` as a mapping: itself, its ``to_dict()``, or its described attributes.
+
+        A :class:`JsonObject` is always read by attributes: its ``to_dict`` uses this schema.
+        """
+        if isinstance(value, Mapping | str | bytes | numbers.Number | list | tuple | set):
+            return value  # a mapping, or a value validation reports as of the wrong type
+        if not isinstance(value, JsonObject):
+            to_dict = getattr(value, "to_dict", None)
+            if callable(to_dict):
+                return to_dict()
+        result: dict[str, Any] = {}
+        for name in self.properties:
+            item = getattr(value, name, UNDEFINED)
+            if item is UNDEFINED or (item is None and name not in self.required):
+                continue
+            result[name] = item
+        if self.additional_properties is not False:
+            for name, item in getattr(value, "__dict__", {}).items():
+                if name.startswith("_") or name in result or item is None or callable(item):
+                    continue
+                result[name] = item
+        return result
+
+    def _from_json_parts(self, instance: Any) -> Any:
+        result = {}
+        for key, item in instance.items():
+            schema = self._schema_of(key)
+            result[key] = item if schema is None else schema._from_json(item)
+        return result
+
+    def _build(self, value: Any) -> Any:
+        return self.factory(**value)  # type: ignore[misc]
+
     def _unknown(self, path: list[str | int], key: str) -> _Failure:
         full = _format_path([*path, key])
         message = f"unknown parameter {full!r}"
@@ -1078,6 +1281,29 @@ class JsonComplexSchema(JsonSchema):
             raise self._failure(path, value, "no alternative is allowed")
         raise _best_failure(failures, path, value)
 
+    def _alternatives(self) -> list[JsonSchema]:
+        return list(self.one_of if self.one_of is not None else self.any_of or [])
+
+    def _to_json_parts(self, value: Any, path: list[str | int]) -> Any:
+        # The first alternative that serializes the value into a valid instance converts it.
+        for schema in self._alternatives():
+            try:
+                converted = schema._to_json(value, path)
+                schema._validate(copy.deepcopy(converted), path)
+            except Exception:  # a failing alternative is simply not the one
+                continue
+            return converted
+        return value
+
+    def _from_json_parts(self, instance: Any) -> Any:
+        for schema in self._alternatives():
+            try:
+                validated = schema._validate(copy.deepcopy(instance), path=[])
+            except _Failure:
+                continue
+            return schema._from_json(validated)
+        return instance
+
 
 def _best_failure(failures: list[_Failure], path: list[str | int], value: Any) -> _Failure:
     """The most telling failure of the alternatives, merging type and value alternatives."""
@@ -1106,6 +1332,37 @@ def _best_failure(failures: list[_Failure], path: list[str | int], value: Any) -
                 hidden=hidden,
             )
     return max(candidates, key=lambda f: len(f.path))
+
+
+# -- objects described by a schema ----------------------------------------------------------
+
+
+class JsonObject(ABC):
+    """An object whose attributes a :class:`JsonObjectSchema` describes.
+
+    Subclasses implement :meth:`get_schema`; :meth:`from_dict` then validates a dict and
+    builds an instance with the schema's ``factory`` (the class itself when the schema has
+    none), and :meth:`to_dict` turns the instance's described attributes into a validated
+    JSON dict.
+    """
+
+    @classmethod
+    @abstractmethod
+    def get_schema(cls) -> JsonObjectSchema:
+        """The schema of this class's JSON form."""
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Any:
+        """An instance built from the JSON dict ``value``; InvalidParameterError if invalid."""
+        schema = cls.get_schema()
+        if schema.factory is None:
+            schema = schema.copy()
+            schema.factory = cls
+        return schema.from_instance(value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This object as a validated JSON dict."""
+        return self.get_schema().to_instance(self)
 
 
 # -- parsing JSON Schema dicts --------------------------------------------------------------

@@ -7,11 +7,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 from .faults import FaultProfile, coerce_faults
@@ -48,10 +50,43 @@ def run_emulator(
     """Run an emulator in the foreground until interrupted (or ``stop_event`` is set).
 
     Writes one JSON line ``{"name", "url", "port", "store_params"}`` to ``out``
-    (standard output by default) once the server listens.
+    (standard output by default) once the server listens. SIGTERM and SIGHUP stop it like
+    Ctrl-C does, so that the emulator removes its temporary files.
     """
     out = sys.stdout if out is None else out
     stop_event = stop_event or threading.Event()
+    with _stopping_on_signals(stop_event):
+        _serve(cls, port, latency_ms, faults, out, host, init_kwargs, stop_event, watch_stdin)
+
+
+@contextlib.contextmanager
+def _stopping_on_signals(stop_event: threading.Event) -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP set ``stop_event`` (in the main thread only,
+    where Python delivers signals); the previous handlers are restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = ("SIGTERM", "SIGHUP")
+    wanted = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    previous = {number: signal.signal(number, lambda *_: stop_event.set()) for number in wanted}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _serve(
+    cls: type[EmulatorServer],
+    port: int,
+    latency_ms: float,
+    faults: FaultProfile | Mapping[str, Any] | str | None,
+    out: TextIO,
+    host: str,
+    init_kwargs: Mapping[str, Any] | None,
+    stop_event: threading.Event,
+    watch_stdin: bool,
+) -> None:
     emulator = cls(
         latency_ms=latency_ms,
         faults=coerce_faults(faults),
