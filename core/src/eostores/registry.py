@@ -189,14 +189,6 @@ def _missing_module_error(
 
 # -- optional dependencies -------------------------------------------------------------------
 
-#: The extras of the core distribution that the core's own components need. Plugins name
-#: theirs in the entry point instead (``name = "module:object [extra]"``).
-_CORE_PACKAGE = "eostores"
-_CORE_EXTRAS: dict[str, dict[str, tuple[str, ...]]] = {
-    "eostores.stores": {"s3": ("s3",), "abfs": ("abfs",)},
-    "eostores.formats": {"geotiff": ("geotiff",), "geojson": ("vector",), "shapefile": ("vector",)},
-}
-
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
 _EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 
@@ -205,19 +197,25 @@ def _normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _declared_extras(ep: EntryPoint, package: str | None) -> tuple[str, ...]:
+def _declared_extras(ep: EntryPoint) -> tuple[str, ...]:
+    """The extras an entry point names (``name = "module:object [extra]"``); an opener or
+    writer ``<type>:<format>:<storage>`` needs those of its format and its storage."""
     extras = tuple(getattr(ep, "extras", None) or ())
-    if extras or package is None or _normalized(package) != _CORE_PACKAGE:
+    if extras or ep.group not in (OPENERS_GROUP, WRITERS_GROUP):
         return extras
-    if ep.group in (OPENERS_GROUP, WRITERS_GROUP):
-        parts = ep.name.split(":")
-        if len(parts) >= 3:
-            found = [
-                *_CORE_EXTRAS[FORMATS_GROUP].get(parts[1], ()),
-                *_CORE_EXTRAS[STORES_GROUP].get(parts[2], ()),
-            ]
-            return tuple(dict.fromkeys(found))
-    return _CORE_EXTRAS.get(ep.group, {}).get(ep.name, ())
+    parts = ep.name.split(":")
+    if len(parts) < 3:
+        return ()
+    found = [
+        *_extensions_extras(FORMATS_GROUP, parts[1]),
+        *_extensions_extras(STORES_GROUP, parts[2]),
+    ]
+    return tuple(dict.fromkeys(found))
+
+
+def _extensions_extras(group: str, name: str) -> tuple[str, ...]:
+    extension = _extensions(group).get(name)
+    return extension.extras if extension is not None else ()
 
 
 @cache
@@ -298,7 +296,7 @@ def _from_entry_point(ep: EntryPoint) -> Extension:
     if dist is not None:
         package, version = dist.metadata["Name"], dist.version
         description = dist.metadata.get("Summary")
-    extras = _declared_extras(ep, package)
+    extras = _declared_extras(ep)
     return Extension(ep.name, ep.group, ep.value, package, version, description, extras=extras)
 
 
