@@ -540,9 +540,7 @@ class CciKerchunkDataStore(ReferenceDataStore):
                 f"the reference file {ref_path} points {key!r} at {url!r}; references may "
                 f"point at remote servers only ({len(foreign)} such reference(s))"
             )
-        remote = AsyncFileSystemWrapper(
-            ReferenceRangeFileSystem(self._session()), asynchronous=True
-        )
+        remote = AsyncFileSystemWrapper(RangeFileSystem(self._session()), asynchronous=True)
         filesystems: dict[str, Any] = {"http": remote, "https": remote}
         if any(urlsplit(v[0]).scheme == "s3" for v in _reference_lists(document)):
             options = {**(self.store_params.get("remote_options") or {}), "asynchronous": True}
@@ -560,21 +558,6 @@ class CciKerchunkDataStore(ReferenceDataStore):
             skip_instance_cache=True,
             **options,
         )
-
-
-class ReferenceRangeFileSystem(RangeFileSystem):
-    """Range reads through an eostores HTTP session, a reference's byte range at once.
-
-    A reference names its offset and length, so the file's size (a HEAD request per file,
-    which RangeFileSystem makes to clamp ranges) is not needed to read it.
-    """
-
-    def cat_file(
-        self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
-    ) -> bytes:
-        if start is not None and end is not None and 0 <= start <= end:
-            return self.read_range(str(path), start, end)
-        return super().cat_file(path, start, end, **kwargs)
 
 
 def _reference_lists(document: dict[str, Any]) -> list[list[Any]]:
