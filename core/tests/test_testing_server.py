@@ -423,3 +423,27 @@ def test_a_content_type_given_in_headers_wins_over_the_default():
     assert geojson.headers["Content-Type"] == "application/geo+json"
     assert Response.json({}).headers["Content-Type"] == "application/json"
     assert Response(200, "x", content_type="text/csv").headers["Content-Type"] == "text/csv"
+
+
+def test_random_faults_never_hit_one_request_more_often_in_a_row_than_the_bound():
+    import requests
+
+    from eostores.testing import EmulatorServer, FaultProfile, Response, route
+
+    class Echo(EmulatorServer):
+        name = "echo"
+
+        @route("GET", r"/x/(?P<n>\d+)")
+        def x(self, request, n):
+            return Response.json({"n": n})
+
+    faults = FaultProfile(error_rate=0.9, error_statuses=(500,), seed=1, max_consecutive_faults=2)
+    with Echo(faults=faults) as server:
+        for n in range(5):
+            statuses = [
+                requests.get(f"{server.url}/x/{n}", timeout=5).status_code for _ in range(9)
+            ]
+            runs = "".join("F" if status == 500 else "." for status in statuses)
+            assert "FFF" not in runs and "." in runs
+        server.faults = FaultProfile(error_rate=1.0, error_statuses=(500,))
+        assert {requests.get(f"{server.url}/x/1", timeout=5).status_code for _ in range(5)} == {500}

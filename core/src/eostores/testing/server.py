@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import hashlib
 import logging
 import math
 import re
@@ -337,7 +338,13 @@ class EmulatorServer:
                 self._leave(client_ip, admitted)
 
         try:
-            decision = self._decide(state, profile, admitted)
+            key = (
+                request.method,
+                request.raw_path,
+                request.headers.get("Range") or "",
+                hashlib.sha1(request.body, usedforsecurity=False).hexdigest(),
+            )
+            decision = self._decide(state, profile, admitted, key)
             if decision.latency_s > 0:
                 time.sleep(decision.latency_s)
             record.fault = decision.fault
@@ -383,7 +390,11 @@ class EmulatorServer:
             self._active -= 1
 
     def _decide(
-        self, state: FaultState, profile: FaultProfile | None, admitted: bool
+        self,
+        state: FaultState,
+        profile: FaultProfile | None,
+        admitted: bool,
+        key: tuple[str, ...] = (),
     ) -> FaultDecision:
         decision = FaultDecision(latency_s=max(0.0, self.latency_ms) / 1000.0)
         if profile is None:
@@ -400,12 +411,16 @@ class EmulatorServer:
                 return decision
             rng = state.random
             if profile.drop_rate and rng.random() < profile.drop_rate:
-                decision.fault = "drop"
+                if state.may_fault(key, profile.drop_rate):
+                    decision.fault = "drop"
             elif profile.error_rate and rng.random() < profile.error_rate:
-                decision.fault = "error"
-                decision.status = rng.choice(profile.error_statuses)
+                status = rng.choice(profile.error_statuses)
+                if state.may_fault(key, profile.error_rate):
+                    decision.fault, decision.status = "error", status
             elif profile.truncate_rate and rng.random() < profile.truncate_rate:
-                decision.truncate = True
+                decision.truncate = state.may_fault(key, profile.truncate_rate)
+            faulted = decision.fault is not None or decision.truncate
+            state.consecutive[key] = state.consecutive.get(key, 0) + 1 if faulted else 0
         return decision
 
     def _fault_response(self, status: int, profile: FaultProfile | None) -> Response:
