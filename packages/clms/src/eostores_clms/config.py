@@ -32,7 +32,7 @@ DEFAULT_API_URL = "https://land.copernicus.eu/api"
 #: Environment variable naming the service key JSON file.
 CREDENTIALS_ENV = "CLMS_CREDENTIALS"
 DEFAULT_CACHE_STORE_ID = "file"
-DEFAULT_CACHE_STORE_PARAMS: dict[str, Any] = {"root": "clms_cache", "max_depth": 2}
+DEFAULT_CACHE_STORE_PARAMS: dict[str, Any] = {"max_depth": 2}
 #: Separates the dataset id from the file name in a data id.
 DATA_ID_SEPARATOR = "|"
 

@@ -81,7 +81,8 @@ def store_params_schema() -> JsonObjectSchema:
                 default=DEFAULT_CACHE_STORE_PARAMS,
                 additional_properties=True,
                 title="Parameters of the cache store",
-                description="Its root defaults to clms_cache in the working directory.",
+                description="For the file store its root defaults to the user cache folder "
+                "(eostores.cache.default_cache_dir('clms')).",
             ),
             api_url=JsonStringSchema(
                 default=DEFAULT_API_URL,

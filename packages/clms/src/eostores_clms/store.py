@@ -125,6 +125,10 @@ class ClmsDataStore(DataStore):
                     **DEFAULT_CACHE_STORE_PARAMS,
                     **dict(self._store_params.get("cache_store_params") or {}),
                 }
+                if store_id == "file" and not params.get("root"):
+                    from eostores.cache import default_cache_dir
+
+                    params["root"] = str(default_cache_dir(STORE_ID))
                 self._cache_store = cls(**params)
             return self._cache_store
 
