@@ -63,6 +63,16 @@ def tests(session: nox.Session) -> None:
     )
 
 
+def local_dependencies(package: Path) -> list[Path]:
+    """The store packages of this repository that ``package`` depends on (not on PyPI yet)."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    names = {re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower() for r in project["dependencies"]}
+    return [p for p in PACKAGES if f"eostores-{p.name}" in names and p != package]
+
+
 @nox.session(python=PYTHON)
 def isolated(session: nox.Session) -> None:
     """Each store package installed alone with only the core, in an environment of its own;
@@ -81,6 +91,7 @@ def isolated(session: nox.Session) -> None:
         python = venv / "bin" / "python"
         if not python.exists():
             session.run(uv_bin, "venv", "-q", "--python", PYTHON, str(venv), external=True)
+        local = [f"./packages/{p.name}" for p in local_dependencies(ROOT / "packages" / name)]
         session.run(
             uv_bin,
             "pip",
@@ -89,6 +100,7 @@ def isolated(session: nox.Session) -> None:
             "--python",
             str(python),
             "./core",
+            *local,
             f"./packages/{name}[test]",
             external=True,
         )
@@ -135,9 +147,26 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """Build the documentation site into site/ (strict: broken links fail)."""
-    session.install("mkdocs>=1.6", "-e", "core")
-    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+    """Build the documentation site into site/; strict: a broken link, a docstring that
+    cannot be rendered or a gallery example that fails fails the build.
+
+    The gallery's examples (docs/examples) run against the stores' emulators, so every
+    store package is installed with the core.
+    """
+    session.install(
+        "mkdocs>=1.6,<2",
+        "mkdocs-gallery>=0.10",
+        "mkdocstrings[python]>=0.26",
+        "matplotlib>=3.8",
+        "ruff>=0.6",  # formats the signatures in the API reference
+        "-e",
+        "core[all]",
+        *_editable(PACKAGES, "test"),
+    )
+    _isolate_caches(session)
+    session.env["MPLBACKEND"] = "agg"
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
 
 
 @nox.session(python=PYTHON)

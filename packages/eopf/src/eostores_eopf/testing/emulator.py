@@ -1,0 +1,433 @@
+"""The EOPF sample service emulator: a STAC API and the Zarr products it points to.
+
+Endpoints (as the sample service's STAC API and object store):
+
+* ``GET /`` landing page, ``GET /conformance``, ``GET /collections``,
+  ``GET /collections/{id}``, ``GET /collections/{id}/items`` (``limit``, ``token``),
+  ``GET /collections/{id}/items/{item}``;
+* ``GET|POST /search``: ``collections``, ``ids``, ``bbox``, ``intersects``, ``datetime``,
+  ``query`` (the query extension), ``limit``, paging by ``token`` in ``next`` links;
+* ``GET|HEAD /products/{collection}/{item}.zarr/{key}``: the files of each product's
+  Zarr store, with ``Range`` support (as an object store serves them).
+
+Products are written on first use into a folder shared between runs
+(:func:`.zarrdata.sample_dir`). ``days`` sets the number of Sentinel-2 L2A acquisition
+days (two tiles each), ``tile_pixels`` the side of a tile in 10 m pixels;
+``hostile=True`` adds items whose product hrefs try to leave the object store (a path
+with ``..`` and a ``file://`` URL).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from eostores.errors import DataStoreError
+from eostores.paths import confine
+from eostores.testing import EmulatorServer, Request, Response, route
+
+from .documents import COLLECTIONS, collection_document, item_document
+from .scenes import Acquisition, acquisitions
+from .zarrdata import ProductFiles
+
+__all__ = ["CONFORMANCE_CLASSES", "EopfEmulator"]
+
+CONFORMANCE_CLASSES = [
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/collections",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "https://api.stacspec.org/v1.0.0/item-search#query",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+]
+_GEOJSON = "application/geo+json"
+_DEFAULT_LIMIT = 10
+_MAX_LIMIT = 100
+#: Item ids of the hostile items (``hostile=True``).
+HOSTILE_ITEMS = ("S2B_MSIL2A_HOSTILE_DOTDOT", "S2B_MSIL2A_HOSTILE_FILE")
+
+
+class _BadRequest(Exception):
+    pass
+
+
+class EopfEmulator(EmulatorServer):
+    """A local model of the EOPF Sentinel Zarr Samples service; see the module docstring."""
+
+    name = "eopf-zarr"
+
+    def __init__(
+        self,
+        days: int = 3,
+        hostile: bool = False,
+        tile_pixels: int = 360,
+        data_dir: str | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.days = days
+        self.hostile = hostile
+        self.files = ProductFiles(data_dir)
+        if tile_pixels <= 0 or tile_pixels % 6:
+            raise ValueError(f"tile_pixels must be a positive multiple of 6, got {tile_pixels}")
+        self.acquisitions: list[Acquisition] = acquisitions(days=days, tile_pixels=tile_pixels)
+        if hostile:
+            tile = self.acquisitions[0].tile
+            for item_id in HOSTILE_ITEMS:
+                self.acquisitions.append(
+                    Acquisition(
+                        "sentinel-2-l2a",
+                        item_id,
+                        "s2",
+                        0,
+                        datetime(2025, 6, 1, 10, 15, 0) + timedelta(seconds=1),
+                        tile=tile,
+                    )
+                )
+        self._by_id = {(a.collection, a.item_id): a for a in self.acquisitions}
+
+    # -- what the store needs
+
+    @property
+    def catalog_url(self) -> str:
+        return self.url
+
+    def store_params(self) -> dict[str, Any]:
+        return {"url": self.url}
+
+    def product_url(self, acquisition: Acquisition) -> str:
+        return f"{self.url}/products/{acquisition.collection}/{acquisition.product_name}"
+
+    def acquisition(self, item_id: str) -> Acquisition:
+        """The acquisition behind an item id (for tests)."""
+        for (_, known), acquisition in self._by_id.items():
+            if known == item_id:
+                return acquisition
+        raise KeyError(item_id)
+
+    def prepare(self) -> None:
+        """Write every product now (otherwise each is written on its first request)."""
+        for acquisition in self.acquisitions:
+            if acquisition.item_id not in HOSTILE_ITEMS:
+                self.files.folder(acquisition)
+
+    # -- documents
+
+    def _item(self, acquisition: Acquisition) -> dict[str, Any]:
+        hostile = None
+        if acquisition.item_id == HOSTILE_ITEMS[0]:
+            hostile = f"{self.url}/products/sentinel-2-l2a/../../../etc/passwd.zarr"
+        elif acquisition.item_id == HOSTILE_ITEMS[1]:
+            hostile = "file:///etc/passwd.zarr"
+        return item_document(acquisition, self.url, self.product_url(acquisition), hostile)
+
+    @route("GET", "/")
+    def landing(self, request: Request) -> Response:
+        links = [
+            {"rel": "self", "href": f"{self.url}/", "type": "application/json"},
+            {"rel": "root", "href": f"{self.url}/", "type": "application/json"},
+            {"rel": "conformance", "href": f"{self.url}/conformance"},
+            {"rel": "data", "href": f"{self.url}/collections", "type": "application/json"},
+            {"rel": "search", "href": f"{self.url}/search", "type": _GEOJSON, "method": "GET"},
+            {"rel": "search", "href": f"{self.url}/search", "type": _GEOJSON, "method": "POST"},
+        ]
+        links += [
+            {"rel": "child", "href": f"{self.url}/collections/{c}", "type": "application/json"}
+            for c in COLLECTIONS
+        ]
+        return Response.json(
+            {
+                "type": "Catalog",
+                "stac_version": "1.1.0",
+                "id": "eopf-sample-service",
+                "title": "EOPF Sentinel Zarr Samples (emulated)",
+                "description": "STAC API of the EOPF Sentinel Zarr Samples",
+                "conformsTo": CONFORMANCE_CLASSES,
+                "links": links,
+            }
+        )
+
+    @route("GET", "/conformance")
+    def conformance(self, request: Request) -> Response:
+        return Response.json({"conformsTo": CONFORMANCE_CLASSES})
+
+    @route("GET", "/collections")
+    def collections(self, request: Request) -> Response:
+        documents = [collection_document(c, self.url, self.acquisitions) for c in COLLECTIONS]
+        return Response.json(
+            {
+                "collections": documents,
+                "links": [{"rel": "self", "href": f"{self.url}/collections"}],
+            }
+        )
+
+    @route("GET", "/collections/(?P<collection>[^/]+)")
+    def collection(self, request: Request, collection: str) -> Response:
+        if collection not in COLLECTIONS:
+            return _not_found(f"Collection {collection} does not exist.")
+        return Response.json(collection_document(collection, self.url, self.acquisitions))
+
+    @route("GET", "/collections/(?P<collection>[^/]+)/items")
+    def collection_items(self, request: Request, collection: str) -> Response:
+        if collection not in COLLECTIONS:
+            return _not_found(f"Collection {collection} does not exist.")
+        params = {k: v for k, v in request.query.items()}
+        params["collections"] = collection
+        return self._search(params, f"{self.url}/collections/{collection}/items", "GET")
+
+    @route("GET", "/collections/(?P<collection>[^/]+)/items/(?P<item>[^/]+)")
+    def item(self, request: Request, collection: str, item: str) -> Response:
+        acquisition = self._by_id.get((collection, item))
+        if acquisition is None:
+            return _not_found(f"Item {item} in Collection {collection} does not exist.")
+        return Response.json(self._item(acquisition), headers={"Content-Type": _GEOJSON})
+
+    @route("GET", "/search")
+    def search_get(self, request: Request) -> Response:
+        return self._search(dict(request.query), f"{self.url}/search", "GET")
+
+    @route("POST", "/search")
+    def search_post(self, request: Request) -> Response:
+        try:
+            body = request.json() or {}
+        except ValueError:
+            return _bad_request("The request body is not valid JSON.")
+        if not isinstance(body, dict):
+            return _bad_request("The request body must be a JSON object.")
+        return self._search(body, f"{self.url}/search", "POST")
+
+    def _search(self, params: dict[str, Any], href: str, method: str) -> Response:
+        try:
+            matched = [a for a in self.acquisitions if _matches(self._item(a), params)]
+            limit = _limit(params.get("limit"))
+            offset = _token(params.get("token"))
+        except _BadRequest as error:
+            return _bad_request(str(error))
+        page = matched[offset : offset + limit]
+        links: list[dict[str, Any]] = [{"rel": "self", "href": href}]
+        if offset + limit < len(matched):
+            token = f"next:{offset + limit}"
+            if method == "POST":
+                links.append(
+                    {
+                        "rel": "next",
+                        "href": href,
+                        "method": "POST",
+                        "body": {**params, "token": token},
+                        "merge": False,
+                        "type": _GEOJSON,
+                    }
+                )
+            else:
+                query = {k: _query_text(v) for k, v in params.items() if k != "token"}
+                if href.endswith("/items"):
+                    query.pop("collections", None)
+                query["token"] = token
+                links.append({"rel": "next", "href": f"{href}?{urlencode(query)}"})
+        return Response.json(
+            {
+                "type": "FeatureCollection",
+                "features": [self._item(a) for a in page],
+                "links": links,
+                "numberMatched": len(matched),
+                "numberReturned": len(page),
+            },
+            headers={"Content-Type": _GEOJSON},
+        )
+
+    # -- products
+
+    @route("GET", "/products/(?P<collection>[^/]+)/(?P<name>[^/]+\\.zarr)/(?P<key>.+)")
+    def product_file(self, request: Request, collection: str, name: str, key: str) -> Response:
+        acquisition = self._by_id.get((collection, name[: -len(".zarr")]))
+        if acquisition is None or acquisition.item_id in HOSTILE_ITEMS:
+            return _no_such_key(key)
+        folder = self.files.folder(acquisition)
+        try:
+            path = confine(folder, key)
+        except DataStoreError:
+            return _no_such_key(key)
+        if not path.is_file():
+            return _no_such_key(key)
+        return Response.file(path, request, content_type="application/octet-stream")
+
+
+def _not_found(message: str) -> Response:
+    return Response.json({"code": "NotFoundError", "description": message}, 404)
+
+
+def _bad_request(message: str) -> Response:
+    return Response.json({"code": "BadRequest", "description": message}, 400)
+
+
+def _no_such_key(key: str) -> Response:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code>'
+        f"<Message>The specified key does not exist.</Message><Key>{key}</Key></Error>"
+    )
+    return Response(404, body.encode(), content_type="application/xml")
+
+
+def _query_text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def _limit(value: Any) -> int:
+    if value is None:
+        return _DEFAULT_LIMIT
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise _BadRequest(f"limit must be an integer, got {value!r}") from None
+    if limit < 1:
+        raise _BadRequest("limit must be at least 1")
+    return min(limit, _MAX_LIMIT)
+
+
+def _token(value: Any) -> int:
+    if value is None:
+        return 0
+    text = str(value)
+    if not text.startswith("next:") or not text[5:].isdigit():
+        raise _BadRequest(f"invalid paging token {text!r}")
+    return int(text[5:])
+
+
+def _as_list(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [v for v in value.split(",") if v]
+    return [str(v) for v in value]
+
+
+def _bbox(value: Any) -> list[float] | None:
+    if value is None:
+        return None
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        numbers = [float(v) for v in parts]
+    except (TypeError, ValueError):
+        raise _BadRequest(f"invalid bbox {value!r}") from None
+    if len(numbers) == 6:
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    if len(numbers) != 4 or numbers[0] > numbers[2] or numbers[1] > numbers[3]:
+        raise _BadRequest(f"invalid bbox {value!r}")
+    return numbers
+
+
+def _geometry_bbox(geometry: Any) -> list[float] | None:
+    if geometry is None:
+        return None
+    if isinstance(geometry, str):
+        try:
+            geometry = json.loads(geometry)
+        except ValueError:
+            raise _BadRequest("intersects is not valid GeoJSON") from None
+    points: list[tuple[float, float]] = []
+
+    def walk(coords: Any) -> None:
+        if isinstance(coords, list | tuple) and coords and isinstance(coords[0], int | float):
+            points.append((float(coords[0]), float(coords[1])))
+        elif isinstance(coords, list | tuple):
+            for part in coords:
+                walk(part)
+
+    walk((geometry or {}).get("coordinates"))
+    if not points:
+        raise _BadRequest("intersects has no coordinates")
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return [min(xs), min(ys), max(xs), max(ys)]
+
+
+def _instant(text: str) -> datetime | None:
+    if text in ("", ".."):
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _BadRequest(f"invalid datetime {text!r}") from None
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None) - (value.utcoffset() or timedelta())
+    return value
+
+
+def _interval(value: Any) -> tuple[datetime | None, datetime | None] | None:
+    if value is None:
+        return None
+    text = str(value)
+    if "/" in text:
+        start, _, end = text.partition("/")
+        return _instant(start), _instant(end)
+    instant = _instant(text)
+    return instant, instant
+
+
+_OPERATORS = {
+    "eq": lambda a, b: a == b,
+    "neq": lambda a, b: a != b,
+    "lt": lambda a, b: a is not None and a < b,
+    "lte": lambda a, b: a is not None and a <= b,
+    "gt": lambda a, b: a is not None and a > b,
+    "gte": lambda a, b: a is not None and a >= b,
+    "startsWith": lambda a, b: isinstance(a, str) and a.startswith(b),
+    "endsWith": lambda a, b: isinstance(a, str) and a.endswith(b),
+    "contains": lambda a, b: isinstance(a, str) and b in a,
+    "in": lambda a, b: a in b,
+}
+
+
+def _query(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _BadRequest("query is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise _BadRequest("query must be a JSON object")
+    for name, condition in value.items():
+        if not isinstance(condition, dict) or not set(condition) <= set(_OPERATORS):
+            raise _BadRequest(f"query on {name!r}: operators must be among {', '.join(_OPERATORS)}")
+    return value
+
+
+def _matches(item: dict[str, Any], params: dict[str, Any]) -> bool:
+    collections = _as_list(params.get("collections"))
+    if collections is not None and item["collection"] not in collections:
+        return False
+    ids = _as_list(params.get("ids"))
+    if ids is not None and item["id"] not in ids:
+        return False
+    box = _bbox(params.get("bbox")) or _geometry_bbox(params.get("intersects"))
+    if box is not None:
+        x0, y0, x1, y1 = item["bbox"]
+        if x0 > box[2] or x1 < box[0] or y0 > box[3] or y1 < box[1]:
+            return False
+    interval = _interval(params.get("datetime"))
+    properties = item["properties"]
+    if interval is not None:
+        start = _instant(properties["start_datetime"])
+        end = _instant(properties["end_datetime"])
+        if interval[0] is not None and end is not None and end < interval[0]:
+            return False
+        if interval[1] is not None and start is not None and start > interval[1]:
+            return False
+    query = _query(params.get("query"))
+    for name, condition in (query or {}).items():
+        actual = properties.get(name)
+        for operator, expected in condition.items():
+            try:
+                if not _OPERATORS[operator](actual, expected):
+                    return False
+            except TypeError:
+                return False
+    return True
