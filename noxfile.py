@@ -15,7 +15,7 @@ import nox
 import uv
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "recipes", "tests", "isolated", "ui"]
+nox.options.sessions = ["lint", "recipes", "docs", "tests", "isolated", "ui"]
 nox.options.reuse_venv = "yes"
 
 ROOT = Path(__file__).parent

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 import requests
+from benchutil import goal, run_with_goals
 from requests.adapters import HTTPAdapter
 
 from eostores.chunkstore import ChunkArray, ChunkStore
@@ -124,7 +125,10 @@ def main() -> None:
         + ")"
     )
     print(f"ideal N*L/C      {ideal:.3f} s")
-    print(f"ratio            {measured / ideal:.2f} (goal <= 1.30)")
+    print(
+        f"ratio            {measured / ideal:.2f} "
+        + goal("ChunkStore wall / ideal", measured / ideal, at_most=1.3)
+    )
     print(
         f"function calls   {runs[0]['calls']} per run; {requests_served} requests served in "
         f"{args.repeat} runs, peak {peak} in flight"
@@ -139,4 +143,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_goals(main)

@@ -19,6 +19,7 @@ import math
 import tempfile
 import time
 
+from benchutil import goal, run_with_goals
 from eostores_cmems.testing import CmemsEmulator, find_dataset
 
 from eostores import new_data_store
@@ -75,7 +76,8 @@ def series_at_a_point(latency_ms: float) -> None:
         print(f"one-year series at one point: automatic choice {chosen}")
         print(
             f"  bytes fetched / bytes of the chunks holding the series: "
-            f"{auto_bytes / ideal:.2f}x (goal <= 1.5; {auto_bytes} / {ideal})"
+            f"{auto_bytes / ideal:.2f}x ({auto_bytes} / {ideal}) "
+            + goal("series bytes / chunks holding it", auto_bytes / ideal, at_most=1.5)
         )
         print(
             f"  bytes fetched, automatic / forced {other}: "
@@ -108,7 +110,8 @@ def listing_twice(latency_ms: float, rounds: int) -> None:
     print(f"listing ids, latency {latency_ms:g} ms per request")
     print(
         f"  second listing (disk cache) / first (catalogue walk of {best[3]} requests): "
-        f"{best[0]:.4f}x (goal < 0.05; {best[2] * 1000:.1f} ms / {best[1] * 1000:.1f} ms)"
+        f"{best[0]:.4f}x ({best[2] * 1000:.1f} ms / {best[1] * 1000:.1f} ms) "
+        + goal("cached listing / catalogue walk", best[0], below=0.05)
     )
 
 
@@ -122,4 +125,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_goals(main)

@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 import requests
-from benchutil import MB, best_times, write_random_zip
+from benchutil import MB, best_times, goal, run_with_goals, write_random_zip
 
 from eostores.cache import download, extract_archive
 from eostores.testing import EmulatorServer, Response, route
@@ -68,7 +68,7 @@ def report(title: str, size: int, times: dict[str, float], ours: str, baseline: 
     print(f"\n{title} ({size / MB:.0f} MB)")
     for name, seconds in times.items():
         print(f"  {name:<34} {seconds:7.3f} s  {size / MB / seconds:8.1f} MB/s")
-    print(f"  ratio {ours} / {baseline}: {ratio:.2f}  (goal <= 1.2)")
+    print(f"  ratio {ours} / {baseline}: {ratio:.2f} " + goal(title, ratio, at_most=1.2))
     return ratio
 
 
@@ -151,4 +151,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_goals(main)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+from benchutil import goal, run_with_goals
 
 from eostores import new_data_store
 from eostores.testing import EmulatorServer, Request, Response, route
@@ -88,7 +89,8 @@ def bench_describe_requests(root: Path) -> None:
     data_reads = [p for p in paths if p.startswith("/many.zarr/v/c/")]
     print(
         f"describe_data of a zarr with {chunk_files} data chunks over HTTP: "
-        f"{len(paths)} requests, {len(data_reads)} data chunk reads"
+        f"{len(paths)} requests, {len(data_reads)} data chunk reads "
+        + goal("describe_data reads no data chunk", len(data_reads), equal=0, unit="")
     )
     print(f"  requests: {methods}")
     print(f"  dims {descriptor.dims}, time {descriptor.time_range}")
@@ -103,9 +105,12 @@ def main() -> None:
             f"open + read 4 x 360 x 720 floats: eostores {ours * 1000:.1f} ms, "
             f"xr.open_zarr {plain * 1000:.1f} ms (medians of {ROUNDS})"
         )
-        print(f"ratio eostores / xr.open_zarr: {ours / plain:.2f}x (goal <= 1.2)")
+        print(
+            f"ratio eostores / xr.open_zarr: {ours / plain:.2f}x "
+            + goal("open + read vs xr.open_zarr", ours / plain, at_most=1.2)
+        )
         bench_describe_requests(root)
 
 
 if __name__ == "__main__":
-    main()
+    run_with_goals(main)

@@ -19,6 +19,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+from benchutil import goal, run_with_goals
+
 SAMPLE_BBOX = [9.0, 45.0, 11.0, 47.0]
 QUERY_BBOX = [9.0, 45.0, 10.8, 46.8]
 TIME_RANGE = ["2019-04-18", "2023-03-16"]
@@ -90,9 +92,15 @@ def main() -> None:
                 f"{title}: {count} shots, {len(variables)} variables; "
                 f"eostores {best['eostores']:.3f} s, gedidb get_data {best['gedidb']:.3f} s, "
                 f"ratio of bests {best['eostores'] / best['gedidb']:.2f}x, median ratio "
-                f"{statistics.median(ratios):.2f}x (goal <= 1.10x); S3 requests "
-                f"{requests['eostores']} vs {requests['gedidb']} "
-                f"({requests['eostores'] / requests['gedidb']:.2f}x)"
+                f"{statistics.median(ratios):.2f}x "
+                + goal(f"{title}: median ratio", statistics.median(ratios), at_most=1.1)
+                + f"; S3 requests {requests['eostores']} vs {requests['gedidb']} "
+                f"({requests['eostores'] / requests['gedidb']:.2f}x) "
+                + goal(
+                    f"{title}: S3 requests",
+                    requests["eostores"] / requests["gedidb"],
+                    at_most=1.0,
+                )
             )
         provider.close()
 
@@ -111,4 +119,4 @@ def alternate(candidates: dict[str, Callable[[], None]], rounds: int) -> dict[st
 
 
 if __name__ == "__main__":
-    main()
+    run_with_goals(main)

@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchutil import goal, run_with_goals
+
 CORE = Path(__file__).resolve().parent.parent / "core"
 
 
@@ -42,12 +44,16 @@ def main() -> None:
         print("note: git not found; installing from the working tree anyway")
     for label, spec in (("eostores", str(CORE)), ("eostores[all]", f"{CORE}[all]")):
         count, megabytes, seconds = installed(spec)
+        verdict = (
+            " " + goal("core alone: distributions", count, at_most=30, unit="")
+            if label == "eostores"
+            else ""
+        )
         print(
             f"pip install {label:<14} {count:3d} distributions, site-packages "
-            f"{megabytes:7.1f} MiB, {seconds:5.1f} s"
+            f"{megabytes:7.1f} MiB, {seconds:5.1f} s{verdict}"
         )
-    print("goal for the core alone: <= 30 distributions")
 
 
 if __name__ == "__main__":
-    main()
+    run_with_goals(main)

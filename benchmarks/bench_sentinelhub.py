@@ -16,6 +16,7 @@ import argparse
 import statistics
 import time
 
+from benchutil import goal, run_with_goals
 from eostores_sentinelhub.testing import SentinelHubEmulator
 
 from eostores import new_data_store
@@ -88,10 +89,13 @@ def main() -> None:
         result = run(output_format, args)
         print(
             f"  {output_format:<25} wall {result['wall']:.3f} s vs ideal {result['ideal']:.3f} s"
-            f" = {result['ratio']:.2f}x (goal <= 1.3x); requests/chunks "
-            f"{result['requests_per_chunk']:.2f} (goal 1.00); 429s {result['rate_limited']:.0f}"
+            f" = {result['ratio']:.2f}x "
+            + goal(f"{output_format} wall / ideal", result["ratio"], at_most=1.3)
+            + f"; requests/chunks {result['requests_per_chunk']:.2f} "
+            + goal(f"{output_format} requests / chunks", result["requests_per_chunk"], equal=1.0)
+            + f"; 429s {result['rate_limited']:.0f}"
         )
 
 
 if __name__ == "__main__":
-    main()
+    run_with_goals(main)

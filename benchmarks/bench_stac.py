@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchutil import goal, run_with_goals
+
 BBOX = [11.86, 50.05, 12.16, 50.15]
 RES = 0.0003
 TIME_RANGE = ["2024-06-01", "2024-09-30"]
@@ -130,14 +132,15 @@ def main() -> None:
         print(
             f"  wall time  eostores {ours['seconds']:.2f} s, odc.stac.load "
             f"{theirs['seconds']:.2f} s -> ratio {ours['seconds'] / theirs['seconds']:.2f} "
-            "(goal <= 1.1)"
+            + goal("wall time vs odc.stac.load", ours["seconds"] / theirs["seconds"], at_most=1.1)
         )
         ours_mem = ours["peak_kib"] - ours["import_kib"]
         their_mem = theirs["peak_kib"] - theirs["import_kib"]
         print(
             f"  peak memory above imports  eostores {ours_mem / 1024:.0f} MiB, odc "
             f"{their_mem / 1024:.0f} MiB -> ratio {ours_mem / max(their_mem, 1):.2f} "
-            f"(goal <= 1.2); whole process {ours['peak_kib'] / max(theirs['peak_kib'], 1):.2f}"
+            + goal("peak memory vs odc", ours_mem / max(their_mem, 1), at_most=1.2)
+            + f"; whole process {ours['peak_kib'] / max(theirs['peak_kib'], 1):.2f}"
         )
         print(
             f"  dask tasks per output chunk  eostores {ours['tasks_per_chunk']:.2f}, odc "
@@ -170,4 +173,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_goals(main)

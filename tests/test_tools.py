@@ -18,6 +18,10 @@ import run_suites  # noqa: E402
 
 def _package(root: Path, name: str, files: dict[str, str]) -> Path:
     package = root / "packages" / name / "src" / f"eostores_{name}"
+    package.mkdir(parents=True, exist_ok=True)
+    (root / "packages" / name / "pyproject.toml").write_text(
+        f'[project]\nname = "eostores-{name}"\ndependencies = ["eostores>=0.1,<0.2"]\n'
+    )
     for relative, text in files.items():
         path = package / relative
         path.parent.mkdir(parents=True, exist_ok=True)

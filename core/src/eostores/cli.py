@@ -282,11 +282,15 @@ class _Failed(Exception):
 def _plain_params(store: Any) -> dict[str, Any]:
     """The store parameters other than their defaults that fit on a command line (no
     secrets, no nested values)."""
+    from .credentials import is_secret_name
+
     schema = store.get_data_store_params_schema()
     properties = getattr(schema, "properties", None) or {}
     plain = {}
     for key, value in getattr(store, "store_params", {}).items():
         if not isinstance(value, str | int | float) or isinstance(value, bool):
+            continue
+        if is_secret_name(key):
             continue
         if key in properties and getattr(properties[key], "default", None) == value:
             continue

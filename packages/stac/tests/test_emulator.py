@@ -10,7 +10,8 @@ import pystac_client
 import pytest
 import requests
 
-SCHEMAS = Path(__file__).resolve().parents[4] / "shared" / "reference" / "stac-schemas"
+# the official STAC schemas, kept in the repository (tests/data/stac-schemas)
+SCHEMAS = Path(__file__).resolve().parents[3] / "tests" / "data" / "stac-schemas"
 _GEOMETRY = {
     "type": "object",
     "required": ["type"],

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import posixpath
+import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -177,12 +180,17 @@ class ReferenceDataStore(DataStore):
         ):
             if params.get(key) is not None:
                 options[key] = params[key]
-        if options.get("remote_protocol") in _ASYNC_PROTOCOLS:
-            # zarr re-creates the filesystem as asynchronous from its JSON form, which
-            # needs an asynchronous filesystem for the referenced data as well.
-            options["asynchronous"] = True
-            options["remote_options"] = {**options.get("remote_options", {}), "asynchronous": True}
-        return fsspec.filesystem("reference", **options)
+        if options.get("remote_protocol") not in _ASYNC_PROTOCOLS:
+            return fsspec.filesystem("reference", **options)
+        # zarr re-creates the filesystem as asynchronous from its JSON form, which needs an
+        # asynchronous filesystem for the referenced data as well. fsspec never closes the
+        # HTTP sessions of asynchronous filesystems: these are not shared, and their
+        # sessions are closed once the dataset no longer uses them.
+        remote = {**options.get("remote_options", {}), "asynchronous": True}
+        options["remote_options"] = {**remote, "skip_instance_cache": True}
+        fs = fsspec.filesystem("reference", asynchronous=True, skip_instance_cache=True, **options)
+        weakref.finalize(fs, _close_sessions, list(fs.fss.values()))
+        return fs
 
     def open_data(
         self,
@@ -209,6 +217,25 @@ class ReferenceDataStore(DataStore):
             fs = self._filesystem(ref)
             dataset = get_handler("zarr").open(fs, "", "dataset", params)
             return apply_common_params(dataset, params, store_id=self.store_id, data_id=data_id)
+
+
+def _close_sessions(filesystems: list[Any]) -> None:
+    """Close the sessions of asynchronous filesystems on zarr's event loop, where zarr
+    opened them."""
+    from zarr.core.sync import sync
+
+    async def close_all() -> None:
+        for fs in filesystems:
+            if not getattr(fs, "asynchronous", False) or not hasattr(fs, "set_session"):
+                continue
+            with contextlib.suppress(Exception):
+                session = await fs.set_session()
+                closed = session.close()
+                if inspect.isawaitable(closed):
+                    await closed
+
+    with contextlib.suppress(Exception):  # e.g. at exit, after zarr stopped its loop
+        sync(close_all())
 
 
 def _default_data_id(ref_path: str) -> str:

@@ -60,6 +60,8 @@ class CciEmulator(EmulatorServer):
     """A local model of the ESA CCI Open Data Portal; see the module docstring."""
 
     name: ClassVar[str] = "cci"
+    #: the stores that store_params() points at this emulator
+    store_ids: ClassVar[tuple[str, ...]] = ("cciodp",)
 
     def __init__(
         self,

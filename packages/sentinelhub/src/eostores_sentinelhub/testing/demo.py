@@ -19,7 +19,7 @@ def demo(say: Callable[[str], None]) -> None:
 
     with SentinelHubEmulator() as emulator:
         store = new_data_store("sentinelhub", **emulator.store_params())
-        say(f"Sentinel Hub emulator at {emulator.url}; store: {store!r}")
+        say(f"Sentinel Hub emulator at {emulator.url}; store {store.store_id!r} pointed at it")
         say(f"data ids offered by the instance's catalog: {store.list_data_ids()}")
         described = store.describe_data("S2L2A")
         say(

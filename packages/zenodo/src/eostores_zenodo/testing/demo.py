@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-__all__ = ["demo"]
+__all__ = ["demo", "demo_files"]
 
 
 def demo(say: Callable[[str], None]) -> None:
     """Open a file of the emulated record lazily, then preload an archive."""
     from eostores import new_data_store
 
-    from . import ZenodoEmulator
-    from .samples import temperature_value
+    from . import CONCEPT_ID, LATEST_RECORD_ID, ZenodoEmulator
+    from .samples import sample_files, temperature_value
 
-    with ZenodoEmulator() as emulator, tempfile.TemporaryDirectory() as cache:
+    with ZenodoEmulator(sample=False) as emulator, tempfile.TemporaryDirectory() as cache:
+        emulator.add_record(
+            LATEST_RECORD_ID,
+            demo_files(sample_files()["v2"]),
+            concept_id=CONCEPT_ID,
+            title="Sample Earth observation data",
+        )
         api_url = emulator.store_params()["api_url"]
         store = new_data_store(
             "zenodo",
@@ -50,3 +58,13 @@ def demo(say: Callable[[str], None]) -> None:
         say(f"preloaded collection.zip (md5 verified, extracted, converted): {handle.data_ids}")
         cube = handle.store.open_data(handle.data_ids[0])
         say(f"opened {handle.data_ids[0]} from the cache store: {dict(cube.sizes)}")
+
+
+def demo_files(record: Any) -> dict[str, Path]:
+    """The data files of a sample record, without the fixtures that test hostile input
+    (archives escaping their folder, files with a wrong checksum)."""
+    return {
+        key: path
+        for key, path in record.files.items()
+        if not key.startswith("escape-") and key not in record.wrong_checksums
+    }
