@@ -1,0 +1,253 @@
+"""The data ids, their descriptions, and the products that make up a cube.
+
+Two data ids, one per product type: ``SMOS-L2C-SM`` (``MIR_SMUDP2``, soil moisture) and
+``SMOS-L2C-OS`` (``MIR_OSUDP2``, ocean salinity). Their variables are static metadata; the
+time extent comes from the catalogue's collection document.
+
+Products are the catalogue's items of the data id's product type (the collection holds
+other types too) whose ``assets.PRODUCT.alternate.s3.href`` names a product folder in the
+archive, e.g. ``/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/<name>``; the file is
+``<name>.nc`` in that folder. Those hrefs come from the service: they must be plain
+relative paths below the archive's top folder and name a SMOS product, or the search
+fails. When the archive holds several versions of one half orbit, the latest processing
+version is used. A product belongs to the time range that holds its mid-time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from eostores.errors import ServiceError
+from eostores.paths import relative_path
+
+from .api import StacClient
+from .config import (
+    LEVEL0_HEIGHT,
+    LEVEL0_RES,
+    LEVEL0_WIDTH,
+    NUM_LEVELS,
+    PRODUCT_NAME_PATTERN,
+    STORE_ID,
+    Y_MAX,
+    DatasetInfo,
+    Product,
+)
+
+if TYPE_CHECKING:
+    from eostores.descriptor import DatasetDescriptor
+    from eostores.schema import JsonObjectSchema
+
+__all__ = [
+    "describe",
+    "find_products",
+    "first_product_time",
+    "product_from_feature",
+    "search_boxes",
+]
+
+#: Searches are widened by this much (degrees of latitude), so that products whose grid
+#: points just outside the box still fill pixels inside it are found.
+SEARCH_MARGIN_DEG = 0.1
+
+
+# --------------------------------------------------------------------------- describing
+
+
+def first_product_time(collection: Mapping[str, Any] | None) -> str | None:
+    """The start of the collection's temporal extent (``YYYY-MM-DD``), if it has one."""
+    try:
+        interval = collection["extent"]["temporal"]["interval"][0]  # type: ignore[index]
+        start = interval[0]
+    except (KeyError, IndexError, TypeError):
+        return None
+    instant = _parse_instant(start) if isinstance(start, str) else None
+    return instant.date().isoformat() if instant else None
+
+
+def describe(
+    info: DatasetInfo,
+    collection: Mapping[str, Any] | None,
+    open_params_schema: JsonObjectSchema | None,
+    data_type: str = "dataset",
+) -> DatasetDescriptor:
+    """The descriptor of ``info`` (level 0) from static metadata and the catalogue's extent."""
+    from eostores.descriptor import (
+        DatasetDescriptor,
+        MultiLevelDatasetDescriptor,
+        VariableDescriptor,
+    )
+
+    dims = ("time", "lat", "lon")
+    data_vars = {
+        v.name: VariableDescriptor(v.name, "float32", dims, attrs=v.attrs()) for v in info.variables
+    }
+    coords = {
+        "time": VariableDescriptor("time", "datetime64[ms]", ("time",)),
+        "lat": VariableDescriptor("lat", "float64", ("lat",), attrs={"units": "degrees_north"}),
+        "lon": VariableDescriptor("lon", "float64", ("lon",), attrs={"units": "degrees_east"}),
+    }
+    today = datetime.now(UTC).date().isoformat()
+    fields: dict[str, Any] = dict(
+        data_id=info.data_id,
+        crs="EPSG:4326",
+        bbox=(-180.0, -Y_MAX, 180.0, Y_MAX),
+        time_range=(first_product_time(collection), today),
+        spatial_res=LEVEL0_RES,
+        dims={"lat": LEVEL0_HEIGHT, "lon": LEVEL0_WIDTH},
+        coords=coords,
+        data_vars=data_vars,
+        attrs={
+            "title": info.title,
+            "product_type": info.product_type,
+            "time_steps": "one per half-orbit product",
+            "num_levels": NUM_LEVELS,
+        },
+        open_params_schema=open_params_schema,
+    )
+    if data_type == "mldataset":
+        return MultiLevelDatasetDescriptor(**fields, num_levels=NUM_LEVELS)
+    return DatasetDescriptor(**fields)
+
+
+# --------------------------------------------------------------------------- products
+
+
+def search_boxes(
+    bbox: tuple[float, float, float, float] | None,
+) -> list[tuple[float, float, float, float] | None]:
+    """The catalogue searches (in -180..180) covering ``bbox``, widened by the margin.
+
+    A box in 0..360 that crosses the antimeridian becomes two searches.
+    """
+    if bbox is None:
+        return [None]
+    xmin, ymin, xmax, ymax = bbox
+    ymin, ymax = max(-90.0, ymin - SEARCH_MARGIN_DEG), min(90.0, ymax + SEARCH_MARGIN_DEG)
+    widest = min(89.0, max(abs(ymin), abs(ymax)))
+    margin = SEARCH_MARGIN_DEG / math.cos(math.radians(widest))
+    xmin, xmax = xmin - margin, xmax + margin
+    if xmax - xmin >= 360.0:
+        return [(-180.0, ymin, 180.0, ymax)]
+    if xmin >= 180.0:
+        xmin, xmax = xmin - 360.0, xmax - 360.0
+    if xmin < -180.0:
+        xmin, xmax = xmin + 360.0, xmax + 360.0
+    if xmax <= 180.0:
+        return [(xmin, ymin, xmax, ymax)]
+    return [(xmin, ymin, 180.0, ymax), (-180.0, ymin, xmax - 360.0, ymax)]
+
+
+def _parse_instant(text: str) -> datetime | None:
+    try:
+        instant = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if instant.tzinfo is not None:
+        instant = instant.astimezone(UTC).replace(tzinfo=None)
+    return instant
+
+
+def _archive_path(href: Any) -> str:
+    """The path of a product folder below the archive's top folder (its bucket)."""
+    if not isinstance(href, str) or not href:
+        raise ServiceError(
+            f"the catalogue gave no archive path for a product ({href!r})", store_id=STORE_ID
+        )
+    text = href.strip()
+    if text.lower().startswith("s3://"):
+        text = text[5:]
+    elif text.startswith("/"):
+        text = text[1:]
+    else:
+        raise ServiceError(
+            f"the catalogue gave the archive path {href!r}, which is neither /<bucket>/... "
+            "nor s3://<bucket>/...",
+            store_id=STORE_ID,
+        )
+    path = relative_path(text, from_service=True, store_id=STORE_ID)
+    _bucket, sep, below = path.partition("/")
+    if not sep or not below:
+        raise ServiceError(
+            f"the catalogue gave the archive path {href!r}, which names no product below "
+            "its bucket",
+            store_id=STORE_ID,
+        )
+    return below
+
+
+def product_from_feature(feature: Mapping[str, Any], info: DatasetInfo) -> Product | None:
+    """The product of a catalogue item, or None if it is of another product type."""
+    properties = feature.get("properties")
+    if not isinstance(properties, Mapping) or properties.get("productType") != info.product_type:
+        return None
+    try:
+        href = feature["assets"]["PRODUCT"]["alternate"]["s3"]["href"]
+    except (KeyError, TypeError):
+        href = None
+    folder = _archive_path(href)
+    name = folder.rpartition("/")[2]
+    match = PRODUCT_NAME_PATTERN.match(name)
+    if match is None or f"MIR_{match['kind']}" != info.product_type:
+        raise ServiceError(
+            f"the catalogue lists a product named {name!r}, which is not a "
+            f"{info.product_type} product name",
+            store_id=STORE_ID,
+        )
+    start = _parse_instant(str(properties.get("start_datetime") or "")) or datetime.strptime(
+        match["start"], "%Y%m%dT%H%M%S"
+    )
+    end = _parse_instant(str(properties.get("end_datetime") or "")) or datetime.strptime(
+        match["stop"], "%Y%m%dT%H%M%S"
+    )
+    if end < start:
+        raise ServiceError(
+            f"the catalogue gives {name} an end {end.isoformat()} before its start",
+            store_id=STORE_ID,
+        )
+    return Product(
+        time=start + (end - start) / 2,
+        start=start,
+        end=end,
+        name=name,
+        path=f"{folder}/{name}.nc",
+        product_type=info.product_type,
+    )
+
+
+def _version(product: Product) -> tuple[int, int]:
+    match = PRODUCT_NAME_PATTERN.match(product.name)
+    assert match is not None
+    return int(match["version"]), int(match["counter"])
+
+
+def select_products(products: Iterable[Product], start: datetime, end: datetime) -> list[Product]:
+    """One product per half orbit (the latest version), mid-time in ``[start, end]``, by time."""
+    latest: dict[tuple[datetime, datetime], Product] = {}
+    for product in products:
+        if not start <= product.time <= end:
+            continue
+        key = (product.start, product.end)
+        known = latest.get(key)
+        if known is None or _version(product) > _version(known):
+            latest[key] = product
+    return sorted(latest.values())
+
+
+def find_products(
+    client: StacClient,
+    info: DatasetInfo,
+    start: datetime,
+    end: datetime,
+    bbox: tuple[float, float, float, float] | None,
+) -> list[Product]:
+    """The products of ``info`` with their mid-time in ``[start, end]`` overlapping ``bbox``."""
+    found: dict[str, Product] = {}
+    for box in search_boxes(bbox):
+        for feature in client.items(start, end, box):
+            product = product_from_feature(feature, info)
+            if product is not None:
+                found.setdefault(product.name, product)
+    return select_products(found.values(), start, end)

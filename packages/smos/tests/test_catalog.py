@@ -1,0 +1,117 @@
+"""The catalogue: all pages, internal next links, product types, versions, hostile names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+from conftest import BBOX, DAY, ITEMS_PATH, SM, requests_to
+from eostores_smos.testing import EPOCH, INTERNAL_HOST, HalfOrbit
+from eostores_smos.testing.orbits import HALF_ORBIT
+
+from eostores.errors import ServiceError
+
+
+def test_every_page_is_followed_through_the_internal_next_links(store, emulator):
+    cube = store.open_data(SM, time_range=["2023-04-01", "2023-04-02"], variable_names=[])
+    searches = requests_to(emulator, ITEMS_PATH)
+    pages = [r.query.get("page") for r in searches]
+    assert len(pages) >= 2 and pages == [None] + [str(n) for n in range(2, len(pages) + 1)]
+    assert all(r.query["datetime"] == searches[0].query["datetime"] for r in searches)
+    start, end = datetime(2023, 4, 1), datetime(2023, 4, 2, 23, 59, 59, 999999)
+    expected = sorted(
+        p.name
+        for p in emulator.model.products(start, end, product_types=("MIR_SMUDP2",))
+        if not p.old_version and start <= p.orbit.mid <= end
+    )
+    assert sorted(cube.attrs["products"]) == expected
+    assert len(expected) > 50
+    times = cube.time.values
+    assert np.all(np.diff(times) > np.timedelta64(0)), "one time step per product, in order"
+
+
+def test_next_links_name_the_internal_host(emulator):
+    import requests
+
+    url = emulator.store_params()["stac_url"] + "/items"
+    page = requests.get(url, params={"limit": 5, "datetime": "2023-04-01T00:00:00Z/.."}).json()
+    nexts = [link["href"] for link in page["links"] if link["rel"] == "next"]
+    assert nexts and nexts[0].startswith(INTERNAL_HOST)
+
+
+def test_only_the_data_ids_product_type_and_latest_versions(store, emulator):
+    """Every seventh half orbit has an older version whose values are off by one."""
+    day = datetime(2023, 4, 1)
+    first = int((day - EPOCH) / HALF_ORBIT)
+    orbit = next(
+        HalfOrbit(k) for k in range(first, first + 30) if k % 7 == 3 and HalfOrbit(k).mid > day
+    )
+    lat, lon = orbit.track
+    at = int(np.argmin(np.abs(lat - 30.0)))
+    bbox = [float(lon[at]) - 1.5, 28.5, float(lon[at]) + 1.5, 31.5]
+    cube = store.open_data(
+        SM, time_range=[DAY, DAY], bbox=bbox, variable_names=["Soil_Moisture"], res_level=2
+    )
+    names = cube.attrs["products"]
+    assert all("_MIR_SMUDP2_" in n and n.endswith("_700_001_1") for n in names)
+    assert any(orbit.start.strftime("%Y%m%dT%H%M%S") in n for n in names)
+    from test_open import check_values
+
+    check_values(cube.compute(), SM, "Soil_Moisture", min_filled=0.01)
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "/eodata/../../etc/passwd",
+        "/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/%2e%2e%2fescape",
+        "s3://eodata/SMOS/../../../outside",
+        "https://elsewhere.example.com/eodata/SMOS/x",
+        "/eodata",
+        "/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/not_a_product_name",
+        "/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/SM_OPER_MIR_OSUDP2_20230401T131000_"
+        "20230401T140300_700_001_1",
+        "/eodata/SMOS\\..\\..\\x",
+        "",
+    ],
+)
+def test_hostile_archive_paths_are_refused(emulator, make_store, tmp_path, href):
+    emulator.hostile_href = href
+    store = make_store(emulator, cache_path=str(tmp_path / "cache"))
+    with pytest.raises(ServiceError) as caught:
+        store.open_data(SM, time_range=[DAY, DAY], bbox=BBOX)
+    message = str(caught.value)
+    assert "the service sent" in message or "the catalogue" in message
+    assert not requests_to(emulator, "/eodata")
+    assert not any(tmp_path.rglob("*"))
+
+
+def test_answers_without_features_fail_with_the_service_text(emulator, make_store):
+    from eostores.testing import Response
+
+    original = type(emulator)._items
+
+    def broken(self, request):
+        return Response.json({"detail": "search backend unavailable"})
+
+    type(emulator)._items = broken
+    try:
+        with pytest.raises(ServiceError, match="search backend unavailable"):
+            make_store(emulator).open_data(SM, time_range=[DAY, DAY], bbox=BBOX)
+    finally:
+        type(emulator)._items = original
+
+
+def test_describe_data_takes_the_time_extent_from_the_catalogue(store, emulator):
+    descriptor = store.describe_data(SM)
+    assert descriptor.time_range[0] == "2010-01-15"
+    assert descriptor.bbox == (-180.0, -88.59375, 180.0, 88.59375)
+    assert descriptor.data_vars["Soil_Moisture"].attrs["units"] == "m3 m-3"
+    assert descriptor.data_vars["Soil_Moisture"].attrs["source_fill_value"] == -999.0
+    assert descriptor.spatial_res == 360 / 8192
+    store.describe_data("SMOS-L2C-OS")
+    assert len(requests_to(emulator, "/stac/collections/SMOS")) == 1, "fetched once"
+    assert not requests_to(emulator, "/eodata"), "describing reads no data"
+    pyramid = store.describe_data(SM, data_type="mldataset")
+    assert pyramid.data_type == "mldataset" and pyramid.num_levels == 5
