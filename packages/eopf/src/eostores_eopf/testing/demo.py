@@ -18,6 +18,7 @@ def demo(say: Callable[[str], None]) -> None:
     from .scenes import olci_radiance, s2_reflectance
 
     with EopfEmulator() as emulator:
+        emulator.prepare()  # write the sample products before any request waits for them
         say(f"EOPF sample service emulator at {emulator.url}")
         store = new_data_store("eopf-zarr", **emulator.store_params())
         say(f"collections the store cubes: {store.list_data_ids()}")
