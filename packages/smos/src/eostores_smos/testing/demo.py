@@ -21,7 +21,7 @@ def demo(say: Callable[[str], None], workdir: Path | None = None) -> None:
     data_dir = str(workdir / "smos-archive") if workdir is not None else None
     with SmosEmulator(data_dir=data_dir) as emulator:
         store = new_data_store("smos", **emulator.store_params())
-        say(f"SMOS emulator at {emulator.url}; store: {store!r}")
+        say(f"SMOS emulator at {emulator.url}; store {store.store_id!r} pointed at it")
         say(f"data ids: {store.list_data_ids()}")
         described = store.describe_data("SMOS-L2C-SM")
         say(
