@@ -288,7 +288,7 @@ def test_refused_connection_fails_fast_naming_the_url():
     with pytest.raises(ServiceError) as info:
         session.get(f"http://127.0.0.1:{port}/x?api_key=refused-secret-9")
     assert time.monotonic() - started < 3.0
-    assert "connection failed" in str(info.value)
+    assert f"cannot connect to http://127.0.0.1:{port} (" in str(info.value)
     assert f"127.0.0.1:{port}/x" in str(info.value)
     assert "refused-secret-9" not in str(info.value)
     assert "api_key=***" in str(info.value)
@@ -301,6 +301,29 @@ def test_unknown_host_fails_fast():
     with pytest.raises(ServiceError, match=r"nowhere\.invalid"):
         session.get("http://nowhere.invalid/data")
     assert time.monotonic() - started < 5.0
+
+
+def test_a_connection_failure_names_the_store_parameter_of_its_origin():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    params = {
+        "api_url": f"http://127.0.0.1:{port}/api",
+        "oauth2_url": f"http://127.0.0.1:{port}/oauth",
+        "other_url": "http://127.0.0.1:1/elsewhere",
+        "num_retries": 0,
+    }
+    session = new_session(HttpConfig.from_params(params, store_id="demo"))
+    with pytest.raises(ServiceError) as info:
+        session.post(f"http://127.0.0.1:{port}/oauth/token")
+    assert info.value.parameter == "oauth2_url"
+    assert str(info.value).endswith("check the store parameter oauth2_url")
+    with pytest.raises(ServiceError) as info:
+        session.get(f"http://127.0.0.1:{port}/api/records")
+    assert info.value.parameter == "api_url"
+    with pytest.raises(ServiceError) as info:  # no parameter gives this origin
+        session.get(f"http://localhost:{port}/api/records")
+    assert info.value.parameter is None and "check the store parameter" not in str(info.value)
 
 
 # --------------------------------------------------------------------------- deadline on bodies

@@ -26,6 +26,7 @@ import contextvars
 import dataclasses
 import email.utils
 import html
+import itertools
 import json
 import logging
 import random
@@ -113,6 +114,8 @@ class HttpConfig:
     ``max_concurrency_per_host`` caps the requests in flight per ``(store_id, host)``.
     ``retry_after_unit`` is the length in seconds of one unit of a numeric ``Retry-After``
     of a 429 answer (``0.001`` for rate limiters that count milliseconds).
+    ``endpoints`` pairs store parameters with the service URLs they give; a connection
+    that cannot be made to one of their origins is reported against that parameter.
     """
 
     store_id: str | None = None
@@ -126,6 +129,7 @@ class HttpConfig:
     max_concurrency_per_host: int | None = None
     user_agent: str | None = None
     retry_after_unit: float = 1.0
+    endpoints: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "retry_statuses", tuple(int(s) for s in self.retry_statuses))
@@ -135,7 +139,8 @@ class HttpConfig:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], store_id: str | None = None) -> HttpConfig:
-        """A config from store parameters of the same names; other keys are ignored.
+        """A config from store parameters of the same names, and ``endpoints`` from those
+        whose value is an http(s) URL; other keys are ignored.
 
         ``None`` means the default, except for ``deadline``, ``max_concurrency_per_host``
         and ``user_agent`` where it means "none".
@@ -144,13 +149,33 @@ class HttpConfig:
         values = {
             f.name: params[f.name]
             for f in dataclasses.fields(cls)
-            if f.name != "store_id"
+            if f.name not in ("store_id", "endpoints")
             and f.name in params
             and (params[f.name] is not None or f.name in nullable)
         }
         if store_id is None:
             store_id = params.get("store_id")
-        return cls(store_id=store_id, **values)
+        endpoints = tuple(
+            (name, value)
+            for name, value in params.items()
+            if isinstance(value, str) and value.lower().startswith(("http://", "https://"))
+        )
+        return cls(store_id=store_id, endpoints=endpoints, **values)
+
+    def endpoint_parameter(self, url: str) -> str | None:
+        """The store parameter whose URL has the origin of ``url`` and shares the longest
+        beginning with it, if any."""
+        origin = _origin(url)
+        candidates = [(name, value) for name, value in self.endpoints if _origin(value) == origin]
+        if not candidates:
+            return None
+        segments = urlsplit(url).path.split("/")
+
+        def shared(value: str) -> int:
+            pairs = zip(urlsplit(value).path.rstrip("/").split("/"), segments, strict=False)
+            return sum(1 for _ in itertools.takewhile(lambda pair: pair[0] == pair[1], pairs))
+
+        return max(candidates, key=lambda candidate: shared(candidate[1]))[0]
 
     @property
     def effective_user_agent(self) -> str:
@@ -317,12 +342,13 @@ class _Call:
             raise self.timed_out(
                 f"{self.last_failure}; the next retry (in {wait:.1f} s) would pass the deadline"
             )
+        unreachable = self.last_failure.startswith("connection failed")
         logger.warning(
             "%s: %s; retry %d/%d in %.2f s",
             _where(self.method, self.url),
             redact_text(self.last_failure),
             self.attempt,
-            self.config.num_retries,
+            min(self.config.num_retries, 1) if unreachable else self.config.num_retries,
             wait,
         )
         self.attempt += 1
@@ -761,7 +787,21 @@ def _request_failure(call: _Call, error: requests.RequestException) -> DataStore
         return call.timed_out(what)
     timed_out = "timed out" in what.partition(" (")[0]
     cls = DataStoreTimeoutError if timed_out else ServiceError
-    return call.failure(cls, f"{what}; gave up after {call.attempt} attempt(s)")
+    root = _root_cause(error)
+    if isinstance(root, NewConnectionError):  # refused, or no such host
+        reason = str(root).partition("): ")[2] or str(root)
+        what = f"cannot connect to {_origin(redact_url(call.url))} ({reason})"
+    failure = call.failure(cls, f"{what}; gave up after {call.attempt} attempt(s)")
+    parameter = call.config.endpoint_parameter(call.url)
+    if parameter and isinstance(root, NewConnectionError):
+        failure.message += f"; check the store parameter {parameter}"
+        failure.parameter = parameter
+    return failure
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.rpartition('@')[2].lower()}"
 
 
 def new_session(

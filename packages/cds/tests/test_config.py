@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import socket
+import time
 
 import pytest
 from eostores_cds.config import DEFAULT_ENDPOINT_URL, resolve_endpoint_url
@@ -68,3 +70,18 @@ def test_bad_store_params_are_refused():
         new_data_store("cds", max_concurrent_jobs=0)
     with pytest.raises(InvalidParameterError):
         new_data_store("cds", no_such_param=1)
+
+
+def test_unreachable_endpoint_fails_within_seconds_naming_the_parameter(tmp_path, capsys):
+    from eostores.cli import main
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/api"
+    started = time.monotonic()
+    argv = ["ids", "cds", "-s", f"endpoint_url={url}", "-s", f"cache_dir={tmp_path}"]
+    assert main(argv) == 1
+    assert time.monotonic() - started < 5.0
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: store 'cds': cannot connect to http://127.0.0.1:")
+    assert error.endswith("check the store parameter endpoint_url")

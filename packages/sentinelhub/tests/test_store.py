@@ -77,7 +77,8 @@ def test_construction_does_no_network_io():
     with pytest.raises(ServiceError) as caught:
         dataset.B04.load()
     message = str(caught.value)
-    assert "access token from the OAuth2 service" in message and "connection failed" in message
+    assert "access token from the OAuth2 service: cannot connect to" in message
+    assert "check the store parameter oauth2_url" in message
     assert f"127.0.0.1:{port}/oauth/token" in message
 
 

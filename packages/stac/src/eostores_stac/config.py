@@ -177,7 +177,7 @@ class StoreSettings:
         return frozenset((self.api_origin, *self.asset_origins))
 
     def http_config(self) -> HttpConfig:
-        return HttpConfig.from_params(self.http, store_id=self.store_id)
+        return HttpConfig.from_params({**self.http, "url": self.url}, store_id=self.store_id)
 
     def api_token(self) -> Any:
         """The bearer token (an eostores ``Secret``) of stores that send one, else None.
