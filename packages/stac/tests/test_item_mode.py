@@ -143,6 +143,23 @@ def test_empty_variable_list_keeps_grid(store, api_log):
     assert not _asset_requests(api_log)
 
 
+def test_bbox_beside_the_item_names_bbox_and_the_item_extent(store, api_emulator):
+    data_id = api_emulator.item_data_id(api_emulator.data.scenes[0].item_id)
+    with pytest.raises(InvalidParameterError) as beside:
+        store.open_data(
+            data_id, variable_names=["B04"], bbox=[13.0, 50.06, 13.1, 50.1], crs="EPSG:4326"
+        )
+    assert beside.value.parameter == "bbox"
+    message = str(beside.value)
+    assert "does not overlap the item, whose extent in EPSG:4326 is [11." in message
+    assert "pass crs=" not in message
+    with pytest.raises(InvalidParameterError) as lonlat:  # crs defaults to the item's UTM
+        store.open_data(data_id, variable_names=["B04"], bbox=[11.9, 50.06, 11.95, 50.1])
+    message = str(lonlat.value)
+    assert "in EPSG:32632 does not overlap" in message
+    assert "for longitude/latitude pass crs='EPSG:4326'" in message
+
+
 def test_time_range_outside_the_item_gives_empty_time(store, api_emulator):
     data_id = api_emulator.item_data_id(api_emulator.data.scenes[0].item_id)
     dataset = store.open_data(

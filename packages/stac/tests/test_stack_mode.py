@@ -208,16 +208,46 @@ def test_apply_scaling_false_gives_stored_integers(store):
     np.testing.assert_array_equal(values[valid], expected[valid])
 
 
-def test_no_items_give_an_empty_time_axis(store):
-    cube = store.open_data(
-        "sentinel-2-l2a",
-        variable_names=["B02"],
-        bbox=BOUNDARY_BOX,
-        crs="EPSG:4326",
-        spatial_res=0.002,
-        time_range=["2020-01-01", "2020-01-31"],
-    )
+def test_no_items_give_an_empty_time_axis_with_a_warning(store):
+    with pytest.warns(UserWarning, match="no item of collection 'sentinel-2-l2a' matches") as w:
+        cube = store.open_data(
+            "sentinel-2-l2a",
+            variable_names=["B02"],
+            bbox=BOUNDARY_BOX,
+            crs="EPSG:4326",
+            spatial_res=0.002,
+            time_range=["2020-01-01", "2020-01-31"],
+        )
     assert cube.sizes["time"] == 0 and cube.sizes["lat"] > 0
+    assert "the collection covers bbox [" in str(w[0].message)
+
+
+def test_no_items_without_spatial_res_name_time_range_and_the_extent(store):
+    with pytest.raises(InvalidParameterError) as caught:
+        store.open_data(
+            "sentinel-2-l2a",
+            variable_names=["B02"],
+            bbox=BOUNDARY_BOX,
+            time_range=["2020-01-01", "2020-01-31"],
+        )
+    assert caught.value.parameter == "time_range"
+    message = str(caught.value)
+    assert "time_range 2020-01-01T00:00:00/2020-01-31T23:59:59.999999" in message
+    assert "spatial_res is needed" not in message and "the collection covers" in message
+
+
+def test_bbox_outside_the_collection_is_invalid_even_with_spatial_res(store):
+    with pytest.raises(InvalidParameterError) as caught:
+        store.open_data(
+            "sentinel-2-l2a",
+            variable_names=["B02"],
+            bbox=[100.0, -10.0, 100.1, -9.9],
+            crs="EPSG:4326",
+            spatial_res=0.002,
+            time_range=["2024-01-01", "2024-01-31"],
+        )
+    assert caught.value.parameter == "bbox"
+    assert "the collection covers bbox [11." in str(caught.value)
 
 
 def test_query_and_filter_select_items(store):

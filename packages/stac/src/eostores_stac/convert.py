@@ -107,7 +107,8 @@ def _same_grid(dataset: xr.Dataset, reference: tuple[np.ndarray, np.ndarray]) ->
     """Whether the dataset's x/y coordinates are those of ``reference``."""
     if "x" not in dataset.dims or "y" not in dataset.dims:
         return False
-    xs, ys = dataset["x"].values, dataset["y"].values
+    x_name = next(str(d) for d in dataset.dims if d == "x" or str(d).startswith("x_"))
+    xs, ys = dataset[x_name].values, dataset["y" + x_name[1:]].values
     if xs.shape != reference[0].shape or ys.shape != reference[1].shape:
         return False
     step = abs(float(xs[1] - xs[0])) if xs.size > 1 else 1.0
@@ -171,7 +172,15 @@ def item_dataset(
         result[name] = result[name].transpose("time", ...)
     native_crs = item.native_crs or _dataset_crs(result)
     if bbox is not None:
-        result = _select_bbox(result, item, bbox, crs or native_crs, native_crs, store_id)
+        selected = _select_bbox(result, item, bbox, crs or native_crs, native_crs, store_id)
+        if any(selected.sizes[d] == 0 for d in selected.dims if d != "time"):
+            raise InvalidParameterError(
+                _outside_message(result, bbox, crs, native_crs),
+                store_id=store_id,
+                data_id=item.data_id,
+                parameter="bbox",
+            )
+        result = selected
     if time_range is not None:
         result = result.sel(time=time_range.to_slice())
     result.attrs = _item_attrs(item, stac_url)
@@ -219,6 +228,35 @@ def _select_bbox(
         if y_name in dataset.dims:
             selection[y_name] = _slice(dataset[y_name].values, own[1], own[3])
     return dataset.sel(selection)
+
+
+def _outside_message(
+    dataset: xr.Dataset, bbox: Sequence[float], crs: str | None, native_crs: str
+) -> str:
+    """Why ``bbox`` selects nothing: the item's extent in the CRS of bbox, and a hint when a
+    longitude/latitude box was read in the item's own projected CRS."""
+    bbox_crs = crs or native_crs
+    x_name = next(str(d) for d in dataset.dims if d == "x" or str(d).startswith("x_"))
+    xs, ys = dataset[x_name].values, dataset["y" + x_name[1:]].values
+    native = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+    extent = [round(v, 6) for v in transform_bbox(native, native_crs, bbox_crs)]
+    message = (
+        f"bbox {list(bbox)} in {bbox_crs} does not overlap the item, whose extent in "
+        f"{bbox_crs} is {extent}"
+    )
+    lonlat_like = -180 <= bbox[0] <= bbox[2] <= 180 and -90 <= bbox[1] <= bbox[3] <= 90
+    if crs is None and lonlat_like and not _is_geographic(native_crs):
+        message += (
+            f" (bbox is read in the item's own CRS {native_crs} unless crs is given; "
+            "for longitude/latitude pass crs='EPSG:4326')"
+        )
+    return message
+
+
+def _is_geographic(crs: str) -> bool:
+    from pyproj import CRS
+
+    return bool(CRS.from_user_input(crs).is_geographic)
 
 
 def _slice(values: np.ndarray, low: float, high: float) -> slice:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ from .catalog import StacCatalog
 from .config import DEFAULT_CUBE_TILE
 from .convert import axis_attrs, cube_attrs, transform_bbox
 from .reader import AssetReaderDriver
-from .records import Asset, Grid, Item
+from .records import Asset, Grid, Item, parse_time
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -165,6 +166,8 @@ def open_cube(catalog: StacCatalog, collection_id: str, params: Mapping[str, Any
     _check_resampling(params.get("resampling"), names, context)
     load_names = names or list(variables)[:1]
     items = find_cube_items(catalog, collection_id, params, load_names)
+    if not items:
+        _no_items(catalog, collection_id, params, context)
     items = complete_grids(items, load_names, catalog)
     resolution = params.get("spatial_res") or default_resolution(items, load_names, params["crs"])
     scaled = params.get("apply_scaling", True)
@@ -200,6 +203,60 @@ def find_cube_items(
     )
     items = [item for item in found if any(name in item.assets for name in names)]
     return sorted(items, key=lambda i: (i.time or _EPOCH, i.id))
+
+
+def _no_items(
+    catalog: StacCatalog, collection_id: str, params: Mapping[str, Any], context: Mapping[str, Any]
+) -> None:
+    """No item matched: an InvalidParameterError naming what to change and where the
+    collection has data; a warning only when spatial_res is given and the boxes overlap
+    (an empty time axis on the requested grid is then a legitimate answer)."""
+    collection = catalog.collection(collection_id)
+    crs = params["crs"]
+    bbox = [float(v) for v in params["bbox"]]
+    time_range = params["time_range"]
+    wanted = f"bbox {bbox} in {crs}, time_range {_period(time_range.start, time_range.end)}"
+    if params.get("query") or params.get("filter"):
+        wanted += " and the query/filter"
+    covers = []
+    overlap = True
+    if collection.bbox is not None:
+        extent = [round(v, 6) for v in transform_bbox(collection.bbox, "EPSG:4326", crs)]
+        covers.append(f"bbox {extent} in {crs}")
+        lonlat = transform_bbox(bbox, crs, "EPSG:4326")
+        west, south, east, north = collection.bbox
+        overlap = (
+            lonlat[0] <= east and west <= lonlat[2] and lonlat[1] <= north and south <= lonlat[3]
+        )
+    in_time = True
+    if collection.interval is not None:
+        covers.append(f"time {_period(*collection.interval)}")
+        first, last = (parse_time(value) for value in collection.interval)
+        in_time = (time_range.end is None or first is None or first <= time_range.end) and (
+            time_range.start is None or last is None or time_range.start <= last
+        )
+    message = f"no item of collection {collection_id!r} matches {wanted}"
+    if covers:
+        message += f"; the collection covers {' and '.join(covers)}"
+    if overlap and params.get("spatial_res") is not None:
+        warnings.warn(f"{message}; the cube has an empty time axis", UserWarning, stacklevel=4)
+        return
+    if not overlap:
+        parameter = "bbox"
+    elif not in_time or not (params.get("query") or params.get("filter")):
+        parameter = "time_range"
+    else:
+        parameter = "filter" if params.get("filter") else "query"
+    raise InvalidParameterError(message, parameter=parameter, **context)
+
+
+def _period(start: Any, end: Any) -> str:
+    def text(value: Any) -> str:
+        if value is None:
+            return ".."
+        return value.isoformat() if isinstance(value, datetime) else str(value)
+
+    return f"{text(start)}/{text(end)}"
 
 
 def complete_grids(items: list[Item], names: Sequence[str], catalog: StacCatalog) -> list[Item]:
