@@ -136,3 +136,18 @@ def test_conda_names_of_requirements():
         "s3fs",
         "rioxarray",
     }
+
+
+def test_run_suites_fails_a_suite_that_leaves_an_aiohttp_session_open(tmp_path, capsys):
+    (tmp_path / "test_leaks.py").write_text(
+        "import asyncio, aiohttp\n"
+        "SESSIONS = []\n"
+        "def test_opens_a_session():\n"
+        "    async def make():\n"
+        "        SESSIONS.append(aiohttp.ClientSession())\n"
+        "    asyncio.run(make())\n"
+    )
+    code = run_suites.main([str(tmp_path / "test_leaks.py"), "--", "-p", "no:cacheprovider"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "1 passed" in out and "unclosed aiohttp session(s) or connector(s) reported" in out

@@ -3,7 +3,9 @@
 ``python tools/run_suites.py [--jobs N] SUITE... [-- PYTEST ARGS]`` runs ``pytest SUITE``
 for each suite in its own process (at most N at once), prints each suite's output when it
 has finished (so that outputs never interleave), then one line per suite, and exits 1 if
-any suite failed: a failing suite never hides the results of the others. A suite written
+any suite failed: a failing suite never hides the results of the others. A suite whose
+output reports an unclosed aiohttp session or connector (during the tests or at exit) has
+failed too: an open session is a leak, whichever test left it. A suite written
 ``PYTHON::SUITE`` runs with that interpreter (an environment of its own) instead of this one.
 """
 
@@ -17,6 +19,9 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+#: What aiohttp prints (as a ResourceWarning or through asyncio's handler) for a leak.
+UNCLOSED = re.compile(r"Unclosed (?:client session|connector)")
 
 
 @dataclass
@@ -53,7 +58,12 @@ def run_suite(suite: str, pytest_args: list[str]) -> SuiteResult:
     seconds = time.monotonic() - start
     print(f"\n===== {path} (exit {process.returncode}, {seconds:.0f} s) =====", flush=True)
     print(process.stdout, flush=True)
-    return SuiteResult(suite, process.returncode, seconds, _summary(process.stdout))
+    returncode, summary = process.returncode, _summary(process.stdout)
+    leaks = len(UNCLOSED.findall(process.stdout))
+    if leaks:
+        returncode = returncode or 1
+        summary += f"; {leaks} unclosed aiohttp session(s) or connector(s) reported"
+    return SuiteResult(suite, returncode, seconds, summary)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import posixpath
-import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +11,7 @@ from ..errors import InvalidParameterError
 from ..paths import check_data_id
 from ..store import DataStore
 from .errors import translate_errors
+from .zarr import close_sessions_with
 
 if TYPE_CHECKING:
     from ..descriptor import DataDescriptor
@@ -189,7 +187,7 @@ class ReferenceDataStore(DataStore):
         remote = {**options.get("remote_options", {}), "asynchronous": True}
         options["remote_options"] = {**remote, "skip_instance_cache": True}
         fs = fsspec.filesystem("reference", asynchronous=True, skip_instance_cache=True, **options)
-        weakref.finalize(fs, _close_sessions, list(fs.fss.values()))
+        close_sessions_with(fs, list(fs.fss.values()))
         return fs
 
     def open_data(
@@ -217,25 +215,6 @@ class ReferenceDataStore(DataStore):
             fs = self._filesystem(ref)
             dataset = get_handler("zarr").open(fs, "", "dataset", params)
             return apply_common_params(dataset, params, store_id=self.store_id, data_id=data_id)
-
-
-def _close_sessions(filesystems: list[Any]) -> None:
-    """Close the sessions of asynchronous filesystems on zarr's event loop, where zarr
-    opened them."""
-    from zarr.core.sync import sync
-
-    async def close_all() -> None:
-        for fs in filesystems:
-            if not getattr(fs, "asynchronous", False) or not hasattr(fs, "set_session"):
-                continue
-            with contextlib.suppress(Exception):
-                session = await fs.set_session()
-                closed = session.close()
-                if inspect.isawaitable(closed):
-                    await closed
-
-    with contextlib.suppress(Exception):  # e.g. at exit, after zarr stopped its loop
-        sync(close_all())
 
 
 def _default_data_id(ref_path: str) -> str:

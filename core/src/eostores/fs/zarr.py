@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
+import importlib
+import inspect
+import threading
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,12 +24,96 @@ if TYPE_CHECKING:
 
 
 def zarr_store(fs: AbstractFileSystem, path: str, *, read_only: bool = True) -> Any:
-    """A zarr store for ``path`` on ``fs``: a LocalStore for local files, else fsspec."""
+    """A zarr store for ``path`` on ``fs``: a LocalStore for local files, else fsspec.
+
+    zarr reads through an asynchronous filesystem on its own event loop. For a synchronous
+    instance of an asynchronous filesystem (s3fs, adlfs, ...) the store gets an asynchronous
+    copy of its own, whose sessions are closed when the store is no longer used (or at
+    exit), where zarr would leave them open.
+    """
     from zarr.storage import FsspecStore, LocalStore
 
     if is_local(fs):
         return LocalStore(path, read_only=read_only)
-    return FsspecStore.from_mapper(fs.get_mapper(path), read_only=read_only)
+    if not fs.async_impl or fs.asynchronous:
+        return FsspecStore.from_mapper(fs.get_mapper(path), read_only=read_only)
+    options = {**fs.storage_options, "asynchronous": True, "skip_instance_cache": True}
+    store_class = _session_closing_store_class()
+    store = store_class(type(fs)(**options), path=fs.get_mapper(path).root, read_only=read_only)
+    store.source = (fs, path)
+    close_sessions_with(store, [store.fs])
+    return store
+
+
+def _rebuilt_store(fs: AbstractFileSystem, path: str, read_only: bool) -> Any:
+    return zarr_store(fs, path, read_only=read_only)
+
+
+@functools.cache
+def _session_closing_store_class() -> type:
+    from zarr.storage import FsspecStore
+
+    class SessionClosingFsspecStore(FsspecStore):
+        """An FsspecStore over an asynchronous copy of a synchronous filesystem; pickled and
+        copied as the recipe that makes it, so that every copy closes its own sessions."""
+
+        source: tuple[Any, str]
+
+        def __reduce__(self) -> tuple[Any, ...]:
+            return _rebuilt_store, (*self.source, self.read_only)
+
+        def with_read_only(self, read_only: bool = False) -> Any:
+            return zarr_store(*self.source, read_only=read_only)
+
+    return SessionClosingFsspecStore
+
+
+_closers: set[weakref.finalize] = set()
+_closers_lock = threading.Lock()
+_exit_handler_registered = False
+
+
+def close_sessions_with(owner: Any, filesystems: list[Any]) -> None:
+    """Close the sessions of the asynchronous ``filesystems`` on zarr's event loop (where
+    zarr opened them) once ``owner`` is collected, or at exit while that loop still runs."""
+    global _exit_handler_registered
+
+    # zarr's exit handler stops its loop: ours, registered after it, runs before it.
+    importlib.import_module("zarr.core.sync")
+    with _closers_lock:
+        if not _exit_handler_registered:
+            atexit.register(_close_all_sessions)
+            _exit_handler_registered = True
+        for closer in [c for c in _closers if not c.alive]:
+            _closers.discard(closer)
+        _closers.add(weakref.finalize(owner, _close_sessions, filesystems))
+
+
+def _close_all_sessions() -> None:
+    with _closers_lock:
+        pending = list(_closers)
+    for closer in pending:
+        closer()
+
+
+def _close_sessions(filesystems: list[Any]) -> None:
+    from zarr.core.sync import sync
+
+    async def close_all() -> None:
+        for fs in filesystems:
+            if not getattr(fs, "asynchronous", False):
+                continue
+            with contextlib.suppress(Exception):
+                if hasattr(fs, "set_session"):  # s3fs, HTTPFileSystem
+                    client = await fs.set_session()
+                else:  # adlfs
+                    client = getattr(fs, "service_client", None)
+                closed = client.close() if client is not None else None
+                if inspect.isawaitable(closed):
+                    await closed
+
+    with contextlib.suppress(Exception):  # e.g. zarr's loop already stopped
+        sync(close_all(), timeout=5)
 
 
 #: The keys of a zarr group's metadata: format 3, then format 2 (consolidated or not).

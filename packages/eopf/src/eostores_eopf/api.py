@@ -193,19 +193,18 @@ def product_key_url(product_href: str, path: str) -> str:
 
 
 def _zarr_store(settings: EopfSettings, href: str) -> Any:
-    from zarr.storage import FsspecStore
+    from eostores.fs.zarr import zarr_store
 
     scheme = urlsplit(href).scheme.lower()
     if scheme in _S3:
         import s3fs
 
         options = {"anon": True, **dict(settings.storage_options)}
-        fs = s3fs.S3FileSystem(asynchronous=True, **options)
-        return FsspecStore(fs, path=href.split("://", 1)[1], read_only=True)
+        fs = s3fs.S3FileSystem(skip_instance_cache=True, **options)
+        return zarr_store(fs, href.split("://", 1)[1])
     from eostores.rangefs import RangeFileSystem
 
-    fs = RangeFileSystem(session=session_for(settings))
-    return FsspecStore.from_mapper(fs.get_mapper(href), read_only=True)
+    return zarr_store(RangeFileSystem(session=session_for(settings)), href)
 
 
 def open_product(settings: EopfSettings, href: str, *, item_id: str | None = None) -> xr.DataTree:
