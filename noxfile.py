@@ -59,7 +59,6 @@ def tests(session: nox.Session) -> None:
         *suites,
         "--",
         *_pytest_args(session),
-        "--ignore=core/tests/ui",
     )
 
 
@@ -127,7 +126,8 @@ def lint(session: nox.Session) -> None:
     path, not installed.
     """
     session.install("ruff>=0.6", "import-linter>=2.1")
-    sources = ["core/src", *(str(p.relative_to(ROOT) / "src") for p in PACKAGES)]
+    projects = [*sorted(ROOT.glob("apps/*/src")), *(p / "src" for p in PACKAGES)]
+    sources = ["core/src", *(str(p.relative_to(ROOT)) for p in projects)]
     env = {"PYTHONPATH": os.pathsep.join(sources)}
     checks = [
         ("ruff", "check", "."),
@@ -215,9 +215,10 @@ def bench(session: nox.Session) -> None:
 
 
 def recipe_files() -> list[Path]:
-    """The conda recipes: the core's and every store package's."""
+    """The conda recipes: the core's, the applications' and every store package's."""
     core = ROOT / "core" / "recipe" / "recipe.yaml"
-    return [core, *sorted(ROOT.glob("packages/*/recipe/recipe.yaml"))]
+    apps = sorted(ROOT.glob("apps/*/recipe/recipe.yaml"))
+    return [core, *apps, *sorted(ROOT.glob("packages/*/recipe/recipe.yaml"))]
 
 
 @nox.session(python=PYTHON)
@@ -238,8 +239,8 @@ CHROMIUM = "/usr/bin/chromium"
 
 @nox.session(python=PYTHON)
 def ui(session: nox.Session) -> None:
-    """The web application (core/tests/ui) in headless Chromium, with the cds and stac
-    stores against their emulators; screenshots and timings are kept as artefacts."""
+    """The web application (apps/ui) in headless Chromium, with the cds and stac stores
+    against their emulators; screenshots and timings are kept as artefacts."""
     if not Path(CHROMIUM).exists():
         session.run(
             "sh",
@@ -250,17 +251,18 @@ def ui(session: nox.Session) -> None:
         )
     session.install(
         "-e",
-        "core[test,ui]",
+        "core[test]",
+        "-e",
+        "apps/ui[test]",
         "-e",
         "packages/cds[test]",
         "-e",
         "packages/stac[test]",
-        "playwright>=1.45",
     )
     _isolate_caches(session)
     artefacts = Path(session.create_tmp()).resolve() / "ui-artefacts"
     session.env["EOSTORES_UI_ARTEFACTS"] = os.environ.get("EOSTORES_UI_ARTEFACTS", str(artefacts))
     session.env["EOSTORES_UI_CHROMIUM"] = CHROMIUM
     session.env["EOSTORES_UI_REQUIRE_BROWSER"] = "1"
-    session.run("pytest", "core/tests/ui", *_pytest_args(session))
+    session.run("pytest", "apps/ui/tests", *_pytest_args(session))
     session.log(f"screenshots and timings: {session.env['EOSTORES_UI_ARTEFACTS']}")

@@ -32,6 +32,11 @@ def store_packages(root: Path) -> list[Path]:
     return sorted(p for p in root.glob("packages/*/src/eostores_*") if p.is_dir())
 
 
+def applications(root: Path) -> list[Path]:
+    """The import packages ``apps/*/src/eostores_*`` (applications over the registry)."""
+    return sorted(p for p in root.glob("apps/*/src/eostores_*") if p.is_dir())
+
+
 def declared_store_imports(root: Path) -> list[str]:
     """``"eostores_a.** -> eostores_b.**"`` for every store package ``a`` whose distribution
     depends on the store package ``b`` (the one way store packages may import each other)."""
@@ -81,8 +86,9 @@ def private_import_problems(path: Path, root: Path) -> Iterator[str]:
 
 
 def source_files(root: Path) -> list[Path]:
-    """The Python files of the core's and the store packages' sources."""
-    trees = [root / "core" / "src", *(p.parent for p in store_packages(root))]
+    """The Python files of the core's, the applications' and the store packages' sources."""
+    packages = [*applications(root), *store_packages(root)]
+    trees = [root / "core" / "src", *(p.parent for p in packages)]
     return sorted(f for tree in trees if tree.is_dir() for f in tree.rglob("*.py"))
 
 
@@ -119,11 +125,12 @@ def contracts_toml(root: Path) -> str:
     every_child = _toml_list([f"{name}.*" for name in tested])
     every_testing = _toml_list([f"{name}.testing" for name in tested])
     declared = _toml_list(declared_store_imports(root))
+    apps = [p.name for p in applications(root) if (p / "__init__.py").is_file()]
     return f"""{CONTRACTS_BEGIN}
 # Checked by `lint-imports` in the nox `lint` session (docs/developing.md); written by
-# `python tools/check_anatomy.py --write-contracts` for the packages under packages/.
+# `python tools/check_anatomy.py --write-contracts` for the packages under apps/ and packages/.
 [tool.importlinter]
-root_packages = {_toml_list(["eostores", *packages])}
+root_packages = {_toml_list(["eostores", *apps, *packages])}
 exclude_type_checking_imports = true
 
 [[tool.importlinter.contracts]]
@@ -139,10 +146,23 @@ type = "acyclic_siblings"
 ancestors = {every}
 
 [[tool.importlinter.contracts]]
+id = "apps-acyclic"
+name = "No application has import cycles"
+type = "acyclic_siblings"
+ancestors = {_toml_list(apps)}
+
+[[tool.importlinter.contracts]]
 id = "core-without-stores"
-name = "The core imports no store package"
+name = "The core imports no store package and no application"
 type = "forbidden"
 source_modules = ["eostores"]
+forbidden_modules = {_toml_list([*apps, *packages])}
+
+[[tool.importlinter.contracts]]
+id = "apps-through-registry"
+name = "Applications reach the stores through the registry only"
+type = "forbidden"
+source_modules = {_toml_list(apps)}
 forbidden_modules = {every}
 
 [[tool.importlinter.contracts]]

@@ -1,11 +1,11 @@
-"""The conda recipes (rattler-build format) of the core and the store packages.
+"""The conda recipes (rattler-build format) of the core, the applications and the store packages.
 
 ``python tools/recipes.py render [--release] RECIPE...`` renders each recipe with
 py-rattler-build (offline: no channel is contacted) and checks it against its
 distribution: package name and version, the source (the sdist of the GitHub release of the
 tag ``<short name>-v<version>``, with a sha256), and run requirements covering every
 dependency of the ``pyproject.toml``. ``--release`` also requires the sha256 to be filled.
-Store packages without a recipe are reported too.
+Store packages and applications without a recipe are reported too.
 
 ``python tools/recipes.py fill RECIPE SDIST`` writes the sha256 of the built ``SDIST`` into
 the recipe's ``sdist_sha256`` (the release workflow does this) after checking that the
@@ -125,10 +125,11 @@ def recipe_problems(recipe: Path, release: bool = False) -> list[str]:
 
 
 def missing_recipes(root: Path = ROOT) -> list[str]:
-    """Store packages without a recipe."""
+    """Store packages and applications without a recipe."""
+    projects = [*root.glob("apps/*/pyproject.toml"), *root.glob("packages/*/pyproject.toml")]
     return [
         f"{package.relative_to(root)}: no recipe/recipe.yaml"
-        for package in sorted(p.parent for p in root.glob("packages/*/pyproject.toml"))
+        for package in sorted(p.parent for p in projects)
         if not (package / "recipe" / "recipe.yaml").is_file()
     ]
 

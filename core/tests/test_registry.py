@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -233,3 +234,49 @@ def test_accessors_are_created_for_their_accessor_id(tmp_path, cube):
     assert writer.write_data(cube, "c.zarr") == "c.zarr"
     opener = new_data_opener("dataset:zarr:memory", root=f"/accessor-{tmp_path.name}")
     assert opener.open_data("c.zarr").sst.shape == cube.sst.shape
+
+
+def test_cli_runs_commands_of_other_distributions_with_their_own_arguments(tmp_path):
+    site = tmp_path / "site"
+    _distribution(
+        site,
+        "hello_command",
+        """
+        [eostores.commands]
+        hello = hello_command:main
+        """,
+        {
+            "hello_command": """
+            import json
+            def main(argv):
+                print(json.dumps(argv))
+                return 3 if "--fail" in argv else 0
+            """
+        },
+    )
+
+    def cli(*argv):
+        return subprocess.run(
+            [sys.executable, "-m", "eostores.cli", *argv],
+            env={**os.environ, "PYTHONPATH": str(site)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    listed = cli("--help")
+    assert "hello" in listed.stdout and "hello_command test plugin" in listed.stdout
+    done = cli("hello", "--help", "-x", "1", "data")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["--help", "-x", "1", "data"]
+    assert cli("--json", "hello", "--fail").returncode == 1
+
+
+def test_a_known_command_that_is_not_installed_names_its_pip_install(monkeypatch, capsys):
+    from eostores import cli, registry
+
+    monkeypatch.setattr(registry, "find_command_extensions", lambda predicate=None: [])
+    assert cli.main(["ui", "--port", "0"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: the command 'ui' is not installed: pip install 'eostores[ui]'"
+    )

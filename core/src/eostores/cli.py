@@ -15,7 +15,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -357,16 +357,26 @@ def cmd_emulate(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_ui(args: argparse.Namespace) -> None:
-    from .ui import serve
+#: Commands of other distributions that the CLI names even when they are not installed.
+OPTIONAL_COMMANDS = {
+    "ui": ("serve the web application in a browser", "eostores[ui]"),
+}
 
-    serve(
-        args.host,
-        args.port,
-        open_browser=not args.no_browser,
-        token=args.token,
-        output_dir=args.output_dir,
-    )
+
+def _run_plugin_command(extension: Any) -> Callable[[argparse.Namespace], None]:
+    def run(args: argparse.Namespace) -> None:
+        status = extension.load()(args.arguments)
+        if status:
+            raise _Failed
+
+    return run
+
+
+def _not_installed(name: str, extra: str) -> Callable[[argparse.Namespace], None]:
+    def refuse(args: argparse.Namespace) -> None:
+        raise DataStoreError(f"the command {name!r} is not installed: pip install {extra!r}")
+
+    return refuse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -462,15 +472,20 @@ def build_parser() -> argparse.ArgumentParser:
         help='fault profile, e.g. \'{"error_rate": 0.2, "error_statuses": [503]}\'',
     )
     emulate.set_defaults(handler=cmd_emulate)
-    ui = command("ui", "serve the web application in a browser (pip install eostores[ui])")
-    ui.add_argument(
-        "--host", default="127.0.0.1", help="interface; any but 127.0.0.1 requires a token"
-    )
-    ui.add_argument("--port", type=int, default=8000)
-    ui.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
-    ui.add_argument("--token", help="token required in the URL off 127.0.0.1 (default: random)")
-    ui.add_argument("--output-dir", help="where Download writes (default: the current folder)")
-    ui.set_defaults(handler=cmd_ui)
+    from .registry import find_command_extensions
+
+    installed = {extension.name: extension for extension in find_command_extensions()}
+    for name in sorted({*installed, *OPTIONAL_COMMANDS}):
+        summary, extra = OPTIONAL_COMMANDS.get(name, (None, None))
+        extension = installed.get(name)
+        if extension is not None:
+            summary = summary or extension.description or f"from {extension.package}"
+            handler = _run_plugin_command(extension)
+        else:
+            summary = f"{summary} (pip install {extra})"
+            handler = _not_installed(name, str(extra))
+        plugin = commands.add_parser(name, help=summary, add_help=False)
+        plugin.set_defaults(handler=handler, plugin_command=True, debug=False)
     return parser
 
 
@@ -505,7 +520,14 @@ class _WarningLines(logging.Handler):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, _ = parser.parse_known_args(argv)
+    if getattr(args, "plugin_command", False):  # its arguments are its own, options included
+        position = next(i for i, arg in enumerate(argv) if not arg.startswith("-"))
+        args.arguments = argv[position + 1 :]
+    else:
+        args = parser.parse_args(argv)
     _configure_logging(args.debug)
     try:
         args.handler(args)

@@ -1,4 +1,4 @@
-"""Plugin registry: stores, openers, writers, formats, emulators and demos.
+"""Plugin registry: stores, openers, writers, formats, emulators, demos and CLI commands.
 
 Everything is declared as an entry point, the core's own components included (in the
 core's ``pyproject.toml``), and read here only. Listing reads entry point metadata; a
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Extension",
     "check_requirements",
+    "find_command_extensions",
     "find_data_opener_extensions",
     "find_data_store_extensions",
     "find_data_writer_extensions",
@@ -59,6 +60,7 @@ WRITERS_GROUP = "eostores.writers"
 EMULATORS_GROUP = "eostores.emulators"
 DEMOS_GROUP = "eostores.demos"
 FORMATS_GROUP = "eostores.formats"
+COMMANDS_GROUP = "eostores.commands"
 
 
 @dataclass
@@ -287,6 +289,7 @@ _KIND = {
     EMULATORS_GROUP: "emulator",
     DEMOS_GROUP: "demo",
     FORMATS_GROUP: "data format",
+    COMMANDS_GROUP: "command",
 }
 
 
@@ -505,3 +508,11 @@ def find_demo_extensions(
 ) -> list[Extension]:
     """The registered demos: functions ``demo(say)`` run by ``eostores demo``."""
     return sorted(_find(DEMOS_GROUP, predicate), key=lambda e: e.name)
+
+
+def find_command_extensions(
+    predicate: Callable[[Extension], bool] | None = None,
+) -> list[Extension]:
+    """The registered commands of the ``eostores`` CLI: ``main(argv) -> int`` functions that
+    get the arguments after the command name (e.g. ``ui`` from eostores-ui)."""
+    return sorted(_find(COMMANDS_GROUP, predicate), key=lambda e: e.name)

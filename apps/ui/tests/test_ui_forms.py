@@ -6,6 +6,8 @@ import itertools
 from typing import Any
 
 import pytest
+from eostores_ui.forms import COMMON_LABELS, COMMON_ORDER, KINDS, Field, Form, build_form
+from eostores_ui.values import read_form
 
 from eostores.credentials import is_secret_name
 from eostores.errors import InvalidParameterError
@@ -33,8 +35,6 @@ from eostores.schema import (
     time_range_schema,
     variable_names_schema,
 )
-from eostores.ui.forms import COMMON_LABELS, COMMON_ORDER, KINDS, Field, Form, build_form
-from eostores.ui.values import read_form
 
 
 def form_of(**properties: Any) -> Form:

@@ -6,7 +6,8 @@ the same, and download the result as NetCDF or Zarr. The forms are generated fro
 ``get_data_store_params_schema`` and ``get_open_data_params_schema`` after the store
 conventions; every script, style and icon is served by this package (it works offline).
 
-Nothing in ``eostores`` imports this package: it is loaded by the ``ui`` command only.
+``eostores`` imports nothing of this package: its CLI finds :func:`main` through the
+``eostores.commands`` entry point ``ui``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-__all__ = ["build_parser", "main", "serve"]
+from .__about__ import __version__
+
+__all__ = ["__version__", "build_parser", "main", "serve"]
 
 
 def serve(

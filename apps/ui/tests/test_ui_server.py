@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import requests
 import xarray as xr
+from eostores_ui import main
+from eostores_ui.server import TOKEN_HEADER, UiServer
 
 from eostores.errors import InvalidParameterError
 from eostores.registry import list_data_store_ids, new_data_store
-from eostores.ui import main
-from eostores.ui.server import TOKEN_HEADER, UiServer
 
 WAIT_S = 60
 
@@ -126,7 +126,7 @@ def test_the_token_never_reaches_the_log(ui_server, caplog):
 
 def test_every_asset_is_served_by_the_package():
     """Nothing is loaded from elsewhere: no URL but the SVG namespace in the assets."""
-    static = resources.files("eostores.ui").joinpath("static")
+    static = resources.files("eostores_ui").joinpath("static")
     names = [entry.name for entry in static.iterdir()]
     assert {"index.html", "app.js", "app.css", "icon.svg"} <= set(names)
     for name in names:
@@ -302,9 +302,9 @@ def test_importing_eostores_leaves_the_ui_alone():
     code = (
         "import sys, eostores; eostores.list_data_store_ids(); "
         "import eostores.cli; "
-        "assert not any(m.startswith('eostores.ui') for m in sys.modules), 'ui imported'; "
-        "import eostores.ui; "
-        "assert 'numpy' not in sys.modules and 'eostores.ui.server' not in sys.modules"
+        "assert not any(m.startswith('eostores_ui') for m in sys.modules), 'ui imported'; "
+        "import eostores_ui; "
+        "assert 'numpy' not in sys.modules and 'eostores_ui.server' not in sys.modules"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -322,7 +322,7 @@ def test_main_reports_a_busy_port_and_a_refused_empty_token(capsys):
 
 
 def test_main_serves_until_interrupted(capsys, monkeypatch, tmp_path):
-    from eostores.ui import server as server_module
+    from eostores_ui import server as server_module
 
     served = []
 
@@ -340,3 +340,15 @@ def test_main_serves_until_interrupted(capsys, monkeypatch, tmp_path):
     printed = capsys.readouterr().out
     assert "serving on http://127.0.0.1:" in printed
     assert f"downloads are written to {tmp_path}" in printed
+
+
+def test_the_eostores_cli_runs_the_ui_command_through_its_entry_point():
+    done = subprocess.run(
+        [sys.executable, "-m", "eostores.cli", "ui", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: eostores ui")
+    assert "--no-browser" in done.stdout and "--output-dir" in done.stdout

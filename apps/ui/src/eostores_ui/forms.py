@@ -5,7 +5,7 @@
 a fixed order, with friendly labels and tooltips, then the other properties in schema
 order. Every field knows its control (``kind``), its label (the title, else the key), its
 tooltip (the description), placeholder (the first example), pre-filled default and limits.
-Reading submitted values back into parameters is :mod:`eostores.ui.values`.
+Reading submitted values back into parameters is :mod:`eostores_ui.values`.
 """
 
 from __future__ import annotations

@@ -9,9 +9,8 @@ import zlib
 import numpy as np
 import pytest
 import xarray as xr
-
-from eostores.ui.quicklook import encode_png, make_quicklook, pick_variable
-from eostores.ui.snippet import python_snippet, secret_variable
+from eostores_ui.quicklook import encode_png, make_quicklook, pick_variable
+from eostores_ui.snippet import python_snippet, secret_variable
 
 
 def decode_png(data: bytes) -> np.ndarray:

@@ -67,7 +67,7 @@ def is_loopback(host: str) -> bool:
 def _static(name: str) -> bytes | None:
     if not re.fullmatch(r"[a-z0-9_-]+\.[a-z]+", name):
         return None
-    entry = resources.files("eostores.ui").joinpath("static", name)
+    entry = resources.files("eostores_ui").joinpath("static", name)
     return entry.read_bytes() if entry.is_file() else None
 
 

@@ -45,6 +45,14 @@ def _no_user_credentials(monkeypatch, tmp_path_factory) -> None:
 
 
 @pytest.fixture(scope="session")
+def cube():
+    """A small cube with values that are known functions of the coordinates."""
+    from eostores.demo import sample_cube
+
+    return sample_cube(days=6, resolution=10.0).load()
+
+
+@pytest.fixture(scope="session")
 def artefacts() -> Path:
     """Where screenshots and timings are saved (kept after the run)."""
     folder = os.environ.get("EOSTORES_UI_ARTEFACTS")
@@ -71,7 +79,7 @@ def record_timing(artefacts) -> Callable[[str, float], None]:
 @pytest.fixture
 def ui_server(tmp_path) -> Iterator[Callable[..., Any]]:
     """Start the application on a free port (``ui_server(**UiServer kwargs)``)."""
-    from eostores.ui.server import UiServer
+    from eostores_ui.server import UiServer
 
     started = []
 

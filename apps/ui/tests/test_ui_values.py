@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from eostores_ui.forms import build_form
+from eostores_ui.values import FormErrors, read_form
 
 from eostores.schema import (
     JsonArraySchema,
@@ -16,8 +18,6 @@ from eostores.schema import (
     time_range_schema,
     variable_names_schema,
 )
-from eostores.ui.forms import build_form
-from eostores.ui.values import FormErrors, read_form
 
 
 def form(common: bool = False, **properties):
