@@ -32,7 +32,7 @@ def _pytest_args(session: nox.Session) -> list[str]:
 
 def _isolate_caches(session: nox.Session) -> None:
     """Give the session a cache folder of its own (eostores and XDG caches)."""
-    tmp = Path(session.create_tmp())
+    tmp = Path(session.create_tmp()).resolve()  # absolute: examples run in other folders
     session.env["EOSTORES_CACHE_DIR"] = str(tmp / "eostores-cache")
     session.env["XDG_CACHE_HOME"] = str(tmp / "xdg-cache")
 

@@ -79,3 +79,4 @@ def test_demo_runs_every_installed_store(tmp_path):
         assert fixture not in result.stdout
     long = [line for line in result.stdout.splitlines() if len(line) > 400]
     assert not long, f"unreadably long demo lines: {[line[:80] for line in long]}"
+    assert "Unclosed" not in result.stderr, "the demo left an aiohttp session open"

@@ -21,7 +21,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -35,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from eostores.testing import EmulatorServer, Request, Response, route
+from eostores.testing import EmulatorServer, MotoServer, Request, Response, route
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
@@ -139,79 +138,13 @@ class S3Environment:
         }
 
 
-class MotoServer:
-    """moto's standalone server in a subprocess."""
-
-    #: Credentials of the administrative calls, made while signature checks are off.
-    admin = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        env = {
-            **os.environ,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            **{key.upper(): value for key, value in self.admin.items()},
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-p", str(self.port), "-H", HOST],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        try:
-            wait_for_port(self.port, self.process, "moto server")
-            self._post("/moto-api/reset")
-        except BaseException:
-            stop_process(self.process)
-            raise
-        self._clients: dict[str, Any] = {}
-
-    def _post(self, path: str, body: bytes = b"") -> None:
-        request = urllib.request.Request(
-            self.url + path, data=body, method="POST", headers={"Content-Type": "text/plain"}
-        )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    response.read()
-                return
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
-            import boto3
-
-            self._clients[service] = boto3.client(
-                service, endpoint_url=self.url, region_name="us-east-1", **self.admin
-            )
-        return self._clients[service]
-
-    def new_environment(self) -> S3Environment:
-        """Reset moto, create a user with a key and a bucket, then enforce signatures."""
-        self._post("/moto-api/reset-auth", b"inf")
-        self._post("/moto-api/reset")
-        iam = self.client("iam")
-        user = unique_name("user")
-        iam.create_user(UserName=user)
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-        }
-        iam.put_user_policy(UserName=user, PolicyName="all", PolicyDocument=json.dumps(policy))
-        key = iam.create_access_key(UserName=user)["AccessKey"]
-        bucket = unique_name("bucket")
-        self.client("s3").create_bucket(Bucket=bucket)
-        self._post("/moto-api/reset-auth", b"0")
-        return S3Environment(self.url, bucket, key["AccessKeyId"], key["SecretAccessKey"])
-
-    def stop(self) -> None:
-        stop_process(self.process)
+def new_s3_environment(server: MotoServer) -> S3Environment:
+    """Reset moto, create a user with a key and a bucket, then enforce signatures."""
+    server.reset()
+    bucket = unique_name("bucket")
+    server.client("s3").create_bucket(Bucket=bucket)
+    key, secret = server.new_user(unique_name("user"))
+    return S3Environment(server.endpoint_url, bucket, key, secret)
 
 
 def _isolate_aws_config(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
@@ -232,18 +165,15 @@ def _isolate_aws_config(monkeypatch: pytest.MonkeyPatch, directory: Path) -> Non
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
-    server = MotoServer()
-    try:
+    with MotoServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def s3_env(moto_server, monkeypatch, tmp_path) -> S3Environment:
     """A fresh S3 environment for one test, with the AWS configuration isolated."""
     _isolate_aws_config(monkeypatch, tmp_path)
-    return moto_server.new_environment()
+    return new_s3_environment(moto_server)
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +181,7 @@ def s3_module_env(moto_server, tmp_path_factory) -> Iterator[S3Environment]:
     """An S3 environment shared by the tests of a module."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         _isolate_aws_config(monkeypatch, tmp_path_factory.mktemp("aws"))
-        yield moto_server.new_environment()
+        yield new_s3_environment(moto_server)
 
 
 # --------------------------------------------------------------------------- HTTP

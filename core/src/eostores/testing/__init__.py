@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from eostores.testing.faults import FaultProfile, RequestRecord
     from eostores.testing.messages import Headers, Request, Response, route
+    from eostores.testing.moto import MotoServer
     from eostores.testing.process import EmulatorProcess
     from eostores.testing.runner import run_emulator
     from eostores.testing.server import EmulatorServer
@@ -21,6 +22,7 @@ __all__ = [
     "EmulatorServer",
     "FaultProfile",
     "Headers",
+    "MotoServer",
     "Request",
     "RequestRecord",
     "Response",
@@ -33,6 +35,7 @@ _LAZY = {
     "EmulatorServer": "eostores.testing.server",
     "FaultProfile": "eostores.testing.faults",
     "Headers": "eostores.testing.messages",
+    "MotoServer": "eostores.testing.moto",
     "Request": "eostores.testing.messages",
     "RequestRecord": "eostores.testing.faults",
     "Response": "eostores.testing.messages",

@@ -9,16 +9,12 @@ Needs ``moto[server]`` (in the package's ``test`` extra).
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 import numpy as np
+
+from eostores.fs.zarr import zarr_store
+from eostores.testing.moto import ADMIN_CREDENTIALS, MotoServer
 
 from .datasets import DATASETS, SampleDataset
 
@@ -29,7 +25,6 @@ ZARR_DATA_IDS = {
     "ESACCI-L4_GHRSST-SSTdepth-OSTIA-GLOB_CDR2.1-2000-01-fv01.0.zarr": (DATASETS[0].drs_id, 10),
     "ESACCI-OZONE-L3-NP-MERGED-KNMI-2003-2004-fv0002.zarr": (DATASETS[1].drs_id, 24),
 }
-_ADMIN = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 def zarr_copy(dataset: SampleDataset, count: int) -> Any:
@@ -62,14 +57,8 @@ def zarr_copy(dataset: SampleDataset, count: int) -> Any:
     return cube
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ZarrBucket:
-    """moto's S3 server in a subprocess with the bucket ``bucket`` filled; a context manager.
+    """The core's moto server with the public bucket ``bucket`` filled; a context manager.
 
     ``with_index=False`` leaves ``data_ids.json`` out, so that stores list the bucket.
     """
@@ -77,9 +66,7 @@ class ZarrBucket:
     def __init__(self, bucket: str = "esacci", with_index: bool = True):
         self.bucket = bucket
         self.with_index = with_index
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._process: subprocess.Popen | None = None
+        self._server: MotoServer | None = None
 
     def __enter__(self) -> ZarrBucket:
         return self.start()
@@ -87,61 +74,36 @@ class ZarrBucket:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "the bucket is not started"
+        return self._server.endpoint_url
+
     def start(self) -> ZarrBucket:
-        env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **_ADMIN}
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
+        self._server = MotoServer()
         try:
-            started = time.monotonic()
-            self._wait()
-            self.startup_s = time.monotonic() - started
             self._fill()
-            self.fill_s = time.monotonic() - started - self.startup_s
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     def store_params(self) -> dict[str, Any]:
         """``ccizarr`` store parameters pointing at this bucket."""
         return {"root": self.bucket, "storage_options": {"anon": True, "endpoint_url": self.url}}
-
-    def _wait(self, timeout: float = 60.0) -> None:
-        ends = time.monotonic() + timeout
-        while True:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                raise RuntimeError(f"moto server exited with code {self._process.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=5):
-                    return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if time.monotonic() > ends:
-                    raise RuntimeError("moto server did not start in time") from None
-                time.sleep(0.1)
 
     def admin_filesystem(self) -> Any:
         """An s3fs filesystem that writes public objects into the bucket (for tests)."""
         import s3fs
 
         return s3fs.S3FileSystem(
-            key=_ADMIN["AWS_ACCESS_KEY_ID"],
-            secret=_ADMIN["AWS_SECRET_ACCESS_KEY"],
+            key=ADMIN_CREDENTIALS["aws_access_key_id"],
+            secret=ADMIN_CREDENTIALS["aws_secret_access_key"],
             client_kwargs={"endpoint_url": self.url},
             s3_additional_kwargs={"ACL": "public-read"},
             skip_instance_cache=True,
@@ -153,8 +115,7 @@ class ZarrBucket:
         for data_id, (drs_id, count) in ZARR_DATA_IDS.items():
             dataset = next(d for d in DATASETS if d.drs_id == drs_id)
             cube = zarr_copy(dataset, count)
-            cube.to_zarr(
-                fs.get_mapper(f"{self.bucket}/{data_id}"), zarr_format=2, consolidated=True
-            )
+            store = zarr_store(fs, f"{self.bucket}/{data_id}", read_only=False)
+            cube.to_zarr(store, zarr_format=2, consolidated=True)
         if self.with_index:
             fs.pipe(f"{self.bucket}/data_ids.json", json.dumps(list(ZARR_DATA_IDS)).encode())

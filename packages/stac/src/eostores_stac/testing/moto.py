@@ -1,16 +1,13 @@
-"""A moto S3 server in a child process, and the upload of the sample data in CDSE's layout."""
+"""An S3 server (the core's moto server) with a reader's key, and the upload of the sample
+data in CDSE's layout."""
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from datetime import datetime
 from typing import Any
+
+from eostores.testing.moto import MotoServer as CoreMotoServer
 
 from .scenes import SampleData, Scene
 
@@ -24,89 +21,21 @@ def cdse_key(scene: Scene, relative_path: str) -> str:
     return f"Sentinel-2/MSI/L2A/{when:%Y/%m/%d}/{scene.item_id}.SAFE/{name}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class MotoServer(CoreMotoServer):
+    """moto's S3 server whose requests must be signed with :attr:`key` and :attr:`secret`
+    (the user ``eodata-reader``), so that wrong credentials fail as on AWS."""
 
+    def __init__(self, startup_timeout: float = 60.0):
+        super().__init__(startup_timeout)
+        try:
+            self.key, self.secret = self.new_user("eodata-reader")
+        except BaseException:
+            self.stop()
+            raise
 
-class MotoServer:
-    """A moto S3 server in a child process, with IAM authentication switched on.
-
-    The first IAM calls create a user with an access key (:attr:`key`, :attr:`secret`);
-    every later request must be signed with it, so wrong credentials fail as on AWS.
-    """
-
-    def __init__(self, port: int | None = None, startup_timeout: float = 60.0):
-        self.port = port or _free_port()
-        self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            env.pop(name, None)
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/", timeout=2):
-                    break
-            except OSError:
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("the moto server did not start") from None
-                time.sleep(0.1)
-        self.key, self.secret = self._create_user()
-
-    def _create_user(self) -> tuple[str, str]:
-        import boto3
-
-        iam = boto3.client(
-            "iam",
-            endpoint_url=self.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="bootstrap",
-            aws_secret_access_key="bootstrap",
-        )
-        iam.create_user(UserName="eodata-reader")
-        created = iam.create_access_key(UserName="eodata-reader")["AccessKey"]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-        }
-        iam.put_user_policy(
-            UserName="eodata-reader", PolicyName="all", PolicyDocument=json.dumps(policy)
-        )
-        return created["AccessKeyId"], created["SecretAccessKey"]
-
-    def client(self) -> Any:
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id=self.key,
-            aws_secret_access_key=self.secret,
-        )
-
-    def stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-
-    def __enter__(self) -> MotoServer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def client(self, service: str = "s3", key: str | None = None, secret: str | None = None) -> Any:
+        """A boto3 client signed with the reader's key unless another is given."""
+        return super().client(service, key or self.key, secret or self.secret)
 
 
 def upload_sample_data(data: SampleData, s3_client: Any, bucket: str = "eodata") -> int:
