@@ -35,7 +35,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -129,7 +129,7 @@ class HttpConfig:
     max_concurrency_per_host: int | None = None
     user_agent: str | None = None
     retry_after_unit: float = 1.0
-    endpoints: tuple[tuple[str, str], ...] = ()
+    endpoints: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "retry_statuses", tuple(int(s) for s in self.retry_statuses))
@@ -308,6 +308,7 @@ class _Call:
         self.ends, self.seconds = min(bounds) if bounds else (None, None)
         self.attempt = 1
         self.last_failure = "request failed"
+        self.unreachable = False  # the last attempt could not connect at all
 
     def remaining(self) -> float | None:
         return None if self.ends is None else self.ends - time.monotonic()
@@ -332,8 +333,10 @@ class _Call:
                 body = b""
             message = _message_of(body, response.headers, response.reason, response.status)
             self.last_failure = f"HTTP {response.status} ({message})"
+            self.unreachable = False
         elif error is not None:
             self.last_failure = f"{_what_failed(error)} ({_describe_exception(error)})"
+            self.unreachable = isinstance(_root_cause(error), NewConnectionError)
 
     def before_retry(self, wait: float) -> None:
         """Log the coming retry, or raise when its wait would pass the deadline."""
@@ -342,13 +345,12 @@ class _Call:
             raise self.timed_out(
                 f"{self.last_failure}; the next retry (in {wait:.1f} s) would pass the deadline"
             )
-        unreachable = self.last_failure.startswith("connection failed")
         logger.warning(
             "%s: %s; retry %d/%d in %.2f s",
             _where(self.method, self.url),
             redact_text(self.last_failure),
             self.attempt,
-            min(self.config.num_retries, 1) if unreachable else self.config.num_retries,
+            min(self.config.num_retries, 1) if self.unreachable else self.config.num_retries,
             wait,
         )
         self.attempt += 1
