@@ -6,6 +6,7 @@ import collections
 import concurrent.futures
 import multiprocessing
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -77,9 +78,16 @@ def test_a_failed_read_leaves_no_partial_cache_file(emulator, make_store, tmp_pa
     store = make_store(emulator, cache_path=str(cache), num_retries=1)
     cube = store.open_data(SM, **OPEN)
     emulator.faults = {"error_rate": 1.0, "error_statuses": [503], "paths": "/eodata/.*"}
+    # synchronously, so that no read of this failed compute is still in flight (and shared
+    # with the next compute, which would get its failure) when the faults stop
     with pytest.raises(ServiceError, match="503"):
-        cube.compute()
+        cube.compute(scheduler="synchronous")
     assert not [p for p in cache.rglob("*") if p.is_file() and p.name != ".lock"]
+    quiet_since, seen = time.monotonic(), len(emulator.request_log)
+    while time.monotonic() - quiet_since < 1.5:  # reads of the store's own threads settle
+        time.sleep(0.1)
+        if len(emulator.request_log) != seen:
+            quiet_since, seen = time.monotonic(), len(emulator.request_log)
     emulator.faults = None
     assert np.isfinite(cube.Soil_Moisture.values).any()
     assert list(cache.rglob("Soil_Moisture.npz"))
