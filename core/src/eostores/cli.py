@@ -485,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
             summary = f"{summary} (pip install {extra})"
             handler = _not_installed(name, str(extra))
         plugin = commands.add_parser(name, help=summary, add_help=False)
-        plugin.set_defaults(handler=handler, plugin_command=True, debug=False)
+        plugin.set_defaults(handler=handler, plugin_command=True)
     return parser
 
 

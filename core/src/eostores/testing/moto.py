@@ -25,9 +25,13 @@ _REGION = "us-east-1"
 
 
 class MotoServer:
-    """moto's S3 and IAM server on 127.0.0.1 in a child process; a context manager."""
+    """moto's S3 and IAM server on 127.0.0.1 in a child process; a context manager.
 
-    def __init__(self, startup_timeout: float = 60.0):
+    With ``user``, that user is created at start (:meth:`new_user`): its key is
+    :attr:`key`/:attr:`secret`, and :meth:`client` signs with it by default.
+    """
+
+    def __init__(self, startup_timeout: float = 60.0, user: str | None = None):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -45,8 +49,12 @@ class MotoServer:
             stderr=subprocess.DEVNULL,
             env=env,
         )
+        self.key: str | None = None
+        self.secret: str | None = None
         try:
             self._wait(startup_timeout)
+            if user is not None:
+                self.key, self.secret = self.new_user(user)
         except BaseException:
             self.stop()
             raise
@@ -75,7 +83,9 @@ class MotoServer:
             response.read()
 
     def client(self, service: str = "s3", key: str | None = None, secret: str | None = None) -> Any:
-        """A boto3 client of ``service`` (admin credentials unless a key is given)."""
+        """A boto3 client of ``service``, signed with ``key`` or else the user's key, or with
+        admin credentials if there is no user."""
+        key, secret = (key, secret) if key is not None else (self.key, self.secret)
         if key is None:
             return self._admin_client(service)
         return self._boto3_client(service, aws_access_key_id=key, aws_secret_access_key=secret)

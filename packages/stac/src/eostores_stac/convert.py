@@ -22,6 +22,7 @@ __all__ = [
     "apply_raster_extension",
     "axis_attrs",
     "crs_coordinate",
+    "crs_is_geographic",
     "item_dataset",
     "transform_bbox",
 ]
@@ -37,6 +38,19 @@ def transform_bbox(
         return (bbox[0], bbox[1], bbox[2], bbox[3])
     transformer = Transformer.from_crs(source, target, always_xy=True)
     return transformer.transform_bounds(*bbox, densify_pts=21)
+
+
+def crs_is_geographic(crs: str, **context: Any) -> bool:
+    """Whether ``crs`` is geographic; InvalidParameterError (with ``context``) if unknown."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return bool(CRS.from_user_input(crs).is_geographic)
+    except CRSError:
+        raise InvalidParameterError(
+            f"crs = {crs!r} is not a known coordinate reference system", parameter="crs", **context
+        ) from None
 
 
 def crs_coordinate(crs: str) -> xr.DataArray:
@@ -245,18 +259,12 @@ def _outside_message(
         f"{bbox_crs} is {extent}"
     )
     lonlat_like = -180 <= bbox[0] <= bbox[2] <= 180 and -90 <= bbox[1] <= bbox[3] <= 90
-    if crs is None and lonlat_like and not _is_geographic(native_crs):
+    if crs is None and lonlat_like and not crs_is_geographic(native_crs):
         message += (
             f" (bbox is read in the item's own CRS {native_crs} unless crs is given; "
             "for longitude/latitude pass crs='EPSG:4326')"
         )
     return message
-
-
-def _is_geographic(crs: str) -> bool:
-    from pyproj import CRS
-
-    return bool(CRS.from_user_input(crs).is_geographic)
 
 
 def _slice(values: np.ndarray, low: float, high: float) -> slice:

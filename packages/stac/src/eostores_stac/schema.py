@@ -36,6 +36,7 @@ from .config import (
     MOSAIC_RULES,
     RESAMPLING_METHODS,
 )
+from .convert import crs_is_geographic
 
 __all__ = [
     "check_filter",
@@ -351,17 +352,4 @@ def check_filter(value: Any, store_id: str | None = None, data_id: str | None = 
             store_id=store_id,
             data_id=data_id,
             parameter="filter",
-        ) from None
-
-
-def crs_is_geographic(crs: str, **context: Any) -> bool:
-    """Whether ``crs`` is geographic; InvalidParameterError (with ``context``) if unknown."""
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
-    try:
-        return bool(CRS.from_user_input(crs).is_geographic)
-    except CRSError:
-        raise InvalidParameterError(
-            f"crs = {crs!r} is not a known coordinate reference system", parameter="crs", **context
         ) from None

@@ -20,18 +20,13 @@ class MotoArchive(MotoServer):
     """An S3 server with the bucket ``eodata``; :meth:`upload` puts products into it."""
 
     def __init__(self, startup_timeout: float = 60.0):
-        super().__init__(startup_timeout)
+        super().__init__(startup_timeout, user="smos-reader")
         try:
-            self.key, self.secret = self.new_user("smos-reader")
             self.client().create_bucket(Bucket=BUCKET)
         except BaseException:
             self.stop()
             raise
         self.uploaded: set[str] = set()
-
-    def client(self, service: str = "s3", key: str | None = None, secret: str | None = None) -> Any:
-        """A boto3 client signed with the reader's key unless another is given."""
-        return super().client(service, key or self.key, secret or self.secret)
 
     def upload(self, model: ArchiveModel, products: Iterable[EmulatedProduct]) -> int:
         """Put the files of ``products`` into the bucket (once each); returns how many."""

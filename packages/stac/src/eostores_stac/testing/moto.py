@@ -26,16 +26,7 @@ class MotoServer(CoreMotoServer):
     (the user ``eodata-reader``), so that wrong credentials fail as on AWS."""
 
     def __init__(self, startup_timeout: float = 60.0):
-        super().__init__(startup_timeout)
-        try:
-            self.key, self.secret = self.new_user("eodata-reader")
-        except BaseException:
-            self.stop()
-            raise
-
-    def client(self, service: str = "s3", key: str | None = None, secret: str | None = None) -> Any:
-        """A boto3 client signed with the reader's key unless another is given."""
-        return super().client(service, key or self.key, secret or self.secret)
+        super().__init__(startup_timeout, user="eodata-reader")
 
 
 def upload_sample_data(data: SampleData, s3_client: Any, bucket: str = "eodata") -> int:
