@@ -225,6 +225,31 @@ def test_error_rate_is_reproducible_with_a_seed():
     assert any(status in (500, 503) for status in first)
 
 
+class ShapedFaults(ToyEmulator):
+    """Answers injected faults in its own shape, with Retry-After in milliseconds."""
+
+    def fault_response(self, request: Request, status: int, profile) -> Response:
+        seconds = float(super().fault_response(request, status, profile).headers["Retry-After"])
+        return Response.json(
+            {"error": {"status": status, "path": request.path}},
+            status,
+            headers={"Retry-After": str(round(seconds * 1000))},
+        )
+
+
+def test_emulators_answer_injected_faults_in_their_own_shape():
+    faults = FaultProfile(error_rate=1.0, error_statuses=(429,), retry_after=0.25)
+    with ShapedFaults(faults=faults) as emulator:
+        response = requests.get(f"{emulator.url}/api/records/1", timeout=5)
+        assert response.status_code == 429
+        assert response.json() == {"error": {"status": 429, "path": "/api/records/1"}}
+        assert response.headers["Retry-After"] == "250"
+        emulator.faults = FaultProfile(max_concurrency_per_client=0)  # refused before routing
+        refused = requests.get(f"{emulator.url}/api/records/1", timeout=5)
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "1000"
+        assert emulator.request_log[-1].fault == "concurrency"
+
+
 def test_retry_after_as_http_date_is_at_least_a_second_ahead(emu):
     emu.faults = FaultProfile(error_rate=1.0, error_statuses=(429,), retry_after="date")
     response = requests.get(f"{emu.url}/api/records/1", timeout=5)

@@ -353,7 +353,7 @@ class EmulatorServer:
                 handler.close_connection = True
                 return
             if decision.status is not None:
-                response = self._fault_response(decision.status, profile)
+                response = self.fault_response(request, decision.status, profile)
             else:
                 response = self._route(request)
             record.status = response.status
@@ -423,7 +423,15 @@ class EmulatorServer:
             state.consecutive[key] = state.consecutive.get(key, 0) + 1 if faulted else 0
         return decision
 
-    def _fault_response(self, status: int, profile: FaultProfile | None) -> Response:
+    def fault_response(
+        self, request: Request, status: int, profile: FaultProfile | None
+    ) -> Response:
+        """The answer to ``request`` when the fault profile fails it with ``status``.
+
+        JSON ``{"message": ...}`` with ``Retry-After`` from ``profile.retry_after`` (1 for a
+        429 without one) in seconds, or as an HTTP date. Emulators of services that answer
+        faults in another shape or unit override it.
+        """
         try:
             phrase = HTTPStatus(status).phrase
         except ValueError:
