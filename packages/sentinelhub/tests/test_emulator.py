@@ -19,6 +19,8 @@ from eostores_sentinelhub.testing import (
     to_sample_type,
 )
 
+from eostores.testing import FaultProfile
+
 
 def token(server, **kwargs):
     response = requests.post(
@@ -158,6 +160,20 @@ def test_concurrency_limit_answers_429_with_retry_after_in_ms():
     wait_ms = int(refused.headers["Retry-After"])
     assert 1 <= wait_ms <= 3000  # milliseconds until the running request ends
     assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+
+
+def test_injected_faults_answer_like_the_service(clean_emulator):
+    clean_emulator.faults = FaultProfile(error_rate=1.0, error_statuses=(429,), retry_after=1.5)
+    refused = requests.post(f"{clean_emulator.url}{PROCESS_PATH}", json=process_body(), timeout=5)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1500"
+    error = refused.json()["error"]
+    assert (error["status"], error["code"]) == (429, "RATE_LIMIT_EXCEEDED")
+    identity = token(clean_emulator, auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET))
+    assert identity.status_code == 429 and identity.headers["Retry-After"] == "1.5"
+    clean_emulator.faults = FaultProfile(error_rate=1.0, error_statuses=(503,), retry_after=2)
+    failed = requests.post(f"{clean_emulator.url}{PROCESS_PATH}", json=process_body(), timeout=5)
+    assert failed.status_code == 503 and failed.headers["Retry-After"] == "2"
+    assert failed.json()["error"]["status"] == 503
 
 
 def test_catalog_paging_through_sentinelhub_py(clean_emulator, monkeypatch):

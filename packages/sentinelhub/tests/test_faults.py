@@ -124,6 +124,29 @@ def test_429_storm_is_ridden_out_with_retry_after_in_milliseconds(make_store):
         assert np.isnan(values[0]).all() and not np.isnan(values[1]).any()
 
 
+def test_injected_429s_of_the_api_make_the_store_wait_their_retry_after(make_store):
+    # the fault answers Retry-After: 600 (milliseconds); read as seconds, the wait would be
+    # capped at retry_backoff_max (40 s) and pass the 20 s deadline at once
+    faults = FaultProfile(fail_first=1, error_statuses=(429,), retry_after=0.6, paths=PROCESS_PATH)
+    with SentinelHubEmulator(faults=faults) as server:
+        store = make_store(server, num_retries=2, retry_backoff_max=40, deadline=20)
+        dataset = store.open_data("S2L2A", **{**PARAMS, "tile_size": [50, 30]})  # one tile
+        dataset.B04.isel(time=1).load()
+        refused, served = paths(server, PROCESS_PATH)
+        assert (refused.status, served.status) == (429, 200)
+        assert 0.6 <= served.started - refused.started < 5.0
+
+
+def test_injected_429s_of_the_identity_server_count_seconds(make_store):
+    faults = FaultProfile(fail_first=1, error_statuses=(429,), retry_after=0.4, paths=TOKEN_PATH)
+    with SentinelHubEmulator(faults=faults) as server:
+        store = make_store(server, num_retries=2, retry_backoff_max=40, deadline=20)
+        store.list_data_ids()
+        refused, served = paths(server, TOKEN_PATH)
+        assert (refused.status, served.status) == (429, 200)
+        assert 0.4 <= served.started - refused.started < 5.0
+
+
 def test_429_after_the_last_retry_is_quota_exceeded(make_store):
     with SentinelHubEmulator(max_concurrent_requests=1, processing_ms=1000) as server:
         store = make_store(server, max_concurrency_per_host=8, num_retries=0)

@@ -18,8 +18,9 @@ It models the documented protocol:
 Errors are JSON in the service's shape, ``{"error": {"status", "reason", "message",
 "code"}}``. Pixel values are a known function of the pixel centre (x, y in the request
 CRS), the acquisition date and the band: see :func:`.samples.expected_values`. Faults of the
-eostores emulator toolkit (latency, 5xx, dropped connections, expiring tokens) apply on
-top.
+eostores emulator toolkit (latency, 429, 5xx, dropped connections, expiring tokens) apply
+on top; on the API paths they answer in the service's error shape, a 429 with
+``Retry-After`` in milliseconds.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -53,6 +55,7 @@ __all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "SentinelHubEmulator"]
 
 DEFAULT_CLIENT_ID = "emulator-client-id"
 DEFAULT_CLIENT_SECRET = "emulator-client-secret-5f2a"
+_API_PREFIX = "/api/"
 _SUPPORTED_CRS = re.compile(r"^(4326|3857|3035|32[67]\d\d)$")
 
 
@@ -62,6 +65,15 @@ _SUPPORTED_CRS = re.compile(r"^(4326|3857|3035|32[67]\d\d)$")
 def _error(status: int, reason: str, message: str, code: str, **headers: str) -> Response:
     body = {"error": {"status": status, "reason": reason, "message": message, "code": code}}
     return Response.json(body, status, headers=headers or None)
+
+
+def _milliseconds(retry_after: str) -> str:
+    """A ``Retry-After`` of seconds in milliseconds (an HTTP date stays a date)."""
+    try:
+        seconds = float(retry_after)
+    except ValueError:
+        return retry_after
+    return str(round(seconds * 1000))
 
 
 def _parse_time(text: str) -> datetime:
@@ -134,6 +146,26 @@ class SentinelHubEmulator(EmulatorServer):
         """Every access token issued so far (for tests that check where tokens went)."""
         with self._state_lock:
             return list(self._issued)
+
+    def fault_response(
+        self, request: Request, status: int, profile: FaultProfile | None
+    ) -> Response:
+        """Injected faults of the API in the service's error shape, a 429's ``Retry-After``
+        in milliseconds, as the service's rate limiter sends it; the identity server
+        (``/oauth``) answers as the toolkit does, in seconds."""
+        response = super().fault_response(request, status, profile)
+        if not request.path.startswith(_API_PREFIX):
+            return response
+        headers = {}
+        retry_after = response.headers.get("Retry-After")
+        if retry_after is not None:
+            headers["Retry-After"] = _milliseconds(retry_after) if status == 429 else retry_after
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Error"
+        code = "RATE_LIMIT_EXCEEDED" if status == 429 else "COMMON_EXCEPTION"
+        return _error(status, reason, f"{reason} (emulated fault)", code, **headers)
 
     # -- tokens
 
