@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from datetime import datetime
 
 import numpy as np
@@ -92,6 +93,7 @@ def test_process_geotiff_and_raw_samples_agree(clean_emulator):
     url = f"{clean_emulator.url}{PROCESS_PATH}"
     tiff = requests.post(url, json=process_body(), headers=headers, timeout=5)
     assert tiff.headers["Content-Type"] == "image/tiff"
+    # raw samples are asked for with the Accept header only; the body names GeoTIFF
     raw = requests.post(
         url,
         json=process_body(),
@@ -99,9 +101,12 @@ def test_process_geotiff_and_raw_samples_agree(clean_emulator):
         timeout=5,
     )
     assert raw.headers["Content-Type"] == "application/octet-stream"
-    assert len(raw.content) == 4 * 3 * 2 * 4  # B04 and dataMask as float32
+    described = [raw.headers[f"SH-{name}"] for name in ("Width", "Height", "Components")]
+    assert described == ["4", "3", "2"] and raw.headers["SH-SampleType"] == "FLOAT32"
+    data = zlib.decompress(raw.content)  # compressed, as xcube-sh declares its chunks
+    assert len(data) == 4 * 3 * 2 * 4  # B04 and dataMask as float32
     image = tifffile.imread(__import__("io").BytesIO(tiff.content))
-    samples = np.frombuffer(raw.content, "<f4").reshape(3, 4, 2)
+    samples = np.frombuffer(data, "<f4").reshape(3, 4, 2)
     np.testing.assert_array_equal(image, samples)
     assert (samples[:, :, 1] == 1).all()
     xs = 10.0 + (np.arange(4) + 0.5) * 0.001
@@ -129,8 +134,12 @@ def test_process_geotiff_and_raw_samples_agree(clean_emulator):
         (lambda b: b["output"].update(width=3000), "1..2500"),
         (lambda b: b["input"]["bounds"]["properties"].update(crs="EPSG:4326"), "not supported"),
         (lambda b: b.update(evalscript="return 1"), "VERSION=3"),
+        (
+            lambda b: b["output"]["responses"][0]["format"].update(type="application/octet-stream"),
+            "Invalid output format type 'application/octet-stream'",
+        ),
     ],
-    ids=["band-count", "unknown-band", "too-wide", "crs-form", "script-version"],
+    ids=["band-count", "unknown-band", "too-wide", "crs-form", "script-version", "raw-in-body"],
 )
 def test_process_errors_are_service_json(clean_emulator, change, message):
     body = process_body()

@@ -383,7 +383,11 @@ class SentinelHubApi:
     # -- process
 
     def process(self, payload: Mapping[str, Any]) -> requests.Response:
-        """POST one Process API request; the answer in the connection's output format."""
+        """POST one Process API request; the answer in the connection's output format.
+
+        The ``Accept`` header chooses it, over the body's GeoTIFF: ``application/octet-stream``
+        asks for zlib-compressed raw samples, as xcube-sh does.
+        """
         return self.send(
             "POST",
             self.spec.process_url,
@@ -434,9 +438,12 @@ def process_payload(
     bands: Sequence[str],
     units: Sequence[str],
     sample_type: str,
-    output_format: str,
 ) -> dict[str, Any]:
-    """The Process API request body of one tile, built with sentinelhub-py."""
+    """The Process API request body of one tile, built with sentinelhub-py.
+
+    Its output format is always GeoTIFF, one of the formats the body may name; raw samples
+    are asked for with the ``Accept`` header alone (:meth:`SentinelHubApi.process`).
+    """
     from sentinelhub import CRS, BBox, MimeType, SentinelHubRequest
 
     data = SentinelHubRequest.input_data(
@@ -446,10 +453,7 @@ def process_payload(
         upsampling=upsampling,
         downsampling=downsampling,
     )
-    if output_format == "image/tiff":
-        response = SentinelHubRequest.output_response("default", MimeType.TIFF)
-    else:
-        response = {"identifier": "default", "format": {"type": output_format}}
+    response = SentinelHubRequest.output_response("default", MimeType.TIFF)
     return SentinelHubRequest.body(
         request_bounds=SentinelHubRequest.bounds(bbox=BBox(tuple(bbox), crs=CRS(epsg))),
         request_data=[data],

@@ -84,7 +84,6 @@ class ChunkRequester:
             bands=[v.name for v in self.variables],
             units=[v.unit for v in self.variables],
             sample_type=self.sample_type,
-            output_format=self.connection.output_format,
         )
 
     def __call__(self, index: tuple[int, ...]) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Service answers -> arrays and datasets.
 
-Process API answers (GeoTIFF or raw samples) become arrays with the data mask applied;
+Process API answers (GeoTIFF, or zlib-compressed raw samples) become arrays with the data
+mask applied;
 catalog acquisition times and regular periods become the time axis; a cube request becomes
 a lazy dataset whose chunks are computed by a chunk function when read. The spatial grid is
 exactly the requested bbox at spatial_res; chunks are tiles of ``tile_size`` pixels, and the
@@ -10,7 +11,8 @@ tiles at the right and bottom edges are smaller.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,7 @@ __all__ = [
     "decode_samples",
     "masked_bands",
     "merge_acquisitions",
+    "raw_samples",
     "regular_slices",
     "regular_step_bound",
 ]
@@ -46,7 +49,7 @@ def decode_samples(
     """The answer as an array (height, width, bands) of the sample type's dtype.
 
     GeoTIFF answers are decoded with sentinelhub-py (tifffile); ``application/octet-stream``
-    answers are raw little-endian samples, pixel-interleaved, row by row.
+    answers are :func:`raw_samples`.
     """
     from sentinelhub import MimeType
     from sentinelhub.decoding import decode_data
@@ -65,14 +68,7 @@ def decode_samples(
                 url=url,
             ) from None
     elif content_type == "application/octet-stream":
-        expected = width * height * bands * dtype.itemsize
-        if len(content) != expected:
-            raise ServiceError(
-                f"the Process API answer has {len(content)} bytes, expected {expected} for "
-                f"{width}x{height} pixels of {bands} {sample_type} samples",
-                url=url,
-            )
-        array = np.frombuffer(content, dtype=dtype.newbyteorder("<")).reshape(height, width, bands)
+        array = raw_samples(content, response.headers, (height, width, bands), sample_type, url)
     else:
         raise ServiceError(
             f"the Process API answered with content type {content_type or 'none'!r}, expected "
@@ -87,6 +83,69 @@ def decode_samples(
             url=url,
         )
     return array.astype(dtype, copy=False)
+
+
+def raw_samples(
+    content: bytes,
+    headers: Mapping[str, str],
+    shape: tuple[int, int, int],
+    sample_type: str,
+    url: str | None = None,
+) -> np.ndarray:
+    """Raw samples of ``shape`` (height, width, bands): zlib-compressed, little-endian, in C
+    order, as the Process API answers ``Accept: application/octet-stream``.
+
+    The ``SH-Width``, ``SH-Height``, ``SH-Components`` and ``SH-SampleType`` headers, where
+    given, must describe the requested tile; the data must fill it exactly, and is never
+    inflated beyond that.
+    """
+    height, width, bands = shape
+    _check_raw_headers(headers, width, height, bands, sample_type, url)
+    dtype = np.dtype(SAMPLE_TYPES[sample_type]).newbyteorder("<")
+    expected = height * width * bands * dtype.itemsize
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(content, expected + 1)
+    except zlib.error as error:
+        raise ServiceError(
+            f"the Process API's raw answer is not zlib-compressed data ({error})", url=url
+        ) from None
+    if len(data) != expected or not inflater.eof:
+        raise ServiceError(
+            f"the Process API's raw answer does not hold exactly {expected} bytes "
+            f"({width}x{height} pixels of {bands} {sample_type} samples)",
+            url=url,
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def _check_raw_headers(
+    headers: Mapping[str, str],
+    width: int,
+    height: int,
+    bands: int,
+    sample_type: str,
+    url: str | None,
+) -> None:
+    wanted = {
+        "SH-Width": str(width),
+        "SH-Height": str(height),
+        "SH-Components": str(bands),
+        "SH-SampleType": SAMPLE_TYPES[sample_type],  # compared as dtypes: AUTO is UINT8
+    }
+    for name, value in wanted.items():
+        given = headers.get(name)
+        if given is None:
+            continue
+        found = given.strip()
+        if name == "SH-SampleType":
+            found = SAMPLE_TYPES.get(found.upper(), found)
+        if found != value:
+            raise ServiceError(
+                f"the Process API's raw answer has {name} {given!r}, but {width}x{height} "
+                f"pixels of {bands} {sample_type} samples were requested",
+                url=url,
+            )
 
 
 def masked_bands(samples: np.ndarray, fill_values: Sequence[float | int]) -> np.ndarray:

@@ -114,7 +114,9 @@ def store_params_schema() -> JsonObjectSchema:
                 enum=list(OUTPUT_FORMATS),
                 default=OUTPUT_FORMATS[0],
                 title="Process API response format",
-                description="GeoTIFF, or raw little-endian samples (application/octet-stream).",
+                description="GeoTIFF, or zlib-compressed raw little-endian samples "
+                "(application/octet-stream, asked for with the Accept header as xcube-sh "
+                "does; the request body always names GeoTIFF).",
             ),
             enable_warnings=JsonBooleanSchema(
                 default=False,

@@ -9,11 +9,13 @@ It models the documented protocol:
   integer ``context.next``; ``fields`` and a CQL2-text ``filter`` subset
   (``prop op value`` joined by AND).
 * ``POST /api/v1/process``: the evalscript's input bands, units, output band count and
-  sample type are parsed (``evaluatePixel`` must return ``[sample.X, ...]``); the answer
-  is a GeoTIFF or raw little-endian samples (``application/octet-stream``), chosen by the
-  ``Accept`` header or the output format. With ``max_concurrent_requests``, requests
-  beyond that many in flight get HTTP 429 with ``Retry-After`` in milliseconds, as the
-  service documents it.
+  sample type are parsed (``evaluatePixel`` must return ``[sample.X, ...]``); the body's
+  output format must be one the service documents (png, jpeg, tiff, json). The answer is a
+  GeoTIFF, or with ``Accept: application/octet-stream`` zlib-compressed raw little-endian
+  samples with ``SH-Width``/``SH-Height``/``SH-Components``/``SH-SampleType`` headers;
+  the ``Accept`` header has priority over the body's format. With
+  ``max_concurrent_requests``, requests beyond that many in flight get HTTP 429 with
+  ``Retry-After`` in milliseconds, as the service documents it.
 
 Errors are JSON in the service's shape, ``{"error": {"status", "reason", "message",
 "code"}}``. Pixel values are a known function of the pixel centre (x, y in the request
@@ -33,6 +35,7 @@ import re
 import secrets
 import threading
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -56,6 +59,10 @@ __all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "SentinelHubEmulator"]
 DEFAULT_CLIENT_ID = "emulator-client-id"
 DEFAULT_CLIENT_SECRET = "emulator-client-secret-5f2a"
 _API_PREFIX = "/api/"
+#: Output formats a request body may name (the OpenAPI schema's ``format`` types), and those
+#: the emulator serves; ``application/octet-stream`` only through the Accept header.
+_BODY_FORMATS = ("image/png", "image/jpeg", "image/tiff", "application/json")
+_SERVED_FORMATS = ("image/tiff", "application/octet-stream")
 _SUPPORTED_CRS = re.compile(r"^(4326|3857|3035|32[67]\d\d)$")
 
 
@@ -97,7 +104,8 @@ class SentinelHubEmulator(EmulatorServer):
     ``token_expires_in``: lifetime of issued tokens (seconds); ``max_concurrent_requests``:
     Process API requests served at once (more get 429); ``processing_ms``: time each
     Process API request takes while it holds its slot. :attr:`process_requests` counts
-    the Process API requests answered with data.
+    the Process API requests answered with data, :attr:`output_sizes` lists their
+    (width, height).
     """
 
     name = "sentinelhub"
@@ -126,6 +134,7 @@ class SentinelHubEmulator(EmulatorServer):
         self._in_flight: list[float] = []
         self._state_lock = threading.Lock()
         self.process_requests = 0
+        self.output_sizes: list[tuple[int, int]] = []
         self.rate_limited = 0
 
     def store_params(self) -> dict[str, Any]:
@@ -414,6 +423,7 @@ class SentinelHubEmulator(EmulatorServer):
         body = request.json()
         if not isinstance(body, Mapping):
             raise BadRequest("The request body must be a JSON object.")
+        output_format = _output_format(request, body)
         bounds = body["input"]["bounds"]
         epsg, geographic = _parse_crs((bounds.get("properties") or {}).get("crs"))
         bbox = [float(v) for v in bounds["bbox"]]
@@ -468,11 +478,10 @@ class SentinelHubEmulator(EmulatorServer):
         samples = to_sample_type(np.stack(planes, axis=-1), script.sample_type)
         with self._state_lock:
             self.process_requests += 1
-        output_format = _output_format(request, body)
+            self.output_sizes.append((width, height))
         headers = {"x-processingunits-spent": f"{width * height * len(planes) / 262144:.4f}"}
         if output_format == "application/octet-stream":
-            raw = np.ascontiguousarray(samples, dtype=samples.dtype.newbyteorder("<")).tobytes()
-            return Response(200, raw, headers, content_type="application/octet-stream")
+            return _raw_response(samples, script.sample_type, headers)
         tiff = _geotiff(samples, bbox, width, height, epsg, geographic)
         return Response(200, tiff, headers, content_type="image/tiff")
 
@@ -537,14 +546,33 @@ def _output_size(output: Mapping[str, Any], bbox: Sequence[float]) -> tuple[int,
 
 
 def _output_format(request: Request, body: Mapping[str, Any]) -> str:
-    accept = request.headers.get("Accept", "").split(";")[0].strip().lower()
-    if accept in ("image/tiff", "application/octet-stream"):
-        return accept
+    """The answer's format: the Accept header's, which has priority over the body's."""
     responses = (body.get("output") or {}).get("responses") or [{}]
     declared = ((responses[0] or {}).get("format") or {}).get("type", "image/png")
-    if declared not in ("image/tiff", "application/octet-stream"):
-        raise BadRequest(f"Output format {declared!r} is not served by the emulator.")
-    return declared
+    if declared not in _BODY_FORMATS:
+        raise BadRequest(
+            f"Invalid output format type {declared!r}; allowed: {', '.join(_BODY_FORMATS)}."
+        )
+    accept = request.headers.get("Accept", "").split(";")[0].strip().lower()
+    chosen = accept if accept in _SERVED_FORMATS else declared
+    if chosen not in _SERVED_FORMATS:
+        raise BadRequest(f"Output format {chosen!r} is not served by the emulator.")
+    return chosen
+
+
+def _raw_response(samples: np.ndarray, sample_type: str, headers: dict[str, str]) -> Response:
+    """Raw samples as the service sends them for ``Accept: application/octet-stream``:
+    little-endian, C order (rows, columns, bands), zlib-compressed, described by headers."""
+    height, width, bands = samples.shape
+    raw = np.ascontiguousarray(samples, dtype=samples.dtype.newbyteorder("<")).tobytes()
+    headers = {
+        **headers,
+        "SH-Width": str(width),
+        "SH-Height": str(height),
+        "SH-Components": str(bands),
+        "SH-SampleType": sample_type,
+    }
+    return Response(200, zlib.compress(raw, 8), headers, content_type="application/octet-stream")
 
 
 def _geotiff(
