@@ -279,3 +279,34 @@ def test_wrong_credentials_raise_whatever_the_policy(clean_emulator, make_store)
     assert "wrong-secret-77aa" not in str(caught.value)
     assert not paths(clean_emulator, PROCESS_PATH)
     assert len(paths(clean_emulator, TOKEN_PATH)) == 1, "refused credentials are not re-sent"
+
+
+# --------------------------------------------------------------------------- 403s
+
+
+def test_an_exhausted_quota_is_quota_exceeded_not_wrong_credentials(make_store):
+    with SentinelHubEmulator(forbidden="quota") as server:
+        dataset = make_store(server).open_data("S2L2A", **{**PARAMS, "tile_size": [50, 30]})
+        with pytest.raises(QuotaExceededError) as caught:
+            dataset.B04.isel(time=1).load()
+        assert caught.value.status == 403 and "processing units quota" in str(caught.value)
+        assert statuses(server, PROCESS_PATH) == [403], "not retried, no token renewed"
+        assert statuses(server, TOKEN_PATH) == [200]
+
+
+def test_an_exhausted_quota_follows_the_error_policy(make_store):
+    with SentinelHubEmulator(forbidden="quota") as server:
+        store = make_store(server, error_policy="warn")
+        dataset = store.open_data("S2L2A", **{**PARAMS, "tile_size": [50, 30]})
+        with pytest.warns(SentinelHubChunkWarning, match="quota"):
+            values = dataset.B04.isel(time=1).values
+        assert np.isnan(values).all()
+
+
+def test_other_403s_stay_authentication_errors_whatever_the_policy(make_store):
+    with SentinelHubEmulator(forbidden="access") as server:
+        store = make_store(server, error_policy="ignore")
+        dataset = store.open_data("S2L2A", **{**PARAMS, "tile_size": [50, 30]})
+        with pytest.raises(AuthenticationError) as caught:
+            dataset.B04.isel(time=1).load()
+        assert caught.value.status == 403 and "do not have access" in str(caught.value)

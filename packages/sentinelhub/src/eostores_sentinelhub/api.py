@@ -23,6 +23,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,7 @@ from eostores.errors import (
     AuthenticationError,
     DataStoreError,
     InvalidParameterError,
+    QuotaExceededError,
     ServiceError,
 )
 from eostores.http import new_session, redact_url
@@ -60,6 +62,8 @@ DATA_MASK = "dataMask"
 _DATA_MASK_UNIT = "DN"
 _REFUSAL_MEMORY_S = 10.0
 _REFUSED_STATUSES = (400, 401, 403)
+#: What a 403 of the API says when the account's quota, not its credentials, is the cause.
+_QUOTA_WORDS = re.compile(r"quota|processing units?", re.IGNORECASE)
 _SEARCH_FIELDS = {
     "include": ["id", "properties.datetime"],
     "exclude": ["geometry", "bbox", "assets", "links"],
@@ -285,7 +289,9 @@ class SentinelHubApi:
     ) -> requests.Response:
         """One authorised API call; a 401 renews the token once and repeats the call.
 
-        The token is sent to the configured API origin only.
+        The token is sent to the configured API origin only. A 403 saying that the
+        account's quota (processing units) is exhausted is a QuotaExceededError; other
+        403s are AuthenticationErrors.
         """
         if origin(url) != self._origin:
             raise ServiceError(
@@ -300,7 +306,15 @@ class SentinelHubApi:
             try:
                 return self.session.request(method, url, json=json, headers=sent, idempotent=True)
             except AuthenticationError as error:
-                if attempt > 0 or getattr(error, "status", None) != 401:
+                status = getattr(error, "status", None)
+                if status == 403 and _QUOTA_WORDS.search(error.message):
+                    raise QuotaExceededError(
+                        error.message,
+                        status=status,
+                        url=getattr(error, "url", None),
+                        store_id=STORE_ID,
+                    ) from None
+                if attempt > 0 or status != 401:
                     raise
                 token = self.tokens.renew(token)
         raise AssertionError("unreachable")  # pragma: no cover

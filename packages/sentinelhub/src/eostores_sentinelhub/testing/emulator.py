@@ -63,6 +63,12 @@ _API_PREFIX = "/api/"
 #: the emulator serves; ``application/octet-stream`` only through the Accept header.
 _BODY_FORMATS = ("image/png", "image/jpeg", "image/tiff", "application/json")
 _SERVED_FORMATS = ("image/tiff", "application/octet-stream")
+#: The 403s of ``forbidden``: the account's processing units are used up, or the account
+#: may not use the collection.
+_FORBIDDEN = {
+    "quota": "You have exhausted the processing units quota of your account for this month.",
+    "access": "You do not have access to this collection with your account.",
+}
 _SUPPORTED_CRS = re.compile(r"^(4326|3857|3035|32[67]\d\d)$")
 
 
@@ -103,9 +109,11 @@ class SentinelHubEmulator(EmulatorServer):
 
     ``token_expires_in``: lifetime of issued tokens (seconds); ``max_concurrent_requests``:
     Process API requests served at once (more get 429); ``processing_ms``: time each
-    Process API request takes while it holds its slot. :attr:`process_requests` counts
-    the Process API requests answered with data, :attr:`output_sizes` lists their
-    (width, height).
+    Process API request takes while it holds its slot; ``forbidden``: every Process API
+    request gets HTTP 403, ``"quota"`` because the account's processing units are used up,
+    ``"access"`` because the account may not use the collection.
+    :attr:`process_requests` counts the Process API requests answered with data,
+    :attr:`output_sizes` lists their (width, height).
     """
 
     name = "sentinelhub"
@@ -122,6 +130,7 @@ class SentinelHubEmulator(EmulatorServer):
         token_expires_in: float = 3600.0,
         max_concurrent_requests: int | None = None,
         processing_ms: float = 0.0,
+        forbidden: str | None = None,
     ):
         super().__init__(latency_ms=latency_ms, faults=faults, host=host, port=port)
         self.client_id = client_id
@@ -129,6 +138,9 @@ class SentinelHubEmulator(EmulatorServer):
         self.token_expires_in = float(token_expires_in)
         self.max_concurrent_requests = max_concurrent_requests
         self.processing_ms = float(processing_ms)
+        if forbidden is not None and forbidden not in _FORBIDDEN:
+            raise ValueError(f"forbidden must be one of {sorted(_FORBIDDEN)} or None")
+        self.forbidden = forbidden
         self.collections = {c.id: c for c in default_collections()}
         self._issued: dict[str, tuple[float, float]] = {}
         self._in_flight: list[float] = []
@@ -375,6 +387,8 @@ class SentinelHubEmulator(EmulatorServer):
         denied = self._unauthorized(request)
         if denied is not None:
             return denied
+        if self.forbidden is not None:
+            return _error(403, "Forbidden", _FORBIDDEN[self.forbidden], "COMMON_FORBIDDEN")
         refused, started = self._enter_process()
         if refused is not None:
             return refused
