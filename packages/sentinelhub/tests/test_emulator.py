@@ -13,12 +13,14 @@ import requests
 from conftest import PROCESS_PATH, TOKEN_PATH
 from eostores_sentinelhub.api import evalscript
 from eostores_sentinelhub.testing import (
+    BYOC_ID,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     SentinelHubEmulator,
     expected_values,
     to_sample_type,
 )
+from eostores_sentinelhub.testing.samples import BYOC_FOOTPRINT
 
 from eostores.testing import FaultProfile
 
@@ -208,3 +210,44 @@ def test_catalog_paging_through_sentinelhub_py(clean_emulator, monkeypatch):
     assert len(pages) == 3
     ids = {c["id"] for c in catalog.get_collections()}
     assert "sentinel-2-l2a" in ids and "dem" not in ids
+
+
+@pytest.mark.parametrize(
+    ("collection", "refused"),
+    [("sentinel-1-grd", True), ("dem", True), ("sentinel-2-l2a", False)],
+)
+def test_least_cloud_cover_needs_cloud_cover_metadata(clean_emulator, collection, refused):
+    body = process_body()
+    source = body["input"]["data"][0]
+    source["type"] = collection
+    source["dataFilter"]["mosaickingOrder"] = "leastCC"
+    band = "VV" if collection == "sentinel-1-grd" else "DEM" if collection == "dem" else "B04"
+    unit = "LINEAR_POWER" if band == "VV" else "METERS" if band == "DEM" else "REFLECTANCE"
+    body["evalscript"] = evalscript([band], [unit], "FLOAT32")
+    answer = requests.post(
+        f"{clean_emulator.url}{PROCESS_PATH}", json=body, headers=bearer(clean_emulator), timeout=5
+    )
+    if refused:
+        assert answer.status_code == 400
+        assert "'leastCC' is not supported" in answer.json()["error"]["message"]
+    else:
+        assert answer.status_code == 200
+
+
+def test_catalog_search_returns_the_items_intersecting_the_bbox(clean_emulator):
+    west, south, east, north = BYOC_FOOTPRINT
+    url = f"{clean_emulator.url}/api/v1/catalog/1.0.0/search"
+
+    def search(bbox):
+        body = {"collections": [BYOC_ID], "datetime": "2021-06-01T00:00:00Z/2021-06-10T00:00:00Z"}
+        answer = requests.post(
+            url, json={**body, "bbox": bbox}, headers=bearer(clean_emulator), timeout=5
+        )
+        assert answer.status_code == 200
+        return answer.json()["features"]
+
+    assert search([east + 0.5, south, east + 1.0, south + 1.0]) == []
+    found = search([east - 0.5, south, east + 1.0, south + 1.0])
+    assert found and all(item["bbox"] == [west, south, east, north] for item in found)
+    everywhere = search([-180, -90, 180, 90])
+    assert [item["id"] for item in everywhere] == [item["id"] for item in found]

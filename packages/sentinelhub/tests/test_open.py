@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import PROCESS_PATH, SEARCH_PATH, paths
 from eostores_sentinelhub.testing import BYOC_ID, expected_values, to_sample_type
+from eostores_sentinelhub.testing.samples import BYOC_FOOTPRINT
 
 S2 = "sentinel-2-l2a"
 CHUNKS_PER_STEP = 3 * 2  # 50 x 30 pixels in 20 x 20 tiles
@@ -251,6 +252,48 @@ def test_mosaicking_order_picks_the_acquisition(store, clean_emulator):
         np.testing.assert_allclose(
             dataset.B04.isel(time=0).values, to_sample_type(expected, "FLOAT32"), rtol=1e-6
         )
+
+
+def test_least_cloud_cover_mosaics_the_clearest_acquisition(store, clean_emulator):
+    params = {**WGS84_PARAMS, "variable_names": ["B04"], "time_period": "8D"}
+    params["time_range"] = ["2021-06-01", "2021-06-08"]
+    dataset = store.open_data("S2L2A", **params, mosaicking_order="leastCC")
+    candidates = clean_emulator.collections[S2].acquisitions(
+        datetime(2021, 6, 1), datetime(2021, 6, 8, 23, 59, 59)
+    )
+    clearest = min(cover for _, cover in candidates)
+    when = max(when for when, cover in candidates if cover == clearest)
+    expected = expected_values(
+        "B04", dataset.lon.values[None, :], dataset.lat.values[:, None], when, geographic=True
+    )
+    np.testing.assert_allclose(
+        dataset.B04.isel(time=0).values, to_sample_type(expected, "FLOAT32"), rtol=1e-6
+    )
+
+
+def test_catalog_and_process_api_see_a_collection_where_it_has_data(store, clean_emulator):
+    east = BYOC_FOOTPRINT[2]
+    params = {
+        "collection_id": BYOC_ID,
+        "variable_names": ["RED"],
+        "spatial_res": 0.001,
+        "time_range": ["2021-06-01", "2021-06-10"],
+    }
+    outside = [east + 1.0, 50.0, east + 1.01, 50.01]
+    searched = store.open_data("CUSTOM", **params, bbox=outside, time_period=None)
+    assert searched.sizes["time"] == 0, "the catalog has no items beyond the footprint"
+    inside = [east - 0.01, 50.0, east, 50.01]
+    found = store.open_data("CUSTOM", **params, bbox=inside, time_period=None)
+    acquisitions = clean_emulator.acquisition_times(
+        BYOC_ID, datetime(2021, 6, 1), datetime(2021, 6, 10, 23, 59, 59)
+    )
+    assert found.sizes["time"] == len(acquisitions) > 0
+    # a box across the eastern edge: pixels beyond it have no data
+    across = store.open_data("CUSTOM", **params, bbox=[east - 0.01, 50.0, east + 0.01, 50.01])
+    values = across.RED.isel(time=1).values
+    beyond = across.lon.values > east
+    assert beyond.sum() == 10 and np.isnan(values[:, beyond]).all()
+    assert not np.isnan(values[:, ~beyond]).any()
 
 
 def test_dem_is_timeless(store):

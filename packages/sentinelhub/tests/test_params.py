@@ -136,6 +136,18 @@ def test_a_data_id_that_is_no_string_is_an_invalid_parameter(store, clean_emulat
     assert clean_emulator.request_log == []
 
 
+@pytest.mark.parametrize("data_id", ["S1GRD", "S3OLCI", "S5PL2", "DEM", "CUSTOM"])
+def test_least_cloud_cover_only_for_collections_with_cloud_cover(store, clean_emulator, data_id):
+    params = {**GOOD, "variable_names": None, "mosaicking_order": "leastCC"}
+    if data_id == "CUSTOM":
+        params.update(collection_id="byoc-1234", variable_names=["RED"])
+    with pytest.raises(InvalidParameterError) as caught:
+        store.open_data(data_id, **params)
+    assert caught.value.parameter == "mosaicking_order"
+    assert "mostRecent" in str(caught.value) and "leastRecent" in str(caught.value)
+    assert clean_emulator.request_log == []
+
+
 def test_bbox_error_suggests_whole_pixel_extents(store):
     with pytest.raises(InvalidParameterError) as caught:
         store.open_data("S2L2A", **{**GOOD, "bbox": [10.0, 50.0, 10.0505, 50.03]})

@@ -7,6 +7,7 @@ import socket
 
 import pytest
 from conftest import PROCESS_PATH, TOKEN_PATH, paths
+from eostores_sentinelhub.catalog import dataset_info
 from eostores_sentinelhub.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 from eostores import new_data_store
@@ -60,6 +61,19 @@ def test_open_schema_per_data_id(store, clean_emulator):
     assert names[:4] == ["VV", "VH", "HH", "HV"]
     assert "collection_id" in store.get_open_data_params_schema("CUSTOM").required
     assert clean_emulator.request_log == []
+
+
+def test_least_cloud_cover_is_offered_where_the_service_offers_it(store, clean_emulator):
+    # the store's table comes from sentinelhub-py, the emulator's from the service docs
+    for data_id in store.list_data_ids():
+        info = dataset_info(data_id)
+        collection = clean_emulator.collections.get(info.catalog_id or "dem")
+        if collection is None:
+            continue
+        orders = store.get_open_data_params_schema(data_id).properties["mosaicking_order"].enum
+        assert ("leastCC" in orders) == collection.least_cc, data_id
+    custom = store.get_open_data_params_schema("CUSTOM").properties["mosaicking_order"]
+    assert custom.enum == ["mostRecent", "leastRecent"]  # BYOC and batch collections
 
 
 def test_construction_does_no_network_io():

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from eostores.errors import InvalidParameterError
 
-from .config import COLLECTION_ID_PATTERN, SAMPLE_TYPES
+from .config import COLLECTION_ID_PATTERN, MOSAICKING_ORDERS, SAMPLE_TYPES
 
 if TYPE_CHECKING:
     from sentinelhub import DataCollection
@@ -195,6 +195,14 @@ class DatasetInfo:
     @property
     def custom(self) -> bool:
         return self.data_id == CUSTOM_DATA_ID
+
+    @property
+    def mosaicking_orders(self) -> tuple[str, ...]:
+        """The mosaicking orders the Process API offers for the collection: leastCC only
+        where acquisitions carry cloud cover (not S1, S3 OLCI, S5P, DEM, BYOC or batch)."""
+        if self.custom or not self.data_collection().has_cloud_coverage:
+            return tuple(order for order in MOSAICKING_ORDERS if order != "leastCC")
+        return MOSAICKING_ORDERS
 
     def data_collection(self, collection_id: str | None = None) -> DataCollection:
         """The sentinelhub-py collection to request: a BYOC/batch one for ``collection_id``."""

@@ -29,6 +29,7 @@ __all__ = [
     "INSTANCES",
     "MAX_GRID_AXIS",
     "MAX_TIME_STEPS",
+    "MOSAICKING_ORDERS",
     "OUTPUT_FORMATS",
     "PROCESS_PATH",
     "RETRY_STATUSES",
@@ -94,6 +95,8 @@ MAX_GRID_AXIS = 10_000_000
 MAX_TIME_STEPS = 100_000
 
 OUTPUT_FORMATS = ("image/tiff", "application/octet-stream")
+#: The Process API's mosaicking orders; the last, leastCC, needs cloud cover metadata.
+MOSAICKING_ORDERS = ("mostRecent", "leastRecent", "leastCC")
 ERROR_POLICIES = ("fail", "warn", "ignore")
 
 #: BYOC and batch collection ids: an id (a UUID at Sentinel Hub), optionally prefixed with

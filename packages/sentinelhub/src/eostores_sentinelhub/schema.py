@@ -44,6 +44,7 @@ from .config import (
     ERROR_POLICIES,
     HTTP_DEFAULTS,
     INSTANCES,
+    MOSAICKING_ORDERS,
     OUTPUT_FORMATS,
     SAMPLE_TYPES,
     CubeRequest,
@@ -60,7 +61,6 @@ __all__ = [
 ]
 
 RESAMPLING = ("NEAREST", "BILINEAR", "BICUBIC")
-MOSAICKING_ORDERS = ("mostRecent", "leastRecent", "leastCC")
 MAX_TILE_SIZE = 2500
 _TOLERANCE_PATTERN = r"^([1-9][0-9]*)?(S|s|M|m|min|H|h|D|d)$"
 _TOLERANCE_UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
@@ -217,10 +217,11 @@ def open_params_schema(info: DatasetInfo) -> JsonObjectSchema:
             enum=list(RESAMPLING), default="NEAREST", title="Downsampling"
         ),
         mosaicking_order=JsonStringSchema(
-            enum=list(MOSAICKING_ORDERS),
-            default="mostRecent",
+            enum=list(info.mosaicking_orders),
+            default=MOSAICKING_ORDERS[0],
             title="Mosaicking order",
-            description="Which acquisition a pixel shows when a time step has several.",
+            description="Which acquisition a pixel shows when a time step has several; "
+            "leastCC (least cloud cover) only for collections with cloud cover metadata.",
         ),
         collection_id=JsonStringSchema(
             nullable=True,

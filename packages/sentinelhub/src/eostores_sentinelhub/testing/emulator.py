@@ -5,15 +5,17 @@ It models the documented protocol:
 * ``POST /oauth/token``: OAuth2 client credentials (in the form body or as HTTP Basic),
   answering JWT-shaped bearer tokens that expire after ``token_expires_in`` seconds.
 * ``GET /api/v1/catalog/1.0.0/collections[/<id>]`` and ``POST .../search``: STAC
-  collections and items (two granules per acquisition, seconds apart), paged with an
-  integer ``context.next``; ``fields`` and a CQL2-text ``filter`` subset
-  (``prop op value`` joined by AND).
+  collections and items (two granules per acquisition, seconds apart) whose footprint
+  intersects the search's ``bbox``, paged with an integer ``context.next``; ``fields``
+  and a CQL2-text ``filter`` subset (``prop op value`` joined by AND).
 * ``POST /api/v1/process``: the evalscript's input bands, units, output band count and
   sample type are parsed (``evaluatePixel`` must return ``[sample.X, ...]``); the body's
   output format must be one the service documents (png, jpeg, tiff, json). The answer is a
   GeoTIFF, or with ``Accept: application/octet-stream`` zlib-compressed raw little-endian
   samples with ``SH-Width``/``SH-Height``/``SH-Components``/``SH-SampleType`` headers;
-  the ``Accept`` header has priority over the body's format. With
+  the ``Accept`` header has priority over the body's format. ``mosaickingOrder``
+  ``leastCC`` is refused for collections without cloud cover metadata (S1, S3 OLCI, S5P,
+  DEM, BYOC), and pixels outside a collection's footprint have no data. With
   ``max_concurrent_requests``, requests beyond that many in flight get HTTP 429 with
   ``Retry-After`` in milliseconds, as the service documents it.
 
@@ -340,9 +342,10 @@ class SentinelHubEmulator(EmulatorServer):
             if body.get("filter-lang", "cql2-text") != "cql2-text":
                 raise BadRequest("The emulator understands filter-lang cql2-text only.")
             clauses = parse_filter(str(body["filter"]))
-        bbox = body.get("bbox") or [-180.0, -90.0, 180.0, 90.0]
+        bbox = _search_bbox(body.get("bbox"))
         items = []
-        for when, cloud_cover in collection.acquisitions(start, end):
+        found = collection.acquisitions(start, end) if collection.covers(bbox) else []
+        for when, cloud_cover in found:
             properties = {
                 "datetime": _iso(when),
                 "eo:cloud_cover": cloud_cover,
@@ -350,7 +353,7 @@ class SentinelHubEmulator(EmulatorServer):
             }
             if clauses and not matches_filter(properties, clauses):
                 continue
-            items.append(self._item(collection, when, properties, bbox))
+            items.append(self._item(collection, when, properties))
         page = items[offset : offset + limit]
         context: dict[str, Any] = {"limit": limit, "returned": len(page)}
         if offset + limit < len(items):
@@ -361,10 +364,8 @@ class SentinelHubEmulator(EmulatorServer):
         return {"type": "FeatureCollection", "features": page, "links": [], "context": context}
 
     @staticmethod
-    def _item(
-        collection: EmulatedCollection, when: datetime, properties: dict, bbox: Sequence[float]
-    ) -> dict[str, Any]:
-        x0, y0, x1, y1 = (float(v) for v in bbox)
+    def _item(collection: EmulatedCollection, when: datetime, properties: dict) -> dict[str, Any]:
+        x0, y0, x1, y1 = collection.footprint
         return {
             "stac_version": "1.0.0",
             "type": "Feature",
@@ -471,24 +472,22 @@ class SentinelHubEmulator(EmulatorServer):
         xs = bbox[0] + (np.arange(width) + 0.5) * (bbox[2] - bbox[0]) / width
         ys = bbox[3] - (np.arange(height) + 0.5) * (bbox[3] - bbox[1]) / height
         grid_x, grid_y = np.meshgrid(xs, ys)
-        has_data = collection.revisit_days is None or acquired is not None
+        covered = _covered(collection.footprint, grid_x, grid_y, epsg, geographic)
+        if collection.revisit_days is not None and acquired is None:
+            covered[:] = False
         planes = []
         for band in script.returned:
             unit = script.units[script.input_bands.index(band)] if script.units else None
-            if not has_data:
-                planes.append(np.zeros((height, width)))
-                continue
-            planes.append(
-                expected_values(
-                    band,
-                    grid_x,
-                    grid_y,
-                    acquired,
-                    geographic=geographic,
-                    unit=unit,
-                    units=collection.bands[band],
-                )
+            values = expected_values(
+                band,
+                grid_x,
+                grid_y,
+                acquired,
+                geographic=geographic,
+                unit=unit,
+                units=collection.bands[band],
             )
+            planes.append(np.where(covered, values, 0.0))  # no data: 0, dataMask too
         samples = to_sample_type(np.stack(planes, axis=-1), script.sample_type)
         with self._state_lock:
             self.process_requests += 1
@@ -500,6 +499,14 @@ class SentinelHubEmulator(EmulatorServer):
         return Response(200, tiff, headers, content_type="image/tiff")
 
     def _mosaic_date(self, collection: EmulatedCollection, data_filter: Mapping) -> datetime | None:
+        order = data_filter.get("mosaickingOrder", "mostRecent")
+        if order not in ("mostRecent", "leastRecent", "leastCC"):
+            raise BadRequest(f"Invalid mosaickingOrder {order!r}.")
+        if order == "leastCC" and not collection.least_cc:
+            raise BadRequest(
+                f"mosaickingOrder 'leastCC' is not supported for {collection.id}: it has no "
+                "cloud cover metadata; use mostRecent or leastRecent."
+            )
         if collection.revisit_days is None:
             return None
         time_range = data_filter.get("timeRange") or {}
@@ -509,18 +516,42 @@ class SentinelHubEmulator(EmulatorServer):
         candidates = collection.acquisitions(start, end)
         if not candidates:
             return None
-        order = data_filter.get("mosaickingOrder", "mostRecent")
         if order == "mostRecent":
             return max(when for when, _ in candidates)
         if order == "leastRecent":
             return min(when for when, _ in candidates)
-        if order == "leastCC":
-            return min(candidates, key=lambda item: (item[1], -item[0].timestamp()))[0]
-        raise BadRequest(f"Invalid mosaickingOrder {order!r}.")
+        return min(candidates, key=lambda item: (item[1], -item[0].timestamp()))[0]
 
     def acquisition_times(self, collection_id: str, start: datetime, end: datetime) -> list:
         """The granule times of ``collection_id`` within [start, end], as the catalog lists them."""
         return [when for when, _ in self.collections[collection_id].acquisitions(start, end)]
+
+
+def _covered(
+    footprint: Sequence[float], xs: np.ndarray, ys: np.ndarray, epsg: int, geographic: bool
+) -> np.ndarray:
+    """Which pixel centres (x, y in the request CRS) lie within ``footprint`` (WGS84)."""
+    west, south, east, north = footprint
+    if west <= -180 and south <= -90 and east >= 180 and north >= 90:
+        return np.ones(xs.shape, dtype=bool)
+    if not geographic:
+        from pyproj import Transformer
+
+        xs, ys = Transformer.from_crs(epsg, 4326, always_xy=True).transform(xs, ys)
+    return (xs >= west) & (xs <= east) & (ys >= south) & (ys <= north)
+
+
+def _search_bbox(value: Any) -> list[float]:
+    """The search's ``bbox`` (WGS84 west, south, east, north); the world if not given."""
+    if value is None:
+        return [-180.0, -90.0, 180.0, 90.0]
+    try:
+        bbox = [float(v) for v in value]
+    except (TypeError, ValueError):
+        bbox = []
+    if len(bbox) != 4 or bbox[0] > bbox[2] or bbox[1] > bbox[3]:
+        raise BadRequest(f"Invalid bbox {value!r}: expected [west, south, east, north].")
+    return bbox
 
 
 def _apply_fields(item: dict[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:

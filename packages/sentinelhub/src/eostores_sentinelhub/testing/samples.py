@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "BYOC_FOOTPRINT",
     "BYOC_ID",
     "SAMPLE_TYPES",
     "EmulatedCollection",
@@ -25,6 +26,9 @@ __all__ = [
 ]
 
 BYOC_ID = "byoc-2c8e9f3a-6d4b-4e1f-9a7c-0b5d3e8f1a26"
+#: The area the emulated BYOC collection covers (WGS84); the others cover the world.
+BYOC_FOOTPRINT = (5.0, 45.0, 15.0, 55.0)
+_WORLD = (-180.0, -90.0, 180.0, 90.0)
 _EPOCH = date(2000, 1, 1)
 SAMPLE_TYPES = {
     "INT8": "int8",
@@ -41,7 +45,12 @@ SAMPLE_TYPES = {
 
 @dataclass(frozen=True)
 class EmulatedCollection:
-    """A collection the emulator serves: bands (with allowed units) and acquisitions."""
+    """A collection the emulator serves: bands (with allowed units) and acquisitions.
+
+    ``least_cc``: whether the Process API mosaics it by cloud cover (``leastCC``), which
+    the service offers for collections with cloud cover metadata only; ``footprint``: the
+    area (WGS84 west, south, east, north) its acquisitions cover.
+    """
 
     id: str
     title: str
@@ -51,6 +60,13 @@ class EmulatedCollection:
     granules: int = 2
     in_catalog: bool = True
     properties: Mapping[str, Any] | None = None
+    least_cc: bool = True
+    footprint: tuple[float, float, float, float] = _WORLD
+
+    def covers(self, bbox: Sequence[float]) -> bool:
+        """Whether the footprint intersects ``bbox`` (WGS84 west, south, east, north)."""
+        west, south, east, north = self.footprint
+        return bbox[0] <= east and bbox[2] >= west and bbox[1] <= north and bbox[3] >= south
 
     def acquisitions(self, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
         """(time, cloud cover) of the granules acquired within [start, end]."""
@@ -89,7 +105,8 @@ def _band_table(*names: str) -> dict[str, tuple[str, ...]]:
 
 
 def default_collections() -> list[EmulatedCollection]:
-    """The collections a default emulator serves (band tables from the service docs)."""
+    """The collections a default emulator serves (band tables from the service docs; leastCC
+    as each collection's documentation lists it: not for S1, S3 OLCI, S5P, DEM and BYOC)."""
     s1 = {"sar:instrument_mode": "IW", "s1:polarization": "DV", "s1:resolution": "HIGH"}
     return [
         EmulatedCollection(
@@ -99,6 +116,7 @@ def default_collections() -> list[EmulatedCollection]:
             6,
             date(2014, 10, 3),
             properties=s1,
+            least_cc=False,
         ),
         EmulatedCollection(
             "sentinel-2-l1c", "Sentinel 2 L1C", _band_table("SENTINEL2_L1C"), 5, date(2015, 11, 27)
@@ -113,6 +131,7 @@ def default_collections() -> list[EmulatedCollection]:
             1,
             date(2016, 4, 17),
             granules=1,
+            least_cc=False,
         ),
         EmulatedCollection(
             "sentinel-3-slstr",
@@ -129,6 +148,7 @@ def default_collections() -> list[EmulatedCollection]:
             1,
             date(2018, 4, 30),
             granules=1,
+            least_cc=False,
         ),
         EmulatedCollection(
             "landsat-ot-l1", "Landsat 8-9 L1", _band_table("LANDSAT_OT_L1"), 8, date(2013, 3, 18)
@@ -137,7 +157,13 @@ def default_collections() -> list[EmulatedCollection]:
             "landsat-ot-l2", "Landsat 8-9 L2", _band_table("LANDSAT_OT_L2"), 8, date(2013, 3, 18)
         ),
         EmulatedCollection(
-            "dem", "DEM", _band_table("DEM"), None, date(2000, 2, 11), in_catalog=False
+            "dem",
+            "DEM",
+            _band_table("DEM"),
+            None,
+            date(2000, 2, 11),
+            in_catalog=False,
+            least_cc=False,
         ),
         EmulatedCollection(
             BYOC_ID,
@@ -146,6 +172,8 @@ def default_collections() -> list[EmulatedCollection]:
             2,
             date(2020, 1, 1),
             granules=1,
+            least_cc=False,
+            footprint=BYOC_FOOTPRINT,
         ),
     ]
 
