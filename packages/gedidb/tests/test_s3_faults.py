@@ -8,6 +8,13 @@ import time
 import numpy as np
 import pytest
 from conftest import ALL_TIME, BOX, in_box
+from eostores_gedidb.api import GediArray
+from eostores_gedidb.config import (
+    DEFAULT_REGION,
+    GEDIDB_REQUEST_TIMEOUT,
+    HTTP_DEFAULTS,
+    http_config,
+)
 from eostores_gedidb.testing.emulator import PRIVATE_BUCKET
 
 from eostores.errors import AuthenticationError, DataNotFoundError, ServiceError
@@ -80,3 +87,22 @@ def test_an_endpoint_nobody_listens_on_fails_fast(make_store):
     assert time.monotonic() - started < 60
     assert caught.value.parameter == "endpoint_url"
     assert f"127.0.0.1:{port}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "seconds"),
+    [
+        ({}, GEDIDB_REQUEST_TIMEOUT),  # read_timeout 120 s: gedidb's 600 s
+        ({"read_timeout": 900.0, "deadline": None}, 900.0),
+        ({"read_timeout": 900.0, "deadline": 700.0}, 700.0),
+        ({"deadline": 30.0}, 30.0),
+    ],
+    ids=["gedidb-default", "longer-read-timeout", "deadline-bounds", "short-deadline"],
+)
+def test_tiledb_requests_wait_as_long_as_gedidb_within_the_deadline(emulator, settings, seconds):
+    config = http_config({**HTTP_DEFAULTS, **settings})
+    params = emulator.store_params()
+    array = GediArray(params["endpoint_url"], params["bucket"], DEFAULT_REGION, config)
+    ctx_config = array.provider().ctx.config()
+    assert ctx_config["vfs.s3.request_timeout_ms"] == str(round(seconds * 1000))
+    assert ctx_config["vfs.s3.connect_timeout_ms"] == str(round(config.connect_timeout * 1000))

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_CMR_URL",
     "DEFAULT_ENDPOINT_URL",
     "DEFAULT_REGION",
+    "GEDIDB_REQUEST_TIMEOUT",
     "HTTP_DEFAULTS",
     "LEVEL_CONCEPT_IDS",
     "LEVEL_TITLES",
@@ -59,6 +60,8 @@ DATA_IDS: tuple[str, ...] = (*LEVEL_TITLES, "all")
 
 #: The store's defaults of the core's HTTP parameters (the others keep the core's).
 HTTP_DEFAULTS: dict[str, Any] = {"num_retries": 5, "read_timeout": 120.0}
+#: Seconds gedidb itself gives one S3 request of TileDB: tiles of the global array are large.
+GEDIDB_REQUEST_TIMEOUT = 600.0
 
 
 def http_config(params: Mapping[str, Any]) -> HttpConfig:
@@ -79,11 +82,16 @@ def tiledb_settings(config: HttpConfig) -> dict[str, str]:
 
     TileDB retries failed S3 requests itself (``connect_max_tries`` attempts, waits growing
     from ``connect_scale_factor`` milliseconds), so a read is bounded by the number of
-    attempts times the connect and request timeouts plus the waits.
+    attempts times the connect and request timeouts plus the waits. One request may take
+    ``read_timeout``, but no less than gedidb's own :data:`GEDIDB_REQUEST_TIMEOUT` and no
+    more than the store's ``deadline``.
     """
+    request_timeout = max(config.read_timeout, GEDIDB_REQUEST_TIMEOUT)
+    if config.deadline is not None:
+        request_timeout = min(request_timeout, config.deadline)
     return {
         "vfs.s3.connect_max_tries": str(config.num_retries + 1),
         "vfs.s3.connect_scale_factor": str(max(1, round(config.retry_backoff_base * 1000))),
         "vfs.s3.connect_timeout_ms": str(max(1, round(config.connect_timeout * 1000))),
-        "vfs.s3.request_timeout_ms": str(max(1, round(config.read_timeout * 1000))),
+        "vfs.s3.request_timeout_ms": str(max(1, round(request_timeout * 1000))),
     }
