@@ -251,3 +251,5 @@ def test_catalog_search_returns_the_items_intersecting_the_bbox(clean_emulator):
     assert found and all(item["bbox"] == [west, south, east, north] for item in found)
     everywhere = search([-180, -90, 180, 90])
     assert [item["id"] for item in everywhere] == [item["id"] for item in found]
+    assert search([170.0, south, west + 0.5, north]) == found  # across the antimeridian
+    assert search([170.0, south, west - 0.5, north]) == []

@@ -1,11 +1,10 @@
 """Service answers -> arrays and datasets.
 
 Process API answers (GeoTIFF, or zlib-compressed raw samples) become arrays with the data
-mask applied;
-catalog acquisition times and regular periods become the time axis; a cube request becomes
-a lazy dataset whose chunks are computed by a chunk function when read. The spatial grid is
-exactly the requested bbox at spatial_res; chunks are tiles of ``tile_size`` pixels, and the
-tiles at the right and bottom edges are smaller.
+mask applied; catalog acquisition times and regular periods become the time axis; a cube
+request becomes a lazy dataset whose chunks are computed by a chunk function when read.
+The spatial grid is exactly the requested bbox at spatial_res; chunks are tiles of
+``tile_size`` pixels, and the tiles at the right and bottom edges are smaller.
 """
 
 from __future__ import annotations

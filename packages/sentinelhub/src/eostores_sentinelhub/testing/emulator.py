@@ -549,7 +549,7 @@ def _search_bbox(value: Any) -> list[float]:
         bbox = [float(v) for v in value]
     except (TypeError, ValueError):
         bbox = []
-    if len(bbox) != 4 or bbox[0] > bbox[2] or bbox[1] > bbox[3]:
+    if len(bbox) != 4 or bbox[1] > bbox[3]:
         raise BadRequest(f"Invalid bbox {value!r}: expected [west, south, east, north].")
     return bbox
 

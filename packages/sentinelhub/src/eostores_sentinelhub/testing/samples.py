@@ -64,9 +64,14 @@ class EmulatedCollection:
     footprint: tuple[float, float, float, float] = _WORLD
 
     def covers(self, bbox: Sequence[float]) -> bool:
-        """Whether the footprint intersects ``bbox`` (WGS84 west, south, east, north)."""
+        """Whether the footprint intersects ``bbox`` (WGS84 west, south, east, north; west
+        beyond east when it crosses the antimeridian, as STAC allows)."""
         west, south, east, north = self.footprint
-        return bbox[0] <= east and bbox[2] >= west and bbox[1] <= north and bbox[3] >= south
+        if bbox[1] > north or bbox[3] < south:
+            return False
+        if bbox[0] <= bbox[2]:
+            return bbox[0] <= east and bbox[2] >= west
+        return bbox[0] <= east or bbox[2] >= west
 
     def acquisitions(self, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
         """(time, cloud cover) of the granules acquired within [start, end]."""
