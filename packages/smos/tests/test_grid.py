@@ -138,3 +138,54 @@ def test_read_variables_fetches_only_what_the_variables_need(tmp_path):
         np.testing.assert_array_equal(found["v7"][0], h5["v7"][...])
     assert "nope" not in found and found["v3"][1]["units"] == "1"
     assert data.fetched_bytes < 0.3 * len(content)
+
+
+def _emulated_product(product_type: str) -> bytes:
+    from eostores_smos.testing.orbits import HalfOrbit
+    from eostores_smos.testing.products import product_bytes
+
+    return product_bytes(product_type, HalfOrbit(1000), f"SM_OPER_{product_type}_test", False)
+
+
+def test_contiguous_fields_are_read_from_their_own_bytes():
+    """The one-byte fields of SM products are stored contiguous and uncompressed, as in
+    the real products; a read fetches the metadata and those fields' bytes only."""
+    import concurrent.futures
+
+    content = _emulated_product("MIR_SMUDP2")
+    names = ["Chi_2", "Chi_2_P", "RFI_Prob", "GQX", "S_Tree_1", "S_Tree_2"]
+    with h5py.File(io.BytesIO(content)) as h5:
+        layout = {h5[n].dtype.str + str(h5[n].chunks) + str(h5[n].compression) for n in names}
+        expected = {n: h5[n][...] for n in names}
+        spans = {n: (h5[n].id.get_offset(), h5[n].id.get_storage_size()) for n in names}
+        assert h5["Soil_Moisture"].compression == "gzip"
+    assert layout == {"|u1NoneNone"}
+    wanted = names[:3]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        found, data = read_variables(lambda s, e: content[s:e], len(content), wanted, pool, {})
+    for name in wanted:
+        np.testing.assert_array_equal(found[name][0], expected[name])
+        offset, size = spans[name]
+        assert data.missing(offset, offset + size) == []
+    assert float(found["Chi_2"][1]["scale_factor"][0]) == pytest.approx(0.20784314954653382)
+    offset, size = spans["GQX"]
+    assert data.missing(offset, offset + size) == [(offset, offset + size)]
+    assert data.fetched_bytes < sum(spans[n][1] for n in wanted) + 128 * 1024
+
+
+@pytest.mark.parametrize("data_id", ["SMOS-L2C-SM", "SMOS-L2C-OS"])
+def test_descriptors_state_how_the_emulated_products_store_each_variable(data_id):
+    """source_dtype and source_fill_value match the products: e.g. OS Coast_distance is
+    uint8 with fill value 0 and scale factor 20, X_swath float32 in metres."""
+    from eostores_smos.config import dataset_info
+
+    info = dataset_info(data_id)
+    with h5py.File(io.BytesIO(_emulated_product(info.product_type))) as h5:
+        for variable in info.variables:
+            stored = h5[variable.name]
+            assert stored.dtype == np.dtype(variable.source_dtype), variable.name
+            assert stored.attrs["_FillValue"][0] == variable.source_fill_value, variable.name
+        if data_id == "SMOS-L2C-OS":
+            coast = h5["Coast_distance"]
+            assert (coast.dtype, coast.attrs["scale_factor"][0], coast.chunks) == ("u1", 20, None)
+            assert (h5["X_swath"].dtype, h5["X_swath"].attrs["units"]) == ("f4", "m")

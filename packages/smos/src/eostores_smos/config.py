@@ -192,12 +192,12 @@ _OS = DatasetInfo(
         _var("SSS_anom", "psu", "sea surface salinity anomaly", "float32", -999.0),
         _var("Sigma_SSS_anom", "psu", "uncertainty of SSS_anom", "float32", -999.0),
         _var("Dg_chi2_corr", "1", "retrieval chi-square of SSS_corr", "uint16", 0),
-        _var("Dg_quality_SSS_corr", "1", "quality index of SSS_corr", "uint16", 0),
-        _var("Dg_quality_SSS_anom", "1", "quality index of SSS_anom", "uint16", 0),
-        _var("Coast_distance", "km", "distance to the coast", "uint16", 65535),
-        _var("Dg_RFI_X", "1", "views flagged for RFI, X polarisation", "uint16", 0),
-        _var("Dg_RFI_Y", "1", "views flagged for RFI, Y polarisation", "uint16", 0),
-        _var("X_swath", "km", "across-track distance from the swath centre", "int16", 0),
+        _var("Dg_quality_SSS_corr", "1", "quality index of SSS_corr", "uint16", 999),
+        _var("Dg_quality_SSS_anom", "1", "quality index of SSS_anom", "uint16", 999),
+        _var("Coast_distance", "km", "distance to the coast", "uint8", 0),
+        _var("Dg_RFI_X", "1", "views flagged for RFI, X polarisation", "uint16", 64537),
+        _var("Dg_RFI_Y", "1", "views flagged for RFI, Y polarisation", "uint16", 64537),
+        _var("X_swath", "m", "across-track distance from the swath centre", "float32", -999.0),
     ),
 )
 

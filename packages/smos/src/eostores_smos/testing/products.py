@@ -2,14 +2,16 @@
 
 Each product is a NetCDF4 file in the layout of the real MIR_SMUDP2 / MIR_OSUDP2 user data
 products: one dimension ``n_grid_points``, one variable per field, each stored in a single
-chunk compressed with shuffle and deflate level 5, with the products' attributes
-(``_FillValue``, ``scale_factor``, ``scale_offset``, ``units``) and the header attributes
-``FH:*`` / ``VH:*``. ``Grid_Point_ID``, ``Latitude`` and ``Longitude`` place the points; the
-other fields are functions of the point's position and the product's mid-time, see
-:func:`expected_value`, stored as the products store them (floats with fill value -999,
-scaled integers). Soil moisture is missing (fill value) over "sea", salinity over "land",
-where ``land_index`` is below -0.6 or above 0.6. Two junk points (id 0, positions -999)
-end every file, as readers must skip them.
+chunk compressed with shuffle and deflate level 5, except the one-byte fields, stored
+contiguous and uncompressed (as in real SM products; assumed for OS ones), with the
+products' data types and attributes (``_FillValue``, ``scale_factor``, ``scale_offset``,
+``units``, ``_Unsigned``) and the header attributes ``FH:*`` / ``VH:*``.
+``Grid_Point_ID``, ``Latitude`` and ``Longitude`` place the points; the other fields are
+functions of the point's position and the product's mid-time, see :func:`expected_value`,
+stored as the products store them (floats with fill value -999, scaled integers). Soil
+moisture is missing (fill value) over "sea", salinity over "land", where ``land_index`` is
+below -0.6 or above 0.6. Two junk points (id 0, positions -999) end every file, as readers
+must skip them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -125,6 +128,9 @@ _SM_FIELDS = (
     _f("Science_Flags", "uint32", 0, None, None, _linear(1024.0, 0.0, 0.0, 0.0)),
     _f("Confidence_Flags", "uint16", 0, None, None, _linear(2.0, 0.0, 0.0, 0.0)),
     _f("Processing_Flags", "uint16", 0, None, None, _linear(4.0, 0.0, 0.0, 0.0)),
+    _f("GQX", "uint8", 0, None, None, _linear(80.0, 0.0, 10.0, 0.0)),
+    _f("S_Tree_1", "uint8", 0, None, None, _linear(20.0, 5.0, 0.0, 0.0)),
+    _f("S_Tree_2", "uint8", 0, None, None, _linear(30.0, 0.0, 0.0, 5.0)),
 )
 
 _OS_FIELDS = (
@@ -133,13 +139,13 @@ _OS_FIELDS = (
     _f("Sigma_SSS_corr", "float32", -999.0, None, "psu", _linear(0.5, 0.1, 0.0, 0.0), "land"),
     _f("SSS_anom", "float32", -999.0, None, "psu", _linear(0.0, 0.5, -0.5, 0.0), "land"),
     _f("Sigma_SSS_anom", "float32", -999.0, None, "psu", _linear(0.6, 0.0, 0.1, 0.0), "land"),
-    _f("Dg_chi2_corr", "uint16", 0, 0.001, None, _linear(1.2, 0.0, 0.0, 0.3)),
-    _f("Dg_quality_SSS_corr", "uint16", 0, None, None, _linear(50.0, 10.0, 0.0, 0.0)),
-    _f("Dg_quality_SSS_anom", "uint16", 0, None, None, _linear(60.0, 0.0, 10.0, 0.0)),
-    _f("Coast_distance", "uint16", 65535, None, "km", _linear(500.0, 200.0, 100.0, 0.0)),
-    _f("Dg_RFI_X", "uint16", 0, None, None, _linear(8.0, 3.0, 0.0, 0.0)),
-    _f("Dg_RFI_Y", "uint16", 0, None, None, _linear(8.0, 0.0, 3.0, 0.0)),
-    _f("X_swath", "int16", 0, 0.032044436782598495, "km", _linear(200.0, 0.0, 100.0, 0.0)),
+    _f("Dg_chi2_corr", "uint16", 0, 0.009999999776482582, None, _linear(1.2, 0.0, 0.0, 0.3)),
+    _f("Dg_quality_SSS_corr", "uint16", 999, None, None, _linear(50.0, 10.0, 0.0, 0.0)),
+    _f("Dg_quality_SSS_anom", "uint16", 999, None, None, _linear(60.0, 0.0, 10.0, 0.0)),
+    _f("Coast_distance", "uint8", 0, 20.0, None, _linear(500.0, 200.0, 100.0, 0.0)),
+    _f("Dg_RFI_X", "uint16", 64537, None, None, _linear(8.0, 3.0, 0.0, 0.0)),
+    _f("Dg_RFI_Y", "uint16", 64537, None, None, _linear(8.0, 0.0, 3.0, 0.0)),
+    _f("X_swath", "float32", -999.0, None, "m", _linear(0.0, 0.0, 300000.0, 0.0)),
     # fields the cubes do not use
     _f("SSS_uncorr", "float32", -999.0, None, "psu", _linear(34.5, 1.0, 0.0, 0.0)),
     _f("Sigma_SSS_uncorr", "float32", -999.0, None, "psu", _linear(0.7, 0.0, 0.0, 0.1)),
@@ -272,14 +278,7 @@ def product_bytes(product_type: str, orbit: HalfOrbit, name: str, old_version: b
         variables = []
         for var, data, attrs, fill in columns:
             variable = nc.create_variable(
-                var,
-                ("n_grid_points",),
-                data.dtype,
-                chunks=(count,),
-                compression="gzip",
-                compression_opts=5,
-                shuffle=True,
-                fillvalue=fill,
+                var, ("n_grid_points",), data.dtype, fillvalue=fill, **_storage(data.dtype, count)
             )
             for key, value in attrs.items():
                 variable.attrs[key] = value
@@ -287,6 +286,13 @@ def product_bytes(product_type: str, orbit: HalfOrbit, name: str, old_version: b
         for variable, data in variables:
             variable[...] = data
     return buffer.getvalue()
+
+
+def _storage(dtype: np.dtype, count: int) -> dict[str, Any]:
+    """How a variable is stored: one-byte ones contiguous, others one deflated chunk."""
+    if dtype.itemsize == 1:
+        return {"chunks": None}
+    return {"chunks": (count,), "compression": "gzip", "compression_opts": 5, "shuffle": True}
 
 
 def _header(product_type: str, orbit: HalfOrbit, name: str, count: int) -> dict[str, str]:
