@@ -11,10 +11,10 @@ from eostores import new_data_store
 from eostores.errors import DataNotFoundError, InvalidParameterError
 
 
-def test_defaults_point_at_the_copernicus_catalogue_and_the_creodias_archive():
+def test_defaults_point_at_the_creodias_catalogue_and_archive():
     store = new_data_store("smos")
     params = store.store_params
-    assert params["stac_url"] == "https://catalogue.dataspace.copernicus.eu/stac/collections/SMOS"
+    assert params["stac_url"] == "https://datahub.creodias.eu/stac/collections/SMOS"
     assert params["source_path"] == "s3://eodata"
     assert store.list_data_ids() == ["SMOS-L2C-SM", "SMOS-L2C-OS"]
     assert store.get_data_opener_ids() == ("dataset:zarr:smos", "mldataset:zarr:smos")

@@ -47,9 +47,10 @@ __all__ = [
 
 STORE_ID = "smos"
 
-#: The SMOS collection of the Copernicus Data Space Ecosystem STAC API; items are read
-#: from ``<stac_url>/items``.
-DEFAULT_STAC_URL = "https://catalogue.dataspace.copernicus.eu/stac/collections/SMOS"
+#: The SMOS collection of the CREODIAS datahub's STAC API, next to the archive below (the
+#: default of xcube-smos too); items are read from ``<stac_url>/items``. Its items carry
+#: ``properties.productType`` and ``assets.PRODUCT.alternate.s3.href``, which the store reads.
+DEFAULT_STAC_URL = "https://datahub.creodias.eu/stac/collections/SMOS"
 #: The archive holding the products: the ``eodata`` bucket of CREODIAS.
 DEFAULT_SOURCE_PATH = "s3://eodata"
 DEFAULT_ENDPOINT_URL = "https://eodata.cloudferro.com"

@@ -83,8 +83,12 @@ def store_params_schema() -> JsonObjectSchema:
                 default=DEFAULT_STAC_URL,
                 pattern=r"^https?://\S+$",
                 title="URL of the SMOS collection in a STAC API",
-                description="Items are searched at <stac_url>/items; the default is the "
-                "Copernicus Data Space Ecosystem's catalogue.",
+                description="Items are searched at <stac_url>/items. The default is the "
+                "CREODIAS datahub's catalogue, next to the archive; the legacy catalogue of "
+                "the Copernicus Data Space Ecosystem "
+                "(https://catalogue.dataspace.copernicus.eu/stac/collections/SMOS) serves "
+                "the same items. Its successor, stac.dataspace.copernicus.eu/v1, has "
+                "another item model, which this store does not read.",
             ),
             source_path=JsonStringSchema(
                 default=DEFAULT_SOURCE_PATH,
