@@ -58,7 +58,15 @@ def test_s3_options_come_from_parameters_then_the_environment(monkeypatch):
         ({"source_path": "s3://eodata", "source_protocol": "https"}, "source_protocol"),
         ({"source_path": "s3://"}, "source_path"),
         ({"source_protocol": "gopher"}, "source_protocol"),
-        ({"no_such_option": 1}, "source_storage_options"),
+        ({"no_such_option": 1}, "no_such_option"),
+        (
+            {"source_path": "https://mirror.example/eodata", "endpoint_url": "https://x"},
+            "endpoint_url",
+        ),
+        (
+            {"stac_url": "https://a.example/SMOS", "stac_smos_url": "https://b.example/SMOS"},
+            "stac_url",
+        ),
         ({"source_storage_options": {"anon": "yes"}}, "source_storage_options"),
         ({"stac_url": "catalogue.example.com"}, "stac_url"),
         ({"num_retries": -1}, "num_retries"),
@@ -68,6 +76,29 @@ def test_bad_store_parameters(params, parameter):
     with pytest.raises(InvalidParameterError) as caught:
         new_data_store("smos", **params)
     assert caught.value.parameter == parameter or parameter in str(caught.value)
+
+
+def test_unknown_store_parameters_are_refused_by_name():
+    with pytest.raises(InvalidParameterError) as caught:
+        new_data_store("smos", stac_catalog_url="http://127.0.0.1:1/stac/collections/SMOS")
+    message = str(caught.value)
+    assert caught.value.parameter == "stac_catalog_url"
+    assert "unknown store parameter 'stac_catalog_url'" in message and "stac_url" in message
+
+
+def test_stac_smos_url_is_an_alias_of_stac_url(emulator):
+    """xcube-smos's name of the catalogue parameter points the store at that catalogue."""
+    url = emulator.store_params()["stac_url"]
+    store = new_data_store("smos", stac_smos_url=url, source_path=f"{emulator.url}/eodata")
+    assert store.store_params["stac_url"] == url
+    assert "stac_smos_url" not in store.store_params
+    cube = store.open_data(SM, time_range=[DAY, DAY], bbox=BBOX, variable_names=[])
+    assert cube.sizes["time"] >= 2
+    assert emulator.request_log and all(
+        r.path.startswith("/stac/collections/SMOS") for r in emulator.request_log
+    )
+    same = new_data_store("smos", stac_url=url, stac_smos_url=url)
+    assert same.store_params["stac_url"] == url
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,7 @@ from .config import (
 __all__ = [
     "LEVEL_RESOLUTIONS",
     "STORE_PARAMS",
+    "STORE_PARAM_ALIASES",
     "archive_spec",
     "check_xarray_kwargs",
     "open_params_schema",
@@ -68,6 +69,8 @@ STORE_PARAMS = (
     "xarray_kwargs",
     "max_request_bytes",
 )
+#: Other names of store parameters: those of xcube-smos.
+STORE_PARAM_ALIASES = {"stac_smos_url": "stac_url"}
 #: xarray.open_dataset arguments the store sets itself, to read raw values by range reads.
 _FIXED_XARRAY_KWARGS = ("filename_or_obj", "decode_cf", "mask_and_scale", "chunks", "cache")
 
@@ -88,7 +91,8 @@ def store_params_schema() -> JsonObjectSchema:
                 "the Copernicus Data Space Ecosystem "
                 "(https://catalogue.dataspace.copernicus.eu/stac/collections/SMOS) serves "
                 "the same items. Its successor, stac.dataspace.copernicus.eu/v1, has "
-                "another item model, which this store does not read.",
+                "another item model, which this store does not read. Alias: stac_smos_url "
+                "(xcube-smos's name).",
             ),
             source_path=JsonStringSchema(
                 default=DEFAULT_SOURCE_PATH,
@@ -138,7 +142,7 @@ def store_params_schema() -> JsonObjectSchema:
         ),
         additional_properties=True,
         description="Store parameters other than these are options of the archive's "
-        "filesystem, overriding source_storage_options.",
+        "filesystem, overriding source_storage_options; any other name is refused.",
     )
 
 
@@ -187,8 +191,19 @@ def _storage_options(params: Mapping[str, Any], protocol: str) -> dict[str, Any]
     from eostores.fs.storage_options import storage_options_schema
 
     options = dict(params.get("source_storage_options") or {})
-    options.update({k: v for k, v in params.items() if k not in _known_store_params()})
+    extra = {k: v for k, v in params.items() if k not in _known_store_params()}
     schema = storage_options_schema(protocol)
+    unknown = sorted(set(extra) - set(schema.properties))
+    if unknown:
+        raise InvalidParameterError(
+            f"unknown store parameter {unknown[0]!r}: neither a parameter of the store nor an "
+            f"option of the {protocol!r} filesystem of source_path. The catalogue is given "
+            "by stac_url, the archive by source_path and source_storage_options (options: "
+            f"{', '.join(schema.properties)})",
+            store_id=STORE_ID,
+            parameter=unknown[0],
+        )
+    options.update(extra)
     try:
         return schema.validate_instance(options, name="source_storage_options")
     except InvalidParameterError as error:

@@ -29,7 +29,13 @@ from .config import (
     dataset_info,
 )
 from .grid import window_for_bbox
-from .schema import archive_spec, open_params_schema, parse_open_params, store_params_schema
+from .schema import (
+    STORE_PARAM_ALIASES,
+    archive_spec,
+    open_params_schema,
+    parse_open_params,
+    store_params_schema,
+)
 
 if TYPE_CHECKING:
     import xarray
@@ -58,6 +64,12 @@ class SmosDataStore(DataStore):
     store_id = STORE_ID
 
     def __init__(self, **store_params: Any):
+        try:
+            store_params = apply_parameter_aliases(store_params, STORE_PARAM_ALIASES)
+        except InvalidParameterError as error:
+            raise InvalidParameterError(
+                error.message, store_id=self.store_id, parameter=error.parameter
+            ) from None
         super().__init__(**store_params)
         self._archive = archive_spec(self._store_params)
         self._token = uuid.uuid4().hex
