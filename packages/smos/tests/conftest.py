@@ -38,15 +38,19 @@ def smos_emulator(tmp_path_factory) -> Iterator[SmosEmulator]:
         yield server
 
 
+def _reset(server: SmosEmulator) -> None:
+    server.faults = None
+    server.hostile_href = None
+    server.href_overrides = {}
+
+
 @pytest.fixture
 def emulator(smos_emulator) -> Iterator[SmosEmulator]:
-    """The session emulator with an empty request log and no faults."""
-    smos_emulator.faults = None
-    smos_emulator.hostile_href = None
+    """The session emulator as it starts, with an empty request log."""
+    _reset(smos_emulator)
     smos_emulator.reset_log()
     yield smos_emulator
-    smos_emulator.faults = None
-    smos_emulator.hostile_href = None
+    _reset(smos_emulator)
 
 
 @pytest.fixture

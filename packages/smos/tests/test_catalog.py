@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import numpy as np
@@ -68,12 +69,7 @@ def test_only_the_data_ids_product_type_and_latest_versions(store, emulator):
         "/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/%2e%2e%2fescape",
         "s3://eodata/SMOS/../../../outside",
         "https://elsewhere.example.com/eodata/SMOS/x",
-        "/eodata",
-        "/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/not_a_product_name",
-        "/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/SM_OPER_MIR_OSUDP2_20230401T131000_"
-        "20230401T140300_700_001_1",
         "/eodata/SMOS\\..\\..\\x",
-        "",
     ],
 )
 def test_hostile_archive_paths_are_refused(emulator, make_store, tmp_path, href):
@@ -85,6 +81,56 @@ def test_hostile_archive_paths_are_refused(emulator, make_store, tmp_path, href)
     assert "the service sent" in message or "the catalogue" in message
     assert not requests_to(emulator, "/eodata")
     assert not any(tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "",
+        "/eodata",
+        "/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/not_a_product_name",
+        "/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/SM_OPER_MIR_OSUDP2_20230401T131000_"
+        "20230401T140300_700_001_1",
+    ],
+)
+def test_items_naming_no_product_are_skipped_with_a_warning(
+    emulator, make_store, tmp_path, caplog, href
+):
+    emulator.hostile_href = href
+    store = make_store(emulator, cache_path=str(tmp_path / "cache"))
+    with caplog.at_level(logging.WARNING, logger="eostores_smos"):
+        cube = store.open_data(SM, time_range=[DAY, DAY], bbox=BBOX)
+    assert cube.sizes["time"] == 0
+    skipped = [r.getMessage() for r in caplog.records if "skipped the catalogue item" in r.message]
+    assert skipped and all("_MIR_SMUDP2_" in text for text in skipped)
+    assert not requests_to(emulator, "/eodata")
+    assert not any(tmp_path.rglob("*"))
+
+
+def test_one_odd_item_leaves_the_others_in_the_cube(store, emulator, caplog):
+    """An item without an archive path, or with a folder not named like a product, is
+    left out; the search and the other products are unaffected."""
+    start, end = datetime(2023, 4, 1), datetime(2023, 4, 1, 23, 59, 59, 999999)
+    expected = _latest_sm_products(emulator, start, end, tuple(BBOX))
+    without_path, misnamed = expected[0], expected[1]
+    emulator.href_overrides = {
+        without_path: None,
+        misnamed: "/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/SM_OPER_MIR_SMUDP2_broken",
+    }
+    with caplog.at_level(logging.WARNING, logger="eostores_smos"):
+        cube = store.open_data(SM, time_range=[DAY, DAY], bbox=BBOX, variable_names=[])
+    assert sorted(cube.attrs["products"]) == sorted(set(expected) - {without_path, misnamed})
+    warnings = " ".join(r.getMessage() for r in caplog.records)
+    assert without_path in warnings and misnamed in warnings
+
+
+def _latest_sm_products(emulator, start, end, bbox=None):
+    """The names of the latest SM products of the emulator with their mid-time in range."""
+    return sorted(
+        p.name
+        for p in emulator.model.products(start, end, bbox, product_types=("MIR_SMUDP2",))
+        if not p.old_version and start <= p.orbit.mid <= end
+    )
 
 
 def test_answers_without_features_fail_with_the_service_text(emulator, make_store):

@@ -7,14 +7,16 @@ time extent comes from the catalogue's collection document.
 Products are the catalogue's items of the data id's product type (the collection holds
 other types too) whose ``assets.PRODUCT.alternate.s3.href`` names a product folder in the
 archive, e.g. ``/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/<name>``; the file is
-``<name>.nc`` in that folder. Those hrefs come from the service: they must be plain
-relative paths below the archive's top folder and name a SMOS product, or the search
-fails. When the archive holds several versions of one half orbit, the latest processing
-version is used. A product belongs to the time range that holds its mid-time.
+``<name>.nc`` in that folder. Those hrefs come from the service: one that is not a plain
+relative path below the archive's top folder fails the search; an item without one, or
+whose folder is not named like a product of its type, is skipped with a logged warning.
+When the archive holds several versions of one half orbit, the latest processing version
+is used. A product belongs to the time range that holds its mid-time.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from eostores.errors import ServiceError
 from eostores.paths import relative_path
+from eostores.schema.types import short_repr
 
 from .api import StacClient
 from .config import (
@@ -47,6 +50,8 @@ __all__ = [
     "product_from_feature",
     "search_boxes",
 ]
+
+LOG = logging.getLogger(__name__)
 
 #: Searches are widened by this much (degrees of latitude), so that products whose grid
 #: points just outside the box still fill pixels inside it are found.
@@ -150,12 +155,11 @@ def _parse_instant(text: str) -> datetime | None:
     return instant
 
 
-def _archive_path(href: Any) -> str:
-    """The path of a product folder below the archive's top folder (its bucket)."""
-    if not isinstance(href, str) or not href:
-        raise ServiceError(
-            f"the catalogue gave no archive path for a product ({href!r})", store_id=STORE_ID
-        )
+def _archive_folder(href: Any) -> str | None:
+    """The path of a product folder below the archive's top folder (its bucket), or None
+    if ``href`` names none; a path that is not a plain path in the archive is refused."""
+    if not isinstance(href, str) or not href.strip():
+        return None
     text = href.strip()
     if text.lower().startswith("s3://"):
         text = text[5:]
@@ -167,19 +171,24 @@ def _archive_path(href: Any) -> str:
             "nor s3://<bucket>/...",
             store_id=STORE_ID,
         )
+    if not text.strip("/"):
+        return None
     path = relative_path(text, from_service=True, store_id=STORE_ID)
-    _bucket, sep, below = path.partition("/")
-    if not sep or not below:
-        raise ServiceError(
-            f"the catalogue gave the archive path {href!r}, which names no product below "
-            "its bucket",
-            store_id=STORE_ID,
-        )
-    return below
+    _bucket, _sep, below = path.partition("/")
+    return below or None
+
+
+def _skip(feature: Mapping[str, Any], reason: str) -> None:
+    LOG.warning("skipped the catalogue item %s: %s", short_repr(feature.get("id")), reason)
 
 
 def product_from_feature(feature: Mapping[str, Any], info: DatasetInfo) -> Product | None:
-    """The product of a catalogue item, or None if it is of another product type."""
+    """The product of a catalogue item, or None if it is of another product type.
+
+    An item of the product type that names no product (no archive path, or a name that is
+    not a product name of the type) is skipped with a logged warning; an archive path that
+    is not a plain path in the archive fails with a ServiceError.
+    """
     properties = feature.get("properties")
     if not isinstance(properties, Mapping) or properties.get("productType") != info.product_type:
         return None
@@ -187,15 +196,15 @@ def product_from_feature(feature: Mapping[str, Any], info: DatasetInfo) -> Produ
         href = feature["assets"]["PRODUCT"]["alternate"]["s3"]["href"]
     except (KeyError, TypeError):
         href = None
-    folder = _archive_path(href)
+    folder = _archive_folder(href)
+    if folder is None:
+        _skip(feature, f"it gives no product folder in the archive ({short_repr(href)})")
+        return None
     name = folder.rpartition("/")[2]
     match = PRODUCT_NAME_PATTERN.match(name)
     if match is None or f"MIR_{match['kind']}" != info.product_type:
-        raise ServiceError(
-            f"the catalogue lists a product named {name!r}, which is not a "
-            f"{info.product_type} product name",
-            store_id=STORE_ID,
-        )
+        _skip(feature, f"{short_repr(name)} is not a {info.product_type} product name")
+        return None
     start = _parse_instant(str(properties.get("start_datetime") or "")) or datetime.strptime(
         match["start"], "%Y%m%dT%H%M%S"
     )

@@ -12,7 +12,9 @@ archive is :class:`~eostores_smos.testing.moto.MotoArchive`. Faults come from th
 
 Products are generated into ``data_dir`` (by default a temporary folder, removed when the
 emulator stops). ``hostile_href`` (settable at any time) replaces the archive path of every
-item with that text, for tests of what a store does with hostile names.
+item with that text, for tests of what a store does with hostile names; ``href_overrides``
+maps product names to the archive path their items give instead (None: the item has no
+``alternate`` asset).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from urllib.parse import urlencode
 
 from eostores.testing import EmulatorServer, FaultProfile, Request, Response, route
 
-from .archive import BUCKET, ArchiveModel
+from .archive import BUCKET, ArchiveModel, EmulatedProduct
 from .orbits import EPOCH
 
 __all__ = ["INTERNAL_HOST", "SmosEmulator"]
@@ -85,6 +87,7 @@ class SmosEmulator(EmulatorServer):
         super().__init__(latency_ms=latency_ms, faults=faults, host=host, port=port)
         self.model = ArchiveModel(data_dir)
         self.hostile_href: str | None = None
+        self.href_overrides: dict[str, str | None] = {}
 
     def store_params(self) -> dict[str, Any]:
         return {"stac_url": self.url + COLLECTION_PATH, "source_path": f"{self.url}/{BUCKET}"}
@@ -145,7 +148,7 @@ class SmosEmulator(EmulatorServer):
         window = list(islice(found, (page - 1) * limit, page * limit + 1))
         more = len(window) > limit
         base = INTERNAL_HOST + COLLECTION_PATH
-        features = [p.item(base, self.hostile_href) for p in window[:limit]]
+        features = [self._item(p, base) for p in window[:limit]]
         links = [{"rel": "self", "href": f"{base}/items?{urlencode(query)}"}]
         if more:
             following = {**query, "page": str(page + 1)}
@@ -165,6 +168,15 @@ class SmosEmulator(EmulatorServer):
             },
             headers={"Content-Type": "application/geo+json"},
         )
+
+    def _item(self, product: EmulatedProduct, base: str) -> dict[str, Any]:
+        if product.name not in self.href_overrides:
+            return product.item(base, self.hostile_href)
+        href = self.href_overrides[product.name]
+        item = product.item(base, href)
+        if href is None:
+            del item["assets"]["PRODUCT"]["alternate"]
+        return item
 
     # -- archive
 
