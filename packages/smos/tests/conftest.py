@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from eostores_smos.testing import MotoArchive, SmosEmulator, expected_value
+from eostores_smos.testing.emulator import MAX_SKIP
 
 from eostores import new_data_store
 
@@ -42,6 +43,8 @@ def _reset(server: SmosEmulator) -> None:
     server.faults = None
     server.hostile_href = None
     server.href_overrides = {}
+    server.max_skip = MAX_SKIP
+    server.omit_next_past_limit = False
 
 
 @pytest.fixture

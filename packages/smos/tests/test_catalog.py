@@ -133,6 +133,98 @@ def _latest_sm_products(emulator, start, end, bbox=None):
     )
 
 
+# -- the catalogue's paging limit: (page - 1) * limit <= max_skip
+
+#: Three days hold about 280 items of all types; 200 can be paged through with max_skip 100.
+LONG = (datetime(2023, 4, 1), datetime(2023, 4, 3, 23, 59, 59, 999999))
+
+
+def _client(emulator, **kwargs):
+    from eostores_smos.api import StacClient
+
+    from eostores.http import HttpConfig, new_session
+
+    session = new_session(HttpConfig.from_params({"num_retries": 0}, store_id="smos"))
+    return StacClient(emulator.store_params()["stac_url"], session, **kwargs)
+
+
+def _windows(emulator):
+    return {r.query["datetime"] for r in requests_to(emulator, ITEMS_PATH)}
+
+
+def test_a_search_past_the_paging_limit_still_finds_every_product(store, emulator):
+    """The catalogue refuses pages past its limit with 422; the store searches shorter
+    windows instead, and merges them without duplicates."""
+    emulator.max_skip = 100
+    cube = store.open_data(
+        SM, time_range=["2023-04-01", "2023-04-03"], variable_names=[], res_level=4
+    )
+    refused = [r for r in requests_to(emulator, ITEMS_PATH) if r.status == 422]
+    assert refused, "the search met the limit"
+    assert len(_windows(emulator)) > 2
+    names = cube.attrs["products"]
+    assert len(names) == len(set(names))
+    assert sorted(names) == _latest_sm_products(emulator, *LONG)
+
+
+def test_a_catalogue_leaving_out_the_next_link_at_its_limit_loses_no_product(emulator):
+    from eostores_smos.catalog import find_products
+    from eostores_smos.config import dataset_info
+
+    emulator.max_skip = 100
+    emulator.omit_next_past_limit = True
+    unaware = list(_client(emulator).items(*LONG))
+    assert len(unaware) == 200, "one search ends silently at the limit"
+    found = find_products(_client(emulator, max_skip=100), dataset_info(SM), *LONG, None)
+    assert [p.name for p in found] == _latest_sm_products(emulator, *LONG)
+    assert all(r.status == 200 for r in requests_to(emulator, ITEMS_PATH))
+
+
+def test_the_store_asks_for_no_page_past_the_limit(emulator):
+    from eostores_smos.catalog import find_products
+    from eostores_smos.config import dataset_info
+
+    found = find_products(_client(emulator, max_skip=100), dataset_info(SM), *LONG, None)
+    assert [p.name for p in found] == _latest_sm_products(emulator, *LONG)
+    pages = [int(r.query.get("page", 1)) for r in requests_to(emulator, ITEMS_PATH)]
+    assert max(pages) == 2 and len(_windows(emulator)) > 2
+
+
+def test_a_search_the_catalogue_cannot_page_through_even_in_short_windows_fails(emulator):
+    from eostores_smos.catalog import find_products
+    from eostores_smos.config import dataset_info
+
+    client = _client(emulator, limit=1, max_skip=0)
+    with pytest.raises(ServiceError, match=r"paging limit.*choose a smaller bbox"):
+        find_products(client, dataset_info(SM), *LONG, None)
+    shortest = min(_windows(emulator), key=lambda text: _length(text))
+    assert _length(shortest) == 3600
+
+
+def _length(window: str) -> float:
+    start, end = (datetime.fromisoformat(t.rstrip("Z")) for t in window.split("/"))
+    return (end - start).total_seconds()
+
+
+def test_the_emulator_refuses_pages_past_its_limit_as_the_catalogue_does(emulator):
+    import requests
+
+    url = emulator.store_params()["stac_url"] + "/items"
+    query = {"limit": 100, "datetime": "2023-04-01T00:00:00Z/2023-04-03T23:59:59Z"}
+    emulator.max_skip = 100
+    last = requests.get(url, params={**query, "page": 2})
+    assert last.status_code == 200 and any(link["rel"] == "next" for link in last.json()["links"])
+    refused = requests.get(url, params={**query, "page": 3})
+    assert refused.status_code == 422
+    (detail,) = refused.json()["detail"]
+    assert detail["type"] == "less_than_equal" and detail["loc"] == ["query", "page"]
+    assert detail["ctx"] == {"le": 2} and detail["input"] == "3"
+    emulator.omit_next_past_limit = True
+    last = requests.get(url, params={**query, "page": 2}).json()
+    assert len(last["features"]) == 100
+    assert not any(link["rel"] == "next" for link in last["links"])
+
+
 def test_answers_without_features_fail_with_the_service_text(emulator, make_store):
     from eostores.testing import Response
 

@@ -6,6 +6,11 @@ host name into those links (``https://catalogue-svc.prod-catalogue:8250/...``); 
 link's query is used, sent to ``<stac_url>/items``, so paging works behind any proxy and a
 link can never send the store elsewhere. Every request is retried and bounded as the
 store's HTTP parameters say, and a failure carries the service's own message.
+
+The catalogue pages through at most :data:`~eostores_smos.config.STAC_MAX_SKIP` items of
+one search: past that it refuses the page (422) or, perhaps, leaves out the ``next`` link.
+A search that reaches the limit raises :class:`SearchLimitError` rather than end early, so
+that the caller can split it.
 """
 
 from __future__ import annotations
@@ -15,12 +20,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from eostores.errors import ServiceError
+from eostores.errors import InvalidParameterError, ServiceError
 from eostores.http import Session, redact_url
+from eostores.schema.types import short_repr
 
-from .config import STAC_MAX_PAGES, STAC_PAGE_LIMIT, STORE_ID
+from .config import STAC_MAX_SKIP, STAC_PAGE_LIMIT, STORE_ID
 
-__all__ = ["StacClient", "format_instant"]
+__all__ = ["SearchLimitError", "StacClient", "format_instant"]
+
+
+class SearchLimitError(ServiceError):
+    """A search holds more items than the catalogue pages through; search shorter periods."""
 
 
 def format_instant(instant: datetime) -> str:
@@ -29,11 +39,24 @@ def format_instant(instant: datetime) -> str:
 
 
 class StacClient:
-    """The SMOS collection at ``stac_url`` (e.g. ``.../stac/collections/SMOS``)."""
+    """The SMOS collection at ``stac_url`` (e.g. ``.../stac/collections/SMOS``).
 
-    def __init__(self, stac_url: str, session: Session):
+    Searches ask for ``limit`` items a page. ``max_skip`` is the catalogue's paging limit:
+    it serves no page with ``(page - 1) * limit`` beyond it.
+    """
+
+    def __init__(
+        self,
+        stac_url: str,
+        session: Session,
+        *,
+        limit: int = STAC_PAGE_LIMIT,
+        max_skip: int = STAC_MAX_SKIP,
+    ):
         self.stac_url = stac_url.rstrip("/")
         self.session = session
+        self.limit = limit
+        self.max_skip = max_skip
 
     @property
     def items_url(self) -> str:
@@ -54,29 +77,41 @@ class StacClient:
         start: datetime,
         end: datetime,
         bbox: tuple[float, float, float, float] | None = None,
-        limit: int = STAC_PAGE_LIMIT,
     ) -> Iterator[dict[str, Any]]:
-        """Every item overlapping ``[start, end]`` (and ``bbox``, -180..180), all pages."""
+        """Every item overlapping ``[start, end]`` (and ``bbox``, -180..180), all pages.
+
+        Raises :class:`SearchLimitError` when the search holds more items than the
+        catalogue pages through (see :data:`~eostores_smos.config.STAC_MAX_SKIP`).
+        """
         params: list[tuple[str, str]] = [
-            ("limit", str(limit)),
+            ("limit", str(self.limit)),
             ("datetime", f"{format_instant(start)}/{format_instant(end)}"),
         ]
         if bbox is not None:
             params.append(("bbox", ",".join(f"{v:.6f}".rstrip("0").rstrip(".") for v in bbox)))
         seen: set[tuple[tuple[str, str], ...]] = set()
-        for _ in range(STAC_MAX_PAGES):
-            page = self._get(self.items_url, params)
+        pages = 0
+        while True:
+            page = self._page(params, following=pages > 0)
+            pages += 1
             features = page.get("features") if isinstance(page, dict) else None
             if not isinstance(features, list):
                 raise ServiceError(
                     f"the catalogue answered {redact_url(self.items_url)} without a list of "
-                    f"features: {_excerpt(page)}",
+                    f"features: {short_repr(page, 200)}",
                     store_id=STORE_ID,
                 )
-            for feature in features:
-                if isinstance(feature, dict):
-                    yield feature
+            yield from (feature for feature in features if isinstance(feature, dict))
             following = _next_query(page)
+            more = following is not None or len(features) >= self.limit
+            if more and pages * self.limit > self.max_skip:
+                # the next page, announced or left out, lies beyond the paging limit
+                raise SearchLimitError(
+                    f"the search reaches the catalogue's paging limit (at most "
+                    f"{self.max_skip} items skipped)",
+                    url=redact_url(self.items_url),
+                    store_id=STORE_ID,
+                )
             if following is None or not features:
                 return
             if not following:
@@ -92,11 +127,17 @@ class StacClient:
                 )
             seen.add(key)
             params = following
-        raise ServiceError(
-            f"the search did not end within {STAC_MAX_PAGES} pages; choose a shorter "
-            "time_range or a smaller bbox",
-            store_id=STORE_ID,
-        )
+
+    def _page(self, params: list[tuple[str, str]], *, following: bool) -> Any:
+        """One page of a search; a following page the catalogue refuses with 422 (past
+        its skip limit) raises :class:`SearchLimitError` with the service's message."""
+        try:
+            return self._get(self.items_url, params)
+        except InvalidParameterError as error:
+            if not following or getattr(error, "status", None) != 422:
+                raise
+            url = getattr(error, "url", None)
+            raise SearchLimitError(error.message, status=422, url=url, store_id=STORE_ID) from None
 
     def _get(self, url: str, params: list[tuple[str, str]] | None) -> Any:
         response = self.session.get(url, params=params, headers={"Accept": "application/json"})
@@ -122,8 +163,3 @@ def _next_query(page: Mapping[str, Any]) -> list[tuple[str, str]] | None:
                 return None
             return parse_qsl(urlsplit(href).query, keep_blank_values=True)
     return None
-
-
-def _excerpt(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 200 else text[:199] + "…"

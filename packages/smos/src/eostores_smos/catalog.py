@@ -11,14 +11,15 @@ archive, e.g. ``/eodata/SMOS/L2SM/MIR_SMUDP2/2023/04/01/<name>``; the file is
 relative path below the archive's top folder fails the search; an item without one, or
 whose folder is not named like a product of its type, is skipped with a logged warning.
 When the archive holds several versions of one half orbit, the latest processing version
-is used. A product belongs to the time range that holds its mid-time.
+is used. A product belongs to the time range that holds its mid-time. Long searches are
+made in time windows, as the catalogue pages through a limited number of items.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +27,15 @@ from eostores.errors import ServiceError
 from eostores.paths import relative_path
 from eostores.schema.types import short_repr
 
-from .api import StacClient
+from .api import SearchLimitError, StacClient
 from .config import (
     LEVEL0_HEIGHT,
     LEVEL0_RES,
     LEVEL0_WIDTH,
+    MIN_SEARCH_WINDOW,
     NUM_LEVELS,
     PRODUCT_NAME_PATTERN,
+    SEARCH_WINDOW,
     STORE_ID,
     Y_MAX,
     DatasetInfo,
@@ -49,6 +52,7 @@ __all__ = [
     "first_product_time",
     "product_from_feature",
     "search_boxes",
+    "search_items",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -245,6 +249,40 @@ def select_products(products: Iterable[Product], start: datetime, end: datetime)
     return sorted(latest.values())
 
 
+def search_items(
+    client: StacClient,
+    start: datetime,
+    end: datetime,
+    bbox: tuple[float, float, float, float] | None,
+) -> Iterator[dict[str, Any]]:
+    """Every catalogue item of ``[start, end]`` in ``bbox``, searched window by window.
+
+    Windows are :data:`SEARCH_WINDOW` long at first; one that holds more items than the
+    catalogue pages through is searched again in halves, and the rest of the search keeps
+    the shorter windows. Items overlapping two windows come twice.
+    """
+    window, begin = SEARCH_WINDOW, start
+    while True:
+        stop = min(begin + window, end)
+        try:
+            items = list(client.items(begin, stop, bbox))
+        except SearchLimitError as error:
+            if window <= MIN_SEARCH_WINDOW:
+                raise ServiceError(
+                    f"{error.message}, even for the items from {begin.isoformat()} to "
+                    f"{stop.isoformat()}; choose a smaller bbox",
+                    status=error.status,
+                    url=error.url,
+                    store_id=STORE_ID,
+                ) from None
+            window = max((stop - begin) / 2, MIN_SEARCH_WINDOW)
+            continue
+        yield from items
+        if stop >= end:
+            return
+        begin = stop
+
+
 def find_products(
     client: StacClient,
     info: DatasetInfo,
@@ -255,7 +293,7 @@ def find_products(
     """The products of ``info`` with their mid-time in ``[start, end]`` overlapping ``bbox``."""
     found: dict[str, Product] = {}
     for box in search_boxes(bbox):
-        for feature in client.items(start, end, box):
+        for feature in search_items(client, start, end, box):
             product = product_from_feature(feature, info)
             if product is not None:
                 found.setdefault(product.name, product)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from eostores.credentials import Secret
@@ -29,9 +29,12 @@ __all__ = [
     "LEVEL0_WIDTH",
     "MAX_POINT_DISTANCE_KM",
     "MAX_PRODUCTS_PER_DAY",
+    "MIN_SEARCH_WINDOW",
     "NUM_LEVELS",
     "PRODUCT_NAME_PATTERN",
+    "SEARCH_WINDOW",
     "SOURCE_PROTOCOLS",
+    "STAC_MAX_SKIP",
     "STAC_PAGE_LIMIT",
     "STORE_ID",
     "TILE_HEIGHT",
@@ -60,9 +63,16 @@ SECRET_ENV = ("CREODIAS_S3_SECRET",)
 
 SOURCE_PROTOCOLS = ("s3", "https", "http", "file")
 
-#: Items per catalogue page, and the most pages one search may take.
+#: Items per catalogue page.
 STAC_PAGE_LIMIT = 100
-STAC_MAX_PAGES = 10_000
+#: The catalogue skips at most this many items: a page with ``(page - 1) * limit`` beyond
+#: it is refused (CREODIAS and CDSE catalogues since 2024-11-12).
+STAC_MAX_SKIP = 10_000
+#: Searches are made in time windows this long at first (about 170 items a day in the
+#: whole collection, so well below the skip limit); a window holding more items than the
+#: catalogue pages through is halved, down to the minimum.
+SEARCH_WINDOW = timedelta(days=20)
+MIN_SEARCH_WINDOW = timedelta(hours=1)
 
 HTTP_DEFAULTS: dict[str, Any] = {
     "num_retries": 5,

@@ -10,6 +10,14 @@ catalogue, the ``next`` links name the service's internal host
 of the bucket ``eodata`` with byte ranges (GET and HEAD), as an https mirror would; the S3
 archive is :class:`~eostores_smos.testing.moto.MotoArchive`. Faults come from the toolkit.
 
+Like the CREODIAS and CDSE catalogues since 2024-11-12, a search skips at most
+``max_skip`` items (10 000): a page with ``(page - 1) * limit`` beyond it is answered 422
+with the catalogue's problem body (``{"detail": [{"type": "less_than_equal", "loc":
+["query", "page"], "msg": ..., "input": ..., "ctx": {"le": ...}}]}``, the shape documented
+for its OData ``$skip``). Whether the STAC ``next`` link is then still given is not
+documented: it is by default; with ``omit_next_past_limit`` it is left out, as documented
+for OData's ``@odata.nextLink``.
+
 Products are generated into ``data_dir`` (by default a temporary folder, removed when the
 emulator stops). ``hostile_href`` (settable at any time) replaces the archive path of every
 item with that text, for tests of what a store does with hostile names; ``href_overrides``
@@ -36,6 +44,8 @@ INTERNAL_HOST = "https://catalogue-svc.prod-catalogue:8250"
 COLLECTION_PATH = "/stac/collections/SMOS"
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 20
+#: The most items a search skips: ``(page - 1) * limit`` at most.
+MAX_SKIP = 10_000
 
 
 class _BadRequest(Exception):
@@ -83,9 +93,13 @@ class SmosEmulator(EmulatorServer):
         host: str = "127.0.0.1",
         port: int = 0,
         data_dir: str | None = None,
+        max_skip: int = MAX_SKIP,
+        omit_next_past_limit: bool = False,
     ):
         super().__init__(latency_ms=latency_ms, faults=faults, host=host, port=port)
         self.model = ArchiveModel(data_dir)
+        self.max_skip = max_skip
+        self.omit_next_past_limit = omit_next_past_limit
         self.hostile_href: str | None = None
         self.href_overrides: dict[str, str | None] = {}
 
@@ -138,6 +152,8 @@ class SmosEmulator(EmulatorServer):
             raise _BadRequest("limit and page must be integers") from None
         if not 1 <= limit <= MAX_LIMIT or page < 1:
             raise _BadRequest(f"limit must be 1..{MAX_LIMIT} and page >= 1")
+        if (page - 1) * limit > self.max_skip:
+            return self._beyond_limit(page, limit)
         start, end = EPOCH, datetime.now(UTC).replace(tzinfo=None)
         if query.get("datetime"):
             first, sep, last = query["datetime"].partition("/")
@@ -150,6 +166,8 @@ class SmosEmulator(EmulatorServer):
         base = INTERNAL_HOST + COLLECTION_PATH
         features = [self._item(p, base) for p in window[:limit]]
         links = [{"rel": "self", "href": f"{base}/items?{urlencode(query)}"}]
+        if more and self.omit_next_past_limit:
+            more = page * limit <= self.max_skip
         if more:
             following = {**query, "page": str(page + 1)}
             links.append(
@@ -177,6 +195,18 @@ class SmosEmulator(EmulatorServer):
         if href is None:
             del item["assets"]["PRODUCT"]["alternate"]
         return item
+
+    def _beyond_limit(self, page: int, limit: int) -> Response:
+        """422: the page skips more items than the catalogue allows."""
+        last = self.max_skip // limit + 1
+        detail = {
+            "type": "less_than_equal",
+            "loc": ["query", "page"],
+            "msg": f"Input should be less than or equal to {last}",
+            "input": str(page),
+            "ctx": {"le": last},
+        }
+        return Response.json({"detail": [detail]}, 422)
 
     # -- archive
 
