@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 from conftest import CLOUD, OZONE, SST, searches
+from eostores_cci.api import parse_feature_dates, parse_instant
+from eostores_cci.catalog import Catalog
+from eostores_cci.convert import period_bounds
 
 from eostores import new_data_store
-from eostores.errors import DataNotFoundError, InvalidParameterError
+from eostores.errors import DataNotFoundError, InvalidParameterError, ServiceError
 
 
 def test_construction_makes_no_request(emulator, make_store):
@@ -163,3 +167,41 @@ def test_small_collections_are_read_page_by_page(store, emulator, monkeypatch):
         if r.query.get("fileFormat") == ".nc" and r.query.get("maximumRecords") == "10"
     )
     assert pages == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2000-01-02T03:04:05", datetime(2000, 1, 2, 3, 4, 5)),
+        ("2000-01-02T03:04:05Z", datetime(2000, 1, 2, 3, 4, 5)),
+        ("2000-01-02T03:04:05+00:00", datetime(2000, 1, 2, 3, 4, 5)),
+        ("2000-01-02T01:04:05-02:00", datetime(2000, 1, 2, 3, 4, 5)),
+        ("2000-01-02T03:04:05.123", datetime(2000, 1, 2, 3, 4, 5, 123000)),
+        ("2000-01-02T03:04:05.123456+01:00", datetime(2000, 1, 2, 2, 4, 5, 123456)),
+        (" 2000-01-02 ", datetime(2000, 1, 2)),
+        ("..", None),
+        ("2000-13-01T00:00:00", None),
+    ],
+)
+def test_service_instants_with_offsets_and_fractions(text, expected):
+    assert parse_instant(text) == expected
+
+
+def test_file_dates_with_offsets_and_fractions_are_used_before_the_name():
+    title = "ESACCI-ICESHEETS-L3-SEC-GREENLAND-2010-fv1.0.nc"  # no month in the name
+    date = "2010-01-01T00:00:00.000+00:00/2010-12-31T23:59:59.999+00:00"
+    start, end = parse_feature_dates({"date": date}, title)
+    assert (start, end) == (datetime(2010, 1, 1), datetime(2010, 12, 31, 23, 59, 59, 999000))
+    assert period_bounds(start, end) == (datetime(2010, 1, 1), datetime(2011, 1, 1))
+    with pytest.raises(ServiceError, match="no date"):
+        parse_feature_dates({"date": "../.."}, title)
+
+
+def test_an_iso_extent_with_offset_bounds_open_searches(store, emulator):
+    # the SST record and files give their dates with "+00:00"; the collection has over
+    # 1000 files, so an open time range is split by the years of the record's extent
+    assert SST.date_style == "offset"
+    info = Catalog(store.connection).info(SST.drs_id)
+    assert info.time_start.endswith("+00:00")
+    assert info.extent == (datetime(2000, 1, 1), datetime(2002, 12, 31, 23, 59, 59))
+    assert store.describe_data(SST.drs_id).time_range == ("2000-01-01", "2002-12-31")

@@ -169,3 +169,13 @@ def test_datasets_pickle_and_compute_elsewhere(store, emulator):
     np.testing.assert_array_equal(again.ctt.values, cube.ctt.values)
     store_again = pickle.loads(pickle.dumps(store))
     assert store_again.store_params == store.store_params
+
+
+def test_dates_with_fractions_give_whole_periods(store):
+    assert CLOUD.date_style == "fraction"  # "...T23:59:59.999" ends
+    cube = store.open_data(CLOUD.drs_id, variable_names=[], time_range=["2000-01-01", "2000-02-29"])
+    bounds = cube.time_bnds.values.astype("datetime64[s]").astype(str).tolist()
+    assert bounds == [
+        ["2000-01-01T00:00:00", "2000-02-01T00:00:00"],
+        ["2000-02-01T00:00:00", "2000-03-01T00:00:00"],
+    ]

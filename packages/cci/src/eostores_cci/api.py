@@ -22,7 +22,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -59,6 +59,7 @@ __all__ = [
     "parse_dds",
     "parse_description",
     "parse_feature_dates",
+    "parse_instant",
     "parse_iso",
 ]
 
@@ -267,7 +268,7 @@ def parse_feature_dates(properties: Mapping[str, Any], title: str) -> tuple[date
     value = properties.get("date")
     if isinstance(value, str) and "/" in value:
         first, _, last = value.partition("/")
-        start, end = _parse_instant(first), _parse_instant(last)
+        start, end = parse_instant(first), parse_instant(last)
         if start is not None and end is not None and start <= end:
             return start, end
     match = _DATE_IN_NAME.search(title)
@@ -282,14 +283,19 @@ def parse_feature_dates(properties: Mapping[str, Any], title: str) -> tuple[date
     return start, following - timedelta(seconds=1)
 
 
-def _parse_instant(text: str) -> datetime | None:
-    text = text.strip().removesuffix("Z")
-    for pattern in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-    return None
+def parse_instant(text: str) -> datetime | None:
+    """An ISO 8601 instant of the service as naive UTC, None if ``text`` is none.
+
+    Fractions of a second and a ``Z`` or ``+hh:mm`` offset are accepted; a date alone is its
+    midnight.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
 
 
 def _xml(content: bytes, what: str) -> ET.Element:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from eostores.errors import DataNotFoundError, InvalidParameterError, ServiceError
 
-from .api import Description, FileFeature, OdpApi, api_for, collection_links
+from .api import Description, FileFeature, OdpApi, api_for, collection_links, parse_instant
 from .config import DRS_FIELDS, FACETS, STORE_ID, OdpConnection, check_service_href
 
 if TYPE_CHECKING:
@@ -84,10 +84,8 @@ class DatasetInfo:
         """The time extent as datetimes, if the record gives one."""
         if not self.time_start or not self.time_end:
             return None
-        try:
-            return _instant(self.time_start), _instant(self.time_end)
-        except ValueError:
-            return None
+        start, end = parse_instant(self.time_start), parse_instant(self.time_end)
+        return (start, end) if start is not None and end is not None else None
 
     @property
     def spatial_res(self) -> float | None:
@@ -107,16 +105,6 @@ def drs_parts(data_id: str) -> dict[str, str]:
 def time_period_of(data_id: str) -> str | None:
     """The time period of a DRS id's frequency (``1D``, ``1M``, ...), if regular."""
     return _PERIODS.get(drs_parts(data_id).get("frequency", "").lower())
-
-
-def _instant(text: str) -> datetime:
-    text = text.strip().removesuffix("Z")
-    for pattern in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-    raise ValueError(f"not a date: {text!r}")
 
 
 def _normal(value: str) -> str:

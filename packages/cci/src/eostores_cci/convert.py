@@ -108,10 +108,10 @@ def grid_window(
 
 
 def period_bounds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """A file's period as [start, end): an end at a whole second's last moment
-    (``23:59:59``) means up to the next second."""
-    if end.second == 59 and end.microsecond == 0:
-        end = end + timedelta(seconds=1)
+    """A file's period as [start, end): an end at a minute's last second (``23:59:59``,
+    also ``23:59:59.999``) means up to the next minute."""
+    if end.second == 59 and (end.microsecond == 0 or end.microsecond >= 999000):
+        end = end.replace(microsecond=0) + timedelta(seconds=1)
     return start, end
 
 

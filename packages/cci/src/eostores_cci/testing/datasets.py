@@ -2,7 +2,8 @@
 
 ``expected_value(dataset, variable, time, lat, lon)`` is what every file holds, so tests
 check values after subsetting without reading anything else. Files are NetCDF4 (HDF5),
-written on first use by h5netcdf with uncompressed chunks.
+written on first use by h5netcdf with uncompressed chunks. Datasets write their dates in
+different styles, as the service's index holds them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "DATASETS",
+    "DATE_STYLES",
     "EPOCH",
     "SampleDataset",
     "SampleFile",
@@ -54,12 +56,12 @@ class SampleFile:
     end: datetime
 
     @property
-    def date_property(self) -> str:
-        return f"{self.start:%Y-%m-%dT%H:%M:%S}/{self.end:%Y-%m-%dT%H:%M:%S}"
-
-    @property
     def midpoint(self) -> datetime:
         return self.start + (self.end + timedelta(seconds=1) - self.start) / 2
+
+
+#: How a dataset's dates are written: plain, with a UTC offset, with milliseconds.
+DATE_STYLES = ("plain", "offset", "fraction")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class SampleDataset:
     name_pattern: str
     folder: str
     attrs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: one of DATE_STYLES
+    date_style: str = "plain"
 
     # -- identity
 
@@ -101,6 +105,19 @@ class SampleDataset:
     @property
     def frequency(self) -> str:
         return self.parts["frequency"]
+
+    def instant(self, value: datetime, *, end: bool = False) -> str:
+        """``value`` written in the dataset's date style (an end as its last moment)."""
+        text = f"{value:%Y-%m-%dT%H:%M:%S}"
+        if self.date_style == "offset":
+            return text + "+00:00"
+        if self.date_style == "fraction":
+            return text + (".999" if end else ".000")
+        return text
+
+    def date_property(self, sample: SampleFile) -> str:
+        """The ``date`` of a file's search entry: "start/end"."""
+        return f"{self.instant(sample.start)}/{self.instant(sample.end, end=True)}"
 
     # -- grid
 
@@ -248,6 +265,7 @@ DATASETS: tuple[SampleDataset, ...] = (
         ),
         name_pattern="{:%Y%m%d}120000-ESACCI-L4_GHRSST-SSTdepth-OSTIA-GLOB_CDR2.1-v02.0-fv01.0.nc",
         folder="neodc/esacci/sst/data/CDR_v2/Analysis/L4/v2.1",
+        date_style="offset",
     ),
     SampleDataset(
         drs_id="esacci.OZONE.mon.L3.NP.multi-sensor.multi-platform.MERGED.fv0002.r1",
@@ -291,6 +309,7 @@ DATASETS: tuple[SampleDataset, ...] = (
         ),
         name_pattern="{:%Y%m}-ESACCI-L3C_CLOUD-CLD_PRODUCTS-AVHRR_NOAA-15-fv3.0.nc",
         folder="neodc/esacci/cloud/data/version3/L3C/AVHRR-AM/v3.0",
+        date_style="fraction",
     ),
 )
 

@@ -2,8 +2,8 @@
 
 They follow the shapes CEDA's OpenSearch service gives: facets as ``param:Parameter``
 options whose labels end in the number of files, collection features linking their ISO
-record and description, file features with ``date`` ("start/end") and related links
-titled ``Download`` and ``Opendap``.
+record and description, file features with ``date`` ("start/end", in the dataset's date
+style) and related links titled ``Download`` and ``Opendap``.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ def collection_feature(base_url: str, dataset: SampleDataset) -> dict[str, Any]:
         "properties": {
             "identifier": dataset.uuid,
             "title": dataset.title,
-            "date": f"{dataset.first:%Y-%m-%d}T00:00:00/{last:%Y-%m-%dT%H:%M:%S}",
+            "date": f"{dataset.instant(dataset.files()[0].start)}/"
+            f"{dataset.instant(last, end=True)}",
             "variables": [
                 {"var_id": v.name, "units": v.units, "long_name": v.long_name}
                 for v in dataset.variables
@@ -166,7 +167,7 @@ def file_feature(
             "identifier": sample.name,
             "title": sample.name,
             "filesize": size,
-            "date": sample.date_property,
+            "date": dataset.date_property(sample),
             "links": {
                 "related": [
                     {"title": "Download", "href": f"{base_url}/thredds/fileServer/{path}"},
@@ -188,6 +189,7 @@ _ABSTRACT = "emulated CCI data whose values are a known function of time, latitu
 def iso_xml(dataset: SampleDataset) -> str:
     """The ISO 19115 (gmd) record of a collection: title, abstract, extent."""
     west, south, east, north = dataset.bbox
+    begin = dataset.instant(dataset.files()[0].start)
     last = dataset.files()[-1].end
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <gmd:MD_Metadata xmlns:gmd="http://www.isotc211.org/2005/gmd"
@@ -217,8 +219,8 @@ def iso_xml(dataset: SampleDataset) -> str:
             <gmd:EX_TemporalExtent>
               <gmd:extent>
                 <gml:TimePeriod gml:id="period">
-                  <gml:beginPosition>{dataset.first:%Y-%m-%d}T00:00:00</gml:beginPosition>
-                  <gml:endPosition>{last:%Y-%m-%dT%H:%M:%S}</gml:endPosition>
+                  <gml:beginPosition>{begin}</gml:beginPosition>
+                  <gml:endPosition>{dataset.instant(last, end=True)}</gml:endPosition>
                 </gml:TimePeriod>
               </gmd:extent>
             </gmd:EX_TemporalExtent>
