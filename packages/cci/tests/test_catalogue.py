@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+import numpy as np
 import pytest
+import requests
 from conftest import CLOUD, OZONE, SST, searches
 from eostores_cci.api import parse_feature_dates, parse_instant
 from eostores_cci.catalog import Catalog
@@ -205,3 +207,77 @@ def test_an_iso_extent_with_offset_bounds_open_searches(store, emulator):
     assert info.time_start.endswith("+00:00")
     assert info.extent == (datetime(2000, 1, 1), datetime(2002, 12, 31, 23, 59, 59))
     assert store.describe_data(SST.drs_id).time_range == ("2000-01-01", "2002-12-31")
+
+
+def test_dates_are_sent_without_zone_suffix(store, emulator):
+    store.open_data(OZONE.drs_id, variable_names=[], time_range=["2004-05-01", "2004-06-30"])
+    dated = [r.query for r in searches(emulator) if "startDate" in r.query]
+    assert dated and all(
+        q["startDate"] == "2004-05-01T00:00:00" and q["endDate"] == "2004-06-30T23:59:59"
+        for q in dated
+    )
+
+
+def test_the_service_refuses_searches_past_its_result_window(emulator):
+    url = emulator.store_params()["endpoint_url"]
+    query = {"parentIdentifier": SST.uuid, "httpAccept": "application/geo+json"}
+    assert requests.get(url, params={**query, "startPage": 1, "maximumRecords": 10000}).ok
+    refused = requests.get(url, params={**query, "startPage": 2, "maximumRecords": 10000})
+    assert refused.status_code == 500 and "Server Error (500)" in refused.text
+    too_large = requests.get(url, params={**query, "startPage": 1, "maximumRecords": 10001})
+    assert too_large.status_code == 500
+
+
+@pytest.fixture
+def small_window(emulator, monkeypatch):
+    """``scale(batch, threshold)``: the store's searches scaled down (pages of ``threshold``
+    files, batches from ``threshold`` files on, ``batch`` files per batch) and the
+    service's result window with them."""
+    from eostores_cci import api
+
+    def scale(batch: int, threshold: int) -> None:
+        monkeypatch.setattr(api, "BATCH_SIZE", batch)
+        monkeypatch.setattr(api, "BATCH_THRESHOLD", threshold)
+        monkeypatch.setattr(api, "PAGE_SIZE", threshold)
+        emulator.result_window = max(batch, threshold)
+
+    yield scale
+    emulator.result_window = 10000
+
+
+def test_years_beyond_the_result_window_are_split_into_months(store, emulator, small_window):
+    small_window(200, 200)  # 365 or 366 daily files per year, at most 31 per month
+    cube = store.open_data(SST.drs_id, variable_names=[], bbox=[0, 0, 2, 2])
+    assert cube.sizes["time"] == len(SST.files())
+    days = cube.time.values.astype("datetime64[D]")
+    assert (np.diff(days) == np.timedelta64(1, "D")).all(), "every day once, in order"
+    pages = [r for r in searches(emulator) if r.query.get("fileFormat") == ".nc"]
+    assert all(r.status == 200 and r.query["startPage"] == "1" for r in pages), "no deep paging"
+    pages = [r for r in pages if "startDate" in r.query]
+    windows = {(r.query["startDate"][:10], r.query["endDate"][:10]) for r in pages}
+    assert ("2001-01-01", "2001-12-31") in windows, "a year first"
+    assert ("2001-02-01", "2001-02-28") in windows and ("2002-12-01", "2002-12-31") in windows
+    assert len(windows) == 3 + 36
+
+
+def test_months_beyond_the_result_window_are_split_into_days(store, emulator, small_window):
+    small_window(4, 10)
+    cube = store.open_data(SST.drs_id, variable_names=[], time_range=["2001-01-25", "2001-02-05"])
+    days = cube.time.values.astype("datetime64[D]").astype(str).tolist()
+    assert days == [f"2001-01-{d}" for d in range(25, 32)] + [f"2001-02-0{d}" for d in range(1, 6)]
+    windows = {
+        (r.query["startDate"], r.query["endDate"])
+        for r in searches(emulator)
+        if r.query.get("maximumRecords") == "4"
+    }
+    assert ("2001-01-25T00:00:00", "2001-01-31T23:59:59") in windows  # 7 files: by day
+    assert ("2001-01-27T00:00:00", "2001-01-27T23:59:59") in windows
+    assert ("2001-02-01T00:00:00", "2001-02-05T23:59:59") in windows  # 5 files: by day
+    assert all(r.status == 200 for r in searches(emulator))
+
+
+def test_a_day_beyond_the_result_window_is_an_error_naming_it(store, emulator, small_window):
+    store.describe_data(SST.drs_id)  # reads five files' entries
+    small_window(0, 1)
+    with pytest.raises(ServiceError, match=r"lists 1 files between 2001-03-02T00:00:00 and"):
+        store.open_data(SST.drs_id, variable_names=[], time_range=["2001-03-02", "2001-03-02"])

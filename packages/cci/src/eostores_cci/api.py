@@ -72,6 +72,7 @@ _COUNT = re.compile(r"\((\d+)\)\s*$")
 _DAP_SAFE = "_!~*'-\""
 _DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])?(?!\d)")
 _DATA_SEPARATOR = b"\nData:\n"
+_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
 # --------------------------------------------------------------------------- records
@@ -409,8 +410,9 @@ class OdpApi:
         """Every NetCDF file of a collection overlapping ``start..end``, in time order.
 
         All pages are read; a search of at least BATCH_THRESHOLD files is repeated per year
-        (``extent`` bounds the years of an open range), BATCH_SIZE files per page, at most
-        MAX_PARALLEL_BATCHES at once.
+        (``extent`` bounds the years of an open range), one page of BATCH_SIZE files each,
+        at most MAX_PARALLEL_BATCHES at once. A year holding more files is searched by
+        month, a month by day: the service cannot page beyond BATCH_SIZE files.
         """
         dates = _date_params(start, end)
         first = self.search(
@@ -454,21 +456,38 @@ class OdpApi:
             first = max(start, datetime(year, 1, 1)) if start else datetime(year, 1, 1)
             last_of_year = datetime(year, 12, 31, 23, 59, 59)
             last = min(end, last_of_year) if end else last_of_year
-            dates = _date_params(first, last)
-            found: list[Any] = []
-            page = 1
-            while True:
-                query = {**self._file_query(collection_id, data_id, page, BATCH_SIZE), **dates}
-                result = self.search(query, data_id)
-                found.extend(result["features"])
-                if not result["features"] or len(found) >= _total(result):
-                    return found
-                page += 1
+            return self._window_features(collection_id, data_id, first, last)
 
         workers = min(MAX_PARALLEL_BATCHES, max(1, len(years)))
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
             futures = [pool.submit(contextvars.copy_context().run, year_features, y) for y in years]
             return [feature for future in futures for feature in future.result()]
+
+    def _window_features(
+        self, collection_id: str, data_id: str, first: datetime, last: datetime
+    ) -> list[Any]:
+        """The file features of ``first..last`` from one page of BATCH_SIZE; a window
+        holding more is searched by its months, or days."""
+        query = {
+            **self._file_query(collection_id, data_id, 1, BATCH_SIZE),
+            **_date_params(first, last),
+        }
+        result = self.search(query, data_id)
+        total = _total(result)
+        if total <= BATCH_SIZE:
+            return list(result["features"])
+        parts = _split_window(first, last)
+        if not parts:
+            raise ServiceError(
+                f"the service lists {total} files between {first:%Y-%m-%dT%H:%M:%S} and "
+                f"{last:%Y-%m-%dT%H:%M:%S}, more than one search can return ({BATCH_SIZE})",
+                data_id=data_id,
+            )
+        return [
+            feature
+            for a, b in parts
+            for feature in self._window_features(collection_id, data_id, a, b)
+        ]
 
     @staticmethod
     def _file_query(collection_id: str, data_id: str, page: int, size: int) -> dict[str, Any]:
@@ -529,12 +548,38 @@ def _total(result: Mapping[str, Any]) -> int:
 
 
 def _date_params(start: datetime | None, end: datetime | None) -> dict[str, str]:
+    """``startDate``/``endDate`` as xcube-cci sends them: UTC, without a zone suffix."""
     params = {}
     if start is not None:
-        params["startDate"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        params["startDate"] = start.strftime(_DATE_FORMAT)
     if end is not None:
-        params["endDate"] = end.strftime("%Y-%m-%dT%H:%M:%SZ")
+        params["endDate"] = end.strftime(_DATE_FORMAT)
     return params
+
+
+def _split_window(first: datetime, last: datetime) -> list[tuple[datetime, datetime]]:
+    """``first..last`` cut at month boundaries if it spans several months, else at day
+    boundaries if it spans several days; empty within one day."""
+    if (first.year, first.month) != (last.year, last.month):
+        following = _next_month
+    elif first.date() != last.date():
+        following = _next_day
+    else:
+        return []
+    parts = []
+    while first <= last:
+        boundary = following(first)
+        parts.append((first, min(last, boundary - timedelta(seconds=1))))
+        first = boundary
+    return parts
+
+
+def _next_month(instant: datetime) -> datetime:
+    return datetime(instant.year + instant.month // 12, instant.month % 12 + 1, 1)
+
+
+def _next_day(instant: datetime) -> datetime:
+    return datetime(instant.year, instant.month, instant.day) + timedelta(days=1)
 
 
 def _years(start: datetime | None, end: datetime | None) -> list[int] | None:

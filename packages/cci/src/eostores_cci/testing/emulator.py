@@ -4,8 +4,11 @@ Endpoints (all GET, on 127.0.0.1):
 
 * ``/opensearch/description.xml?parentIdentifier=cci|<uuid>``: OpenSearch description;
 * ``/opensearch/request?...``: collection and file searches in GeoJSON, paged with
-  ``startPage`` (1-based) and ``maximumRecords`` (at most 10000), filtered by facets,
-  ``drsId``, ``fileFormat``, ``startDate`` and ``endDate``;
+  ``startPage`` (1-based) and ``maximumRecords``, filtered by facets, ``drsId``,
+  ``fileFormat``, ``startDate`` and ``endDate`` (ISO 8601, with or without offset). Like
+  the service's Elasticsearch index, a search reaching past the result window
+  (``startPage * maximumRecords`` > :attr:`CciEmulator.result_window`, 10000) fails with
+  the service's bare "Server Error (500)";
 * ``/catalogue/iso/<uuid>.xml``: ISO 19115 records;
 * ``/thredds/dodsC/<path>.nc.{dds,das,dods}``: DAP2 over the NetCDF files (pydap);
 * ``/thredds/fileServer/<path>.nc``: the NetCDF files, with byte ranges;
@@ -22,7 +25,7 @@ import json
 import shutil
 import tempfile
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,7 +56,8 @@ KERCHUNK_SETS = {
     "ESACCI-L3C_CLOUD-CLD_PRODUCTS-AVHRR_NOAA-15-2000-2001-fv3.0-kr1.0": (DATASETS[2].drs_id, 24),
 }
 
-MAX_RECORDS = 10000
+#: Records one search may reach (``startPage * maximumRecords``), Elasticsearch's default.
+RESULT_WINDOW = 10000
 
 
 class CciEmulator(EmulatorServer):
@@ -73,6 +77,8 @@ class CciEmulator(EmulatorServer):
         hostile: bool = False,
     ):
         super().__init__(latency_ms=latency_ms, faults=faults, host=host, port=port)
+        #: records one search may reach; beyond, the search fails as the service's does
+        self.result_window = RESULT_WINDOW
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="eostores-cci-emulator-"))
         self.files = FileCache(self.data_dir / "archive")
@@ -138,11 +144,12 @@ class CciEmulator(EmulatorServer):
             end = _instant(query.get("endDate"))
         except ValueError as error:
             return Response.json({"message": f"Bad request: {error}"}, 400)
-        if page < 1 or not 0 <= size <= MAX_RECORDS:
-            return Response.json(
-                {"message": f"startPage must be >= 1 and maximumRecords within 0..{MAX_RECORDS}"},
-                400,
-            )
+        if page < 1 or size < 0:
+            return Response.json({"message": "startPage must be >= 1 and maximumRecords >= 0"}, 400)
+        if page * size > self.result_window:
+            # Elasticsearch refuses from + size beyond its window; the service does not
+            # catch that error and answers with Django's bare error page
+            return Response.html_error(500, "Server Error (500)")
         parent = query.get("parentIdentifier", "cci")
         if parent == "cci":
             features = self._collections(query)
@@ -265,15 +272,14 @@ def _constraint(request: Request) -> str:
 
 
 def _instant(text: str | None) -> datetime | None:
+    """A search's date as naive UTC (the service reads any ISO 8601 form)."""
     if not text:
         return None
-    text = text.removesuffix("Z")
-    for pattern in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-    raise ValueError(f"invalid date {text!r}")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"invalid date {text!r}") from None
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _file_size(dataset: SampleDataset) -> int:
