@@ -10,7 +10,7 @@ from eostores_cci.testing import DATASETS, CciEmulator, ZarrBucket
 
 from eostores import new_data_store
 
-SST, OZONE, CLOUD = DATASETS
+SST, OZONE, CLOUD, ICESHEETS = DATASETS
 FAST_RETRIES = {"num_retries": 3, "retry_backoff_base": 0.01, "retry_backoff_max": 0.05}
 
 

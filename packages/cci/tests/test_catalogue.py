@@ -8,10 +8,11 @@ from datetime import datetime
 import numpy as np
 import pytest
 import requests
-from conftest import CLOUD, OZONE, SST, searches
+from conftest import CLOUD, ICESHEETS, OZONE, SST, searches
 from eostores_cci.api import parse_feature_dates, parse_instant
 from eostores_cci.catalog import Catalog
 from eostores_cci.convert import period_bounds
+from eostores_cci.testing import DATASETS
 
 from eostores import new_data_store
 from eostores.errors import DataNotFoundError, InvalidParameterError, ServiceError
@@ -52,7 +53,7 @@ def test_bad_store_params_are_refused(params):
 
 def test_data_ids_are_the_drs_ids_of_the_description(store, emulator):
     ids = store.list_data_ids()
-    assert sorted(ids) == sorted(d.drs_id for d in (SST, OZONE, CLOUD))
+    assert sorted(ids) == sorted(d.drs_id for d in DATASETS)
     with_attrs = dict(store.list_data_ids(include_attrs=True))
     assert with_attrs[SST.drs_id]["num_files"] == len(SST.files())
     assert with_attrs[OZONE.drs_id]["ecv"] == "OZONE"
@@ -121,7 +122,7 @@ def test_search_by_facets(store):
     found = [d.data_id for d in store.search_data(ecv="OZONE")]
     assert found == [OZONE.drs_id]
     found = sorted(d.data_id for d in store.search_data(frequency="mon"))
-    assert found == sorted([OZONE.drs_id, CLOUD.drs_id])
+    assert found == sorted([OZONE.drs_id, CLOUD.drs_id, ICESHEETS.drs_id])
     found = [d.data_id for d in store.search_data(frequency=["day"], processing_level="L4")]
     assert found == [SST.drs_id]
     assert [d.data_id for d in store.search_data(product_version="2.1")] == [SST.drs_id]

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 from conftest import CLOUD, OZONE, SST, dods
-from eostores_cci.testing import expected_value
+from eostores_cci.testing import DATASETS, expected_value
 
 from eostores.errors import (
     DataNotFoundError,
@@ -99,7 +99,7 @@ def test_failures_leave_no_document_in_the_cache(emulator, make_store, tmp_path)
     cached = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.name[-1].isdigit()]
     assert cached == [], "no partial document under a document's name"
     emulator.faults = None
-    assert len(store.list_data_ids()) == 3
+    assert len(store.list_data_ids()) == len(DATASETS)
 
 
 def test_the_deadline_bounds_a_call(emulator, make_store):

@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import CLOUD, OZONE, SST, dods
+from conftest import CLOUD, ICESHEETS, OZONE, SST, dods
 from eostores_cci.testing import expected_value
 
 from eostores.errors import InvalidParameterError, ServiceError
@@ -179,3 +179,61 @@ def test_dates_with_fractions_give_whole_periods(store):
         ["2000-01-01T00:00:00", "2000-02-01T00:00:00"],
         ["2000-02-01T00:00:00", "2000-03-01T00:00:00"],
     ]
+
+
+def test_files_of_several_time_steps_are_read_step_by_step(store, emulator):
+    # yearly files of twelve monthly steps, each file's time counted from its first day
+    descriptor = store.describe_data(ICESHEETS.drs_id)
+    assert descriptor.dims == {"time": 36, "lat": 48, "lon": 130}
+    emulator.reset_log()
+    cube = store.open_data(
+        ICESHEETS.drs_id,
+        variable_names=["sec"],
+        bbox=[-40, 70, -30, 75],
+        time_range=["2010-11-01", "2011-02-28"],
+    )
+    months = cube.time_bnds.values.astype("datetime64[D]").astype(str).tolist()
+    assert months == [
+        ["2010-11-01", "2010-12-01"],
+        ["2010-12-01", "2011-01-01"],
+        ["2011-01-01", "2011-02-01"],
+        ["2011-02-01", "2011-03-01"],
+    ]
+    assert str(cube.time.values[0]) == "2010-11-16T00:00:00.000000000"
+    read = {r.path for r in dods(emulator) if r.query == {"time,time_bnds": ""}}
+    assert len(read) == 2, "the time axis of each of the two files, once"
+    emulator.reset_log()
+    assert_values(ICESHEETS, cube, ["sec"])
+    constraints = sorted(
+        (r.path.rsplit("-", 2)[-2], next(iter(r.query)).split("][")[0] + "]")
+        for r in dods(emulator)
+    )
+    assert constraints == [
+        ("2010", "sec[10:1:10]"),
+        ("2010", "sec[11:1:11]"),
+        ("2011", "sec[0:1:0]"),
+        ("2011", "sec[1:1:1]"),
+    ], "one request per (file, step)"
+
+
+def test_several_time_steps_without_normalization(store):
+    cube = store.open_data(
+        ICESHEETS.drs_id,
+        variable_names=["sec"],
+        bbox=[-40, 70, -30, 75],
+        time_range=["2012-06-01", "2012-07-31"],
+        normalize_data=False,
+    )
+    assert cube.time.values.astype("datetime64[D]").astype(str).tolist() == [
+        "2012-06-01",
+        "2012-07-01",
+    ]
+    assert_values(ICESHEETS, cube, ["sec"])
+
+
+def test_a_missing_file_of_several_steps_is_left_out(store, emulator):
+    store.describe_data(ICESHEETS.drs_id)  # reads the middle file
+    emulator.missing_files.add(ICESHEETS.files()[1].name)
+    cube = store.open_data(ICESHEETS.drs_id, variable_names=[], bbox=[-40, 70, -30, 75])
+    years = sorted(set(cube.time.values.astype("datetime64[Y]").astype(str)))
+    assert years == ["2010", "2012"] and cube.sizes["time"] == 24

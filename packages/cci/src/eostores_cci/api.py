@@ -51,6 +51,7 @@ __all__ = [
     "FileFeature",
     "IsoRecord",
     "OdpApi",
+    "TimeAxis",
     "api_for",
     "collection_links",
     "dap_name",
@@ -129,6 +130,16 @@ class DapVariable:
     dims: tuple[str, ...]
     shape: tuple[int, ...]
     dtype: str
+    attrs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """The time coordinate of one file as served: values, their bounds (None if the files
+    have none) and the coordinate's attributes (``units``, ``calendar``)."""
+
+    values: np.ndarray = field(compare=False)
+    bounds: np.ndarray | None = field(compare=False)
     attrs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
@@ -513,6 +524,29 @@ class OdpApi:
         """Whole variables (coordinates) in one ``.dods`` request, cached."""
         projection = ",".join(dap_name(n) for n in names)
         return decode_dods(self.cached(f"{href}.dods?{projection}", "dap", data_id))
+
+    def time_axes(
+        self, hrefs: Sequence[str], time_name: str, bounds_name: str | None, data_id: str
+    ) -> list[TimeAxis | None]:
+        """The time coordinate of each file (None for a file the service says is gone),
+        cached, up to ``max_concurrent_requests`` files at once."""
+        names = [time_name] + ([bounds_name] if bounds_name else [])
+
+        def read(href: str) -> TimeAxis | None:
+            try:
+                arrays = self.read_arrays(href, names, data_id)
+                attrs = self.das(href, data_id).get(time_name, {})
+            except DataNotFoundError:
+                return None
+            if time_name not in arrays:
+                raise ServiceError(f"the DAP2 answer of {href} holds no {time_name!r}")
+            bounds = arrays.get(bounds_name) if bounds_name else None
+            return TimeAxis(arrays[time_name], bounds, attrs)
+
+        workers = min(self.connection.max_concurrent_requests, max(1, len(hrefs)))
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(contextvars.copy_context().run, read, h) for h in hrefs]
+            return [future.result() for future in futures]
 
     def hyperslab(self, href: str, name: str, slices: Sequence[tuple[int, int]]) -> np.ndarray:
         """The hyperslab ``start..stop`` (inclusive) per dimension of variable ``name``."""

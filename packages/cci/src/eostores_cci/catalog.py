@@ -3,7 +3,8 @@
 * the ids: the ``drsId`` options of the OpenSearch description;
 * a dataset: its collection feature (the collection's uuid and links), its ISO 19115 record
   (title, abstract, bbox, time extent) and the DDS/DAS of one of its files (variables,
-  dimensions, dtypes, fill values, chunk sizes) and the number of its files.
+  dimensions, dtypes, fill values, chunk sizes, time steps per file and the variable of
+  their bounds) and the number of its files.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ class DatasetInfo:
     lon_size: int
     variables: dict[str, VariableInfo] = field(hash=False, compare=False)
     attrs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: time steps in the sampled file; more than one: each file's steps are read when opening
+    steps_per_file: int = 1
+    #: the variable holding the bounds of the time steps (CF ``bounds``), if any
+    time_bounds: str | None = None
 
     @property
     def extent(self) -> tuple[datetime, datetime] | None:
@@ -203,6 +208,7 @@ class Catalog:
                 data_id=data_id,
             )
         title = (record.title if record else None) or str(properties.get("title") or data_id)
+        steps = variables[time_name].shape[0] if variables[time_name].shape else 1
         return DatasetInfo(
             data_id=data_id,
             collection_id=collection_id,
@@ -220,6 +226,8 @@ class Catalog:
             lon_size=variables[lon].shape[0],
             variables=cube_vars,
             attrs=_public_attrs(attributes.get("NC_GLOBAL", {})),
+            steps_per_file=max(1, steps),
+            time_bounds=_bounds_name(variables, attributes.get(time_name, {}), steps),
         )
 
     def files(
@@ -259,7 +267,11 @@ class Catalog:
             time_range=time_range,
             time_period=time_period_of(info.data_id),
             spatial_res=info.spatial_res,
-            dims={"time": info.num_files, "lat": info.lat_size, "lon": info.lon_size},
+            dims={
+                "time": info.num_files * info.steps_per_file,
+                "lat": info.lat_size,
+                "lon": info.lon_size,
+            },
             coords=coords,
             data_vars=data_vars,
             attrs={k: v for k, v in attrs.items() if v is not None},
@@ -335,6 +347,14 @@ def _grid_names(
             data_id=data_id,
         )
     return found["lat"], found["lon"], found["time"]
+
+
+def _bounds_name(variables: Mapping[str, Any], attrs: Mapping[str, Any], steps: int) -> str | None:
+    """The variable the time coordinate names as its ``bounds``, if the files have it with
+    two values per time step."""
+    name = attrs.get("bounds")
+    variable = variables.get(name) if isinstance(name, str) else None
+    return name if variable is not None and variable.shape == (steps, 2) else None
 
 
 def _variable_info(

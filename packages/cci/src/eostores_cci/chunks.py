@@ -20,8 +20,9 @@ logger = logging.getLogger("eostores.cci")
 
 @dataclass(frozen=True)
 class HyperslabReader:
-    """Reads chunk ``(t, i, j)`` of a variable: the hyperslab of file ``t`` covering rows
-    ``i`` and columns ``j`` of the window, with inclusive stops.
+    """Reads chunk ``(t, i, j)`` of a variable: the hyperslab of time step ``t`` (a file and
+    the step's index in it) covering rows ``i`` and columns ``j`` of the window, with
+    inclusive stops.
 
     A file the service says does not exist (404, 410) gives a chunk of fill values; any
     other failure is raised with the service's message. Picklable: workers in other
@@ -31,7 +32,7 @@ class HyperslabReader:
     connection: OdpConnection
     data_id: str
     variable: str
-    urls: tuple[str, ...]
+    steps: tuple[tuple[str, int], ...]
     origin: tuple[int, int]
     window: tuple[int, int]
     chunks: tuple[int, int, int]
@@ -51,9 +52,11 @@ class HyperslabReader:
 
     def __call__(self, index: tuple[int, ...]) -> np.ndarray:
         rows, columns = self.region(index)
-        url = self.urls[index[0]]
+        url, step = self.steps[index[0]]
         try:
-            return api_for(self.connection).hyperslab(url, self.variable, [(0, 0), rows, columns])
+            return api_for(self.connection).hyperslab(
+                url, self.variable, [(step, step), rows, columns]
+            )
         except DataNotFoundError as error:
             logger.warning(
                 "%s: %s is missing (%s); chunk %s of %r filled",

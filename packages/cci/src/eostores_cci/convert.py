@@ -3,7 +3,9 @@
 A window is a range of file indices along latitude and longitude found by bisection, so
 that only the cells overlapping the bbox are requested; latitudes may run either way.
 Normalising labels time steps with their period's centre and adds ``time_bnds``, turns
-longitudes 0..360 into -180..180 and latitudes ascending, and sets CF attributes.
+longitudes 0..360 into -180..180 and latitudes ascending, and sets CF attributes. The
+periods of the time steps inside files holding several come from the files' CF time
+coordinate and its bounds.
 """
 
 from __future__ import annotations
@@ -15,14 +17,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from eostores.errors import InvalidParameterError
+from eostores.errors import InvalidParameterError, ServiceError
 
 from .config import STORE_ID
 
 if TYPE_CHECKING:
     import xarray
 
-__all__ = ["GridWindow", "finish_cube", "grid_window", "index_range", "period_bounds"]
+__all__ = [
+    "GridWindow",
+    "decode_times",
+    "finish_cube",
+    "grid_window",
+    "index_range",
+    "period_bounds",
+    "period_in_range",
+    "step_periods",
+]
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,53 @@ def period_bounds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if end.second == 59 and (end.microsecond == 0 or end.microsecond >= 999000):
         end = end.replace(microsecond=0) + timedelta(seconds=1)
     return start, end
+
+
+def period_in_range(
+    period: tuple[datetime, datetime], start: datetime | None, end: datetime | None
+) -> bool:
+    """Whether a period ``[a, b)`` (an instant when ``a == b``) overlaps ``start..end``
+    (both inclusive, either open)."""
+    a, b = period
+    if end is not None and a > end:
+        return False
+    return start is None or (b > start if b > a else a >= start)
+
+
+def decode_times(values: np.ndarray, attrs: Mapping[str, Any], *, data_id: str) -> np.ndarray:
+    """CF time values (``units`` "<unit> since <date>", ``calendar``) as datetime64[ns]."""
+    import xarray as xr
+
+    cf = {key: attrs[key] for key in ("units", "calendar") if isinstance(attrs.get(key), str)}
+    dims = tuple(f"d{i}" for i in range(np.ndim(values)))
+    try:
+        decoded = xr.decode_cf(xr.Dataset({"t": (dims, np.asarray(values), cf)}))["t"].values
+    except (ValueError, TypeError, OverflowError) as error:
+        raise _undated(cf, data_id, f": {error}") from error
+    if decoded.dtype.kind != "M":
+        raise _undated(cf, data_id)
+    return decoded.astype("datetime64[ns]")
+
+
+def _undated(cf: Mapping[str, str], data_id: str, detail: str = "") -> ServiceError:
+    return ServiceError(
+        f"the files' time values cannot be read as dates (units {cf.get('units')!r}, "
+        f"calendar {cf.get('calendar', 'standard')!r}){detail}",
+        store_id=STORE_ID,
+        data_id=data_id,
+    )
+
+
+def step_periods(
+    values: np.ndarray, bounds: np.ndarray | None, attrs: Mapping[str, Any], *, data_id: str
+) -> list[tuple[datetime, datetime]]:
+    """The ``[start, end)`` of each time step of a file: from its bounds, else the step's
+    instant (start = end)."""
+    times = decode_times(values, attrs, data_id=data_id)
+    if bounds is not None and np.shape(bounds) == (len(times), 2):
+        edges = decode_times(bounds, attrs, data_id=data_id).astype("datetime64[us]")
+        return [(a, b) for a, b in edges.tolist()]
+    return [(t, t) for t in times.astype("datetime64[us]").tolist()]
 
 
 def finish_cube(

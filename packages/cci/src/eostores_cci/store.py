@@ -44,10 +44,14 @@ from .config import (
 from .schema import open_params_schema, search_params_schema, store_params_schema
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import xarray
 
     from eostores.descriptor import DataDescriptor, DatasetDescriptor
     from eostores.schema import JsonObjectSchema
+
+    from .api import FileFeature
 
 __all__ = ["CciKerchunkDataStore", "CciOdpDataStore", "CciWarning", "CciZarrDataStore"]
 
@@ -238,40 +242,30 @@ class CciOdpDataStore(DataStore):
 
         from .api import api_for
         from .chunks import HyperslabReader
-        from .convert import finish_cube, grid_window, period_bounds
+        from .convert import finish_cube, grid_window
 
-        files = self._catalog.files(info, time_range.start, time_range.end)
-        unreadable = [f.title for f in files if not f.opendap_url]
-        if unreadable and self._connection.enable_warnings:
-            warnings.warn(
-                f"{info.data_id}: {len(unreadable)} file(s) without OPeNDAP URL left out, "
-                f"e.g. {unreadable[0]!r}",
-                CciWarning,
-                stacklevel=4,
-            )
-        files = [f for f in files if f.opendap_url]
-        if not files:
+        steps = self._time_steps(info, self._readable_files(info, time_range), time_range)
+        if not steps:
             covered = f"{info.time_start or '?'} .. {info.time_end or '?'}"
             raise InvalidParameterError(
-                f"time_range {time_range.isoformat()} selects no file; the data cover {covered}",
+                f"time_range {time_range.isoformat()} selects no time step; the data cover "
+                f"{covered}",
                 store_id=self.store_id,
                 data_id=info.data_id,
                 parameter="time_range",
             )
-        urls = tuple(f.opendap_url for f in files if f.opendap_url)
         coords = api_for(self._connection).read_arrays(
-            urls[0], [info.lat_name, info.lon_name], info.data_id
+            steps[0][0], [info.lat_name, info.lon_name], info.data_id
         )
         lat = coords[info.lat_name].astype("float64")
         lon = coords[info.lon_name].astype("float64")
         window = grid_window(lat, lon, bbox, normalize=normalize, data_id=info.data_id)
-        periods = [period_bounds(f.start, f.end) for f in files]
+        periods = [period for _, _, period in steps]
         starts = np.array([np.datetime64(a, "ns") for a, _ in periods], dtype="datetime64[ns]")
         height, width = window.shape
+        count = len(steps)
         arrays = [
-            ChunkArray(
-                "time", ("time",), (len(files),), (len(files),), "datetime64[ns]", data=starts
-            ),
+            ChunkArray("time", ("time",), (count,), (count,), "datetime64[ns]", data=starts),
             ChunkArray(
                 "lat", ("lat",), (height,), (height,), "float64", data=lat[window.y0 : window.y1]
             ),
@@ -290,7 +284,7 @@ class CciOdpDataStore(DataStore):
                 connection=self._connection,
                 data_id=info.data_id,
                 variable=name,
-                urls=urls,
+                steps=tuple((url, index) for url, index, _ in steps),
                 origin=(window.y0, window.x0),
                 window=(height, width),
                 chunks=chunks,
@@ -301,7 +295,7 @@ class CciOdpDataStore(DataStore):
                 ChunkArray(
                     name,
                     ("time", "lat", "lon"),
-                    (len(files), height, width),
+                    (count, height, width),
                     chunks,
                     dtype,
                     get_chunk=reader,
@@ -325,6 +319,50 @@ class CciOdpDataStore(DataStore):
         return finish_cube(
             dataset, periods, normalize=normalize, window=window, attrs=attrs, data_id=info.data_id
         )
+
+    def _readable_files(self, info: DatasetInfo, time_range: Any) -> list[tuple[str, FileFeature]]:
+        """The files overlapping ``time_range`` that have an OPeNDAP URL, with it."""
+        files = self._catalog.files(info, time_range.start, time_range.end)
+        unreadable = [f.title for f in files if not f.opendap_url]
+        if unreadable and self._connection.enable_warnings:
+            warnings.warn(
+                f"{info.data_id}: {len(unreadable)} file(s) without OPeNDAP URL left out, "
+                f"e.g. {unreadable[0]!r}",
+                CciWarning,
+                stacklevel=5,
+            )
+        return [(f.opendap_url, f) for f in files if f.opendap_url]
+
+    def _time_steps(
+        self, info: DatasetInfo, files: list[tuple[str, FileFeature]], time_range: Any
+    ) -> list[tuple[str, int, tuple[datetime, datetime]]]:
+        """The cube's time steps: (file URL, index in the file, period ``[start, end)``).
+
+        A file per time step: its period from the search. Files of several steps: each
+        file's time coordinate (and bounds) is read, the steps outside ``time_range`` are
+        left out, and so is a file the service says is gone.
+        """
+        from .api import api_for
+        from .convert import period_bounds, period_in_range, step_periods
+
+        if info.steps_per_file == 1:
+            return [(url, 0, period_bounds(f.start, f.end)) for url, f in files]
+        urls = [url for url, _ in files]
+        axes = api_for(self._connection).time_axes(
+            urls, info.time_name, info.time_bounds, info.data_id
+        )
+        steps = []
+        for url, axis in zip(urls, axes, strict=True):
+            if axis is None:
+                logger.warning("%s: %s is missing; its time steps are left out", info.data_id, url)
+                continue
+            periods = step_periods(axis.values, axis.bounds, axis.attrs, data_id=info.data_id)
+            steps += [
+                (url, index, period)
+                for index, period in enumerate(periods)
+                if period_in_range(period, time_range.start, time_range.end)
+            ]
+        return steps
 
 
 def _mask_attrs(attrs: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 ``expected_value(dataset, variable, time, lat, lon)`` is what every file holds, so tests
 check values after subsetting without reading anything else. Files are NetCDF4 (HDF5),
-written on first use by h5netcdf with uncompressed chunks. Datasets write their dates in
-different styles, as the service's index holds them.
+written on first use by h5netcdf with uncompressed chunks.
+Most files hold one time step; a dataset with ``file_period="yr"`` keeps a year of monthly
+steps per file, with ``time_bnds`` and a time unit counting from the file's first day.
+Datasets write their dates in different styles, as the service's index holds them.
 """
 
 from __future__ import annotations
@@ -48,16 +50,21 @@ class SampleVariable:
 
 @dataclass(frozen=True)
 class SampleFile:
-    """One file of a dataset: its name, period and index in the time series."""
+    """One file of a dataset: its name, period (end inclusive), index in the series of
+    files and time steps (``[start, end)`` each)."""
 
     index: int
     name: str
     start: datetime
     end: datetime
+    steps: tuple[tuple[datetime, datetime], ...]
 
     @property
     def midpoint(self) -> datetime:
         return self.start + (self.end + timedelta(seconds=1) - self.start) / 2
+
+    def step_midpoints(self) -> list[datetime]:
+        return [a + (b - a) / 2 for a, b in self.steps]
 
 
 #: How a dataset's dates are written: plain, with a UTC offset, with milliseconds.
@@ -83,6 +90,8 @@ class SampleDataset:
     attrs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     #: one of DATE_STYLES
     date_style: str = "plain"
+    #: None: a file per time step; "yr": a file per year holding its time steps
+    file_period: str | None = None
 
     # -- identity
 
@@ -140,7 +149,8 @@ class SampleDataset:
 
     # -- files
 
-    def files(self) -> list[SampleFile]:
+    def steps(self) -> list[tuple[datetime, datetime]]:
+        """Every time step ``[start, end)`` of the dataset: days or months."""
         result = []
         day = self.first
         while day <= self.last:
@@ -148,25 +158,45 @@ class SampleDataset:
                 following = day + timedelta(days=1)
             else:
                 following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-            start = datetime(day.year, day.month, day.day)
-            end = datetime(following.year, following.month, following.day) - timedelta(seconds=1)
-            result.append(SampleFile(len(result), self.name_pattern.format(start), start, end))
+            result.append((datetime(day.year, day.month, day.day), _midnight(following)))
             day = following
         return result
+
+    def files(self) -> list[SampleFile]:
+        """The files, in time order: one per time step, or per year (``file_period``)."""
+        groups: dict[Any, list[tuple[datetime, datetime]]] = {}
+        for step in self.steps():
+            key = step[0].year if self.file_period == "yr" else step[0]
+            groups.setdefault(key, []).append(step)
+        return [
+            SampleFile(
+                index,
+                self.name_pattern.format(steps[0][0]),
+                steps[0][0],
+                steps[-1][1] - timedelta(seconds=1),
+                tuple(steps),
+            )
+            for index, steps in enumerate(groups.values())
+        ]
 
     def file_path(self, sample: SampleFile) -> str:
         """The path of a file below the data server's root."""
         return f"{self.folder}/{sample.start:%Y}/{sample.name}"
 
     def values(self, variable: SampleVariable, sample: SampleFile) -> np.ndarray:
-        """The stored (packed) values of ``variable`` in ``sample``: shape (1, lat, lon)."""
-        time = np.datetime64(sample.midpoint, "s")
-        data = expected_value(self, variable.name, time, self.lats()[:, None], self.lons()[None])
+        """The stored (packed) values of ``variable`` in ``sample``: shape (steps, lat, lon)."""
+        times = np.array(sample.step_midpoints(), dtype="datetime64[s]")[:, None, None]
+        lats, lons = self.lats()[None, :, None], self.lons()[None, None]
+        data = expected_value(self, variable.name, times, lats, lons)
         if variable.scale_factor is not None:
-            packed = np.round((data - variable.offset) / variable.scale_factor)
-            packed = np.where(np.isnan(data), variable.fill_value, packed)
-            return packed.astype(variable.dtype)[None]
-        return np.where(np.isnan(data), variable.fill_value, data).astype(variable.dtype)[None]
+            data = np.round((data - variable.offset) / variable.scale_factor)
+        return np.where(np.isnan(data), variable.fill_value, data).astype(variable.dtype)
+
+    def time_units(self, sample: SampleFile) -> str:
+        """The unit of the time coordinate of ``sample``: yearly files count from their
+        first day, the others from 1970."""
+        origin = sample.start if self.file_period else datetime(1970, 1, 1)
+        return f"days since {origin:%Y-%m-%d %H:%M:%S}"
 
     def write_file(self, sample: SampleFile, path: Path) -> None:
         """Write ``sample`` as NetCDF4 to ``path`` (atomically)."""
@@ -175,11 +205,8 @@ class SampleDataset:
         partial = path.with_name(path.name + ".part")
         path.parent.mkdir(parents=True, exist_ok=True)
         lats, lons = self.lats(), self.lons()
-        days = (np.datetime64(sample.midpoint, "s") - np.datetime64("1970-01-01", "s")) / (
-            np.timedelta64(1, "D")
-        )
         with h5netcdf.File(partial, "w") as nc:
-            nc.dimensions = {"time": 1, "lat": len(lats), "lon": len(lons)}
+            nc.dimensions = {"time": len(sample.steps), "lat": len(lats), "lon": len(lons)}
             nc.attrs.update(
                 title=self.title,
                 institution=self.institute,
@@ -188,9 +215,7 @@ class SampleDataset:
                 Conventions="CF-1.7",
                 **self.attrs,
             )
-            time = nc.create_variable("time", ("time",), "float64")
-            time[:] = [days]
-            time.attrs.update(units="days since 1970-01-01 00:00:00", standard_name="time")
+            self._write_time(nc, sample)
             for name, values, units in (
                 ("lat", lats, "degrees_north"),
                 ("lon", lons, "degrees_east"),
@@ -212,6 +237,27 @@ class SampleDataset:
                     data.attrs["scale_factor"] = np.float32(variable.scale_factor)
                     data.attrs["add_offset"] = np.float32(variable.offset)
         partial.replace(path)
+
+    def _write_time(self, nc: Any, sample: SampleFile) -> None:
+        """The time coordinate (step midpoints) and, for yearly files, ``time_bnds``."""
+        units = self.time_units(sample)
+        origin = np.datetime64(units.removeprefix("days since "), "s")
+
+        def days(instants: Any) -> np.ndarray:
+            return (np.asarray(instants, dtype="datetime64[s]") - origin) / np.timedelta64(1, "D")
+
+        time = nc.create_variable("time", ("time",), "float64")
+        time[:] = days(sample.step_midpoints())
+        time.attrs.update(units=units, standard_name="time", calendar="standard")
+        if self.file_period:
+            nc.dimensions["nv"] = 2
+            time.attrs["bounds"] = "time_bnds"
+            bounds = nc.create_variable("time_bnds", ("time", "nv"), "float64")
+            bounds[:] = days(sample.steps)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
 
 
 def expected_value(
@@ -310,6 +356,22 @@ DATASETS: tuple[SampleDataset, ...] = (
         name_pattern="{:%Y%m}-ESACCI-L3C_CLOUD-CLD_PRODUCTS-AVHRR_NOAA-15-fv3.0.nc",
         folder="neodc/esacci/cloud/data/version3/L3C/AVHRR-AM/v3.0",
         date_style="fraction",
+    ),
+    SampleDataset(
+        drs_id="esacci.ICESHEETS.mon.L3.SEC.multi-sensor.multi-platform.GREENLAND.1-0.r1",
+        uuid="9c1e2f4a7b3d4e5f8a6b0c2d4e6f8a1b",
+        title="ESA Greenland Ice Sheet CCI surface elevation change, monthly, version 1.0",
+        institute="DTU Space",
+        first=date(2010, 1, 1),
+        last=date(2012, 12, 1),
+        lat=(60.25, 0.5, 48),
+        lon=(-74.75, 0.5, 130),
+        chunks=(1, 24, 65),
+        variables=(SampleVariable("sec", -1.0, "m", "surface elevation change"),),
+        name_pattern="ESACCI-ICESHEETS-L3-SEC-GREENLAND-{:%Y}-fv1.0.nc",
+        folder="neodc/esacci/ice_sheets_greenland/data/sec/v1.0",
+        date_style="offset",
+        file_period="yr",
     ),
 )
 

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from eostores.testing import EmulatorServer, Request, Response, route
 
 from .dap import dap_response
@@ -193,7 +195,7 @@ class CciEmulator(EmulatorServer):
         if query.get("fileFormat") not in (None, "", ".nc"):
             return []
         return [
-            file_feature(self.url, dataset, sample, _file_size(dataset))
+            file_feature(self.url, dataset, sample, _file_size(dataset, sample))
             for sample in self._files[parent]
             if overlaps(sample, start, end)
         ]
@@ -282,6 +284,6 @@ def _instant(text: str | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
-def _file_size(dataset: SampleDataset) -> int:
-    cells = dataset.lat[2] * dataset.lon[2]
-    return 4096 + sum(cells * (2 if v.dtype == "int16" else 4) for v in dataset.variables)
+def _file_size(dataset: SampleDataset, sample: SampleFile) -> int:
+    cells = dataset.lat[2] * dataset.lon[2] * len(sample.steps)
+    return 4096 + sum(cells * np.dtype(v.dtype).itemsize for v in dataset.variables)
