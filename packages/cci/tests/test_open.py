@@ -6,9 +6,10 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import CLOUD, ICESHEETS, OZONE, SST, dods
-from eostores_cci.testing import expected_value
+from conftest import CLOUD, FAST_RETRIES, ICESHEETS, OZONE, SST, dods
+from eostores_cci.testing import CciEmulator, expected_value
 
+from eostores import new_data_store
 from eostores.errors import InvalidParameterError, ServiceError
 
 
@@ -237,3 +238,43 @@ def test_a_missing_file_of_several_steps_is_left_out(store, emulator):
     cube = store.open_data(ICESHEETS.drs_id, variable_names=[], bbox=[-40, 70, -30, 75])
     years = sorted(set(cube.time.values.astype("datetime64[Y]").astype(str)))
     assert years == ["2010", "2012"] and cube.sizes["time"] == 24
+
+
+def _flags(store, time_range):
+    return store.open_data(
+        ICESHEETS.drs_id,
+        variable_names=["quality_flag"],
+        bbox=[-75, 80, -60, 84],
+        time_range=time_range,
+    )
+
+
+def test_signed_bytes_served_as_dap2_byte_are_int8(store, emulator):
+    flag = store.describe_data(ICESHEETS.drs_id).data_vars["quality_flag"]
+    assert flag.dtype == "int8" and flag.attrs["_FillValue"] == -128
+    assert "_Unsigned" not in flag.attrs
+    das = next(r for r in emulator.request_log if r.path.endswith(".das"))
+    assert das.status == 200
+    cube = _flags(store, ["2010-01-01", "2010-03-31"])
+    assert cube.quality_flag.encoding["dtype"] == np.int8
+    values = cube.quality_flag.values
+    assert (values < 0).any(), "negative values stay negative"
+    np.testing.assert_array_equal(values, expected(ICESHEETS, "quality_flag", cube))
+    assert np.isnan(cube.quality_flag.sel(lat=slice(83, 84)).values).all(), "fill -128 masked"
+
+
+@pytest.fixture(scope="module")
+def int16_emulator():
+    with CciEmulator(signed_bytes="int16") as server:
+        yield server
+
+
+def test_signed_bytes_upcast_to_int16_read_alike(int16_emulator, tmp_path):
+    store = new_data_store(
+        "cciodp", **int16_emulator.store_params(), **FAST_RETRIES, cache_dir=str(tmp_path)
+    )
+    assert store.describe_data(ICESHEETS.drs_id).data_vars["quality_flag"].dtype == "int16"
+    cube = _flags(store, ["2010-01-01", "2010-03-31"])
+    np.testing.assert_array_equal(
+        cube.quality_flag.values, expected(ICESHEETS, "quality_flag", cube)
+    )

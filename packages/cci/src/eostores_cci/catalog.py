@@ -5,6 +5,9 @@
   (title, abstract, bbox, time extent) and the DDS/DAS of one of its files (variables,
   dimensions, dtypes, fill values, chunk sizes, time steps per file and the variable of
   their bounds) and the number of its files.
+
+DAP2 has no signed byte: THREDDS serves a NetCDF ``byte`` as ``Byte`` with the attribute
+``_Unsigned "false"``, which makes the variable int8 here.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from eostores.errors import DataNotFoundError, InvalidParameterError, ServiceError
 
@@ -357,6 +362,16 @@ def _bounds_name(variables: Mapping[str, Any], attrs: Mapping[str, Any], steps: 
     return name if variable is not None and variable.shape == (steps, 2) else None
 
 
+def _signed_bytes(dtype: str, attrs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The dtype of a variable once ``_Unsigned`` is applied to a DAP2 ``Byte`` (uint8), and
+    its attributes without it."""
+    if np.dtype(dtype).itemsize != 1 or "_Unsigned" not in attrs:
+        return dtype, dict(attrs)
+    unsigned = str(attrs["_Unsigned"]).strip().lower()
+    rest = {k: v for k, v in attrs.items() if k != "_Unsigned"}
+    return ("int8" if unsigned == "false" else "uint8"), rest
+
+
 def _variable_info(
     name: str, dtype: str, shape: tuple[int, ...], attrs: Mapping[str, Any]
 ) -> VariableInfo:
@@ -374,6 +389,7 @@ def _variable_info(
     fill = attrs.get("_FillValue", attrs.get("missing_value"))
     if isinstance(fill, list):
         fill = fill[0] if fill else None
+    dtype, attrs = _signed_bytes(dtype, attrs)
     return VariableInfo(name, dtype, chunks, fill, _public_attrs(attrs))
 
 

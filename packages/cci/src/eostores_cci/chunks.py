@@ -25,8 +25,9 @@ class HyperslabReader:
     inclusive stops.
 
     A file the service says does not exist (404, 410) gives a chunk of fill values; any
-    other failure is raised with the service's message. Picklable: workers in other
-    processes make their own session.
+    other failure is raised with the service's message. A signed byte variable served as
+    DAP2 ``Byte`` is read as int8. Picklable: workers in other processes make their own
+    session.
     """
 
     connection: OdpConnection
@@ -54,7 +55,7 @@ class HyperslabReader:
         rows, columns = self.region(index)
         url, step = self.steps[index[0]]
         try:
-            return api_for(self.connection).hyperslab(
+            array = api_for(self.connection).hyperslab(
                 url, self.variable, [(step, step), rows, columns]
             )
         except DataNotFoundError as error:
@@ -68,3 +69,7 @@ class HyperslabReader:
             )
             shape = (1, rows[1] - rows[0] + 1, columns[1] - columns[0] + 1)
             return np.full(shape, self.fill_value, dtype=self.dtype)
+        dtype = np.dtype(self.dtype)
+        if array.dtype.itemsize == dtype.itemsize == 1 and array.dtype != dtype:
+            return array.view(dtype)  # DAP2 Byte carrying a signed byte (_Unsigned "false")
+        return array

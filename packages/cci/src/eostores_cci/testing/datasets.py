@@ -36,7 +36,7 @@ EPOCH = np.datetime64("2000-01-01", "D")
 @dataclass(frozen=True)
 class SampleVariable:
     """A data variable: value = offset + 0.01 * days + 0.1 * lat + 0.01 * lon (masked
-    where ``lat >= mask_above``)."""
+    where ``lat >= mask_above``), rounded to integers for integer variables."""
 
     name: str
     offset: float
@@ -286,6 +286,8 @@ def expected_value(
     if spec.scale_factor is not None:
         packed = np.round((value - spec.offset) / spec.scale_factor)
         value = packed * np.float32(spec.scale_factor) + np.float32(spec.offset)
+    elif np.dtype(spec.dtype).kind in "iu":
+        value = np.round(value)
     else:
         value = value.astype("float32").astype("float64")
     if spec.mask_above is not None:
@@ -367,7 +369,18 @@ DATASETS: tuple[SampleDataset, ...] = (
         lat=(60.25, 0.5, 48),
         lon=(-74.75, 0.5, 130),
         chunks=(1, 24, 65),
-        variables=(SampleVariable("sec", -1.0, "m", "surface elevation change"),),
+        variables=(
+            SampleVariable("sec", -1.0, "m", "surface elevation change"),
+            SampleVariable(
+                "quality_flag",
+                -45.0,
+                "1",
+                "quality flag",
+                dtype="int8",
+                fill_value=-128,
+                mask_above=83,
+            ),
+        ),
         name_pattern="ESACCI-ICESHEETS-L3-SEC-GREENLAND-{:%Y}-fv1.0.nc",
         folder="neodc/esacci/ice_sheets_greenland/data/sec/v1.0",
         date_style="offset",

@@ -10,7 +10,9 @@ Endpoints (all GET, on 127.0.0.1):
   (``startPage * maximumRecords`` > :attr:`CciEmulator.result_window`, 10000) fails with
   the service's bare "Server Error (500)";
 * ``/catalogue/iso/<uuid>.xml``: ISO 19115 records;
-* ``/thredds/dodsC/<path>.nc.{dds,das,dods}``: DAP2 over the NetCDF files (pydap);
+* ``/thredds/dodsC/<path>.nc.{dds,das,dods}``: DAP2 over the NetCDF files (pydap), signed
+  bytes as THREDDS serves them (``Byte`` with ``_Unsigned "false"``) unless
+  ``signed_bytes="int16"`` (pydap's and Hyrax's upcast);
 * ``/thredds/fileServer/<path>.nc``: the NetCDF files, with byte ranges;
 * ``/kerchunk/<name>.json``: kerchunk references into the served files.
 
@@ -33,7 +35,7 @@ import numpy as np
 
 from eostores.testing import EmulatorServer, Request, Response, route
 
-from .dap import dap_response
+from .dap import SIGNED_BYTES, dap_response
 from .datasets import DATASETS, FileCache, SampleDataset, SampleFile
 from .opensearch import (
     collection_feature,
@@ -77,8 +79,13 @@ class CciEmulator(EmulatorServer):
         port: int = 0,
         data_dir: str | None = None,
         hostile: bool = False,
+        signed_bytes: str = "thredds",
     ):
         super().__init__(latency_ms=latency_ms, faults=faults, host=host, port=port)
+        if signed_bytes not in SIGNED_BYTES:
+            raise ValueError(f"signed_bytes must be one of {SIGNED_BYTES}, not {signed_bytes!r}")
+        #: how DAP2 answers carry int8 variables: "thredds" (Byte + _Unsigned) or "int16"
+        self.signed_bytes = signed_bytes
         #: records one search may reach; beyond, the search fails as the service's does
         self.result_window = RESULT_WINDOW
         self._own_dir = data_dir is None
@@ -225,7 +232,7 @@ class CciEmulator(EmulatorServer):
             )
         dataset, sample = found
         status, body, content_type = dap_response(
-            self.files.path(dataset, sample), kind, _constraint(request)
+            self.files.path(dataset, sample), kind, _constraint(request), self.signed_bytes
         )
         return Response(status, body, content_type=content_type)
 
