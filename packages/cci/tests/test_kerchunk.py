@@ -146,3 +146,38 @@ def test_describe_references_of_version_0():
     assert descriptor["dims"] == {"y": 2, "x": 3}
     assert descriptor["data_vars"]["v"]["dtype"] == "float32"
     assert descriptor["time_range"] == ["2001-02-03", None]
+
+
+def _sst_values(store, name):
+    cube = store.open_data(name, bbox=[0, 0, 10, 10], time_range=["2000-01-05", "2000-01-06"])
+    want = expected_value(
+        SST,
+        "analysed_sst",
+        cube.time.values[:, None, None],
+        cube.lat.values[:, None],
+        cube.lon.values,
+    )
+    np.testing.assert_allclose(cube.analysed_sst.values, want, atol=1e-4)
+
+
+def test_compressed_chunks_are_decoded_with_the_references_codecs(emulator):
+    # the SST files are deflated with shuffle, as CCI's NetCDF files usually are
+    zarray = json.loads(emulator.references(SST_REFS)["refs"]["analysed_sst/.zarray"])
+    assert zarray["compressor"] is None
+    assert zarray["filters"] == [{"id": "shuffle", "elementsize": 4}, {"id": "zlib", "level": 4}]
+    store = new_data_store("esa-cci-kc", refs=[emulator.reference_urls()[SST_REFS]])
+    _sst_values(store, SST_REFS)
+
+
+def test_compressed_chunks_with_codecs_as_compressor_and_filter(emulator):
+    # older kerchunk wrote deflate as the compressor, shuffle as the only filter
+    document = emulator.references(SST_REFS)
+    zarray = json.loads(document["refs"]["analysed_sst/.zarray"])
+    zarray.update(compressor={"id": "zlib", "level": 4}, filters=zarray["filters"][:1])
+    document["refs"]["analysed_sst/.zarray"] = json.dumps(zarray)
+    emulator.extra_references["sst-older-kr1.0"] = document
+    try:
+        store = new_data_store("esa-cci-kc", refs=[f"{emulator.url}/kerchunk/sst-older-kr1.0.json"])
+        _sst_values(store, "sst-older-kr1.0")
+    finally:
+        emulator.extra_references.clear()

@@ -2,7 +2,7 @@
 
 ``expected_value(dataset, variable, time, lat, lon)`` is what every file holds, so tests
 check values after subsetting without reading anything else. Files are NetCDF4 (HDF5),
-written on first use by h5netcdf with uncompressed chunks.
+written on first use by h5netcdf, with deflate and shuffle where the dataset says so.
 Most files hold one time step; a dataset with ``file_period="yr"`` keeps a year of monthly
 steps per file, with ``time_bnds`` and a time unit counting from the file's first day.
 Datasets write their dates in different styles, as the service's index holds them.
@@ -92,6 +92,8 @@ class SampleDataset:
     date_style: str = "plain"
     #: None: a file per time step; "yr": a file per year holding its time steps
     file_period: str | None = None
+    #: data variables written with deflate and shuffle
+    compressed: bool = False
 
     # -- identity
 
@@ -223,6 +225,7 @@ class SampleDataset:
                 coordinate = nc.create_variable(name, (name,), "float32")
                 coordinate[:] = values
                 coordinate.attrs["units"] = units
+            codecs = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
             for variable in self.variables:
                 data = nc.create_variable(
                     variable.name,
@@ -230,6 +233,7 @@ class SampleDataset:
                     variable.dtype,
                     chunks=self.chunks,
                     fillvalue=np.asarray(variable.fill_value, variable.dtype),
+                    **(codecs if self.compressed else {}),
                 )
                 data[:] = self.values(variable, sample)
                 data.attrs.update(units=variable.units, long_name=variable.long_name)
@@ -314,6 +318,7 @@ DATASETS: tuple[SampleDataset, ...] = (
         name_pattern="{:%Y%m%d}120000-ESACCI-L4_GHRSST-SSTdepth-OSTIA-GLOB_CDR2.1-v02.0-fv01.0.nc",
         folder="neodc/esacci/sst/data/CDR_v2/Analysis/L4/v2.1",
         date_style="offset",
+        compressed=True,
     ),
     SampleDataset(
         drs_id="esacci.OZONE.mon.L3.NP.multi-sensor.multi-platform.MERGED.fv0002.r1",

@@ -2,7 +2,9 @@
 
 A reference set covers several files of a dataset: every chunk of a data variable is a
 ``[url, offset, length]`` byte range of the file holding it, found with h5py's chunk
-index; coordinates come from the first file and the time axis is inline.
+index; coordinates come from the first file and the time axis is inline. Compressed
+variables carry their HDF5 filters as kerchunk writes them: ``filters`` shuffle then zlib,
+``compressor`` null.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from .datasets import SampleDataset, SampleFile
 __all__ = ["dataset_references"]
 
 
-def _zarray(shape: Sequence[int], chunks: Sequence[int], dtype: np.dtype, fill: Any) -> str:
+def _zarray(
+    shape: Sequence[int],
+    chunks: Sequence[int],
+    dtype: np.dtype,
+    fill: Any,
+    filters: list[dict[str, Any]] | None = None,
+) -> str:
     if fill is not None:
         fill = fill.item() if hasattr(fill, "item") else fill
         if isinstance(fill, float) and fill != fill:
@@ -33,7 +41,7 @@ def _zarray(shape: Sequence[int], chunks: Sequence[int], dtype: np.dtype, fill: 
             "dtype": np.dtype(dtype).str,
             "fill_value": fill,
             "compressor": None,
-            "filters": None,
+            "filters": filters,
             "order": "C",
         }
     )
@@ -51,6 +59,18 @@ def _attrs(attrs: dict[str, Any], dims: Sequence[str]) -> str:
         if isinstance(clean[key], np.ndarray):
             clean[key] = clean[key].tolist()
     return json.dumps(clean)
+
+
+def _codecs(variable: Any) -> list[dict[str, Any]] | None:
+    """The numcodecs filters of an h5py dataset's shuffle and deflate filters."""
+    filters: list[dict[str, Any]] = []
+    if variable.shuffle:
+        filters.append({"id": "shuffle", "elementsize": variable.dtype.itemsize})
+    if variable.compression == "gzip":
+        filters.append({"id": "zlib", "level": int(variable.compression_opts)})
+    elif variable.compression is not None:
+        raise ValueError(f"{variable.name}: no codec for {variable.compression!r}")
+    return filters or None
 
 
 def dataset_references(
@@ -111,7 +131,7 @@ def dataset_references(
             variable = h5[spec.name]
             shape = (len(samples), *variable.shape[1:])
             refs[f"{spec.name}/.zarray"] = _zarray(
-                shape, variable.chunks, variable.dtype, variable.fillvalue
+                shape, variable.chunks, variable.dtype, variable.fillvalue, _codecs(variable)
             )
             refs[f"{spec.name}/.zattrs"] = _attrs(dict(variable.attrs), ["time", "lat", "lon"])
             layouts[spec.name] = (variable.shape, variable.chunks)
