@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote, urlsplit
+
 import pytest
 from eostores_zenodo.catalog import Record
 from eostores_zenodo.config import format_of
@@ -70,3 +72,67 @@ def test_record_from_json_keeps_files_checksums_and_links():
     attrs = record.attrs()
     assert attrs["license"] == "cc-by-4.0" and attrs["creators"] == ["Doe, Jane"]
     assert attrs["landing_page"] == "https://zenodo.org/records/42"
+
+
+API = "https://zenodo.org/api"
+
+
+def _record_with(key: str, links: dict) -> Record:
+    data = {"id": 42, "files": [{"key": key, "size": 1, "links": links}]}
+    return Record.from_json(data, API + "/")
+
+
+@pytest.mark.parametrize(
+    ("key", "quoted"),
+    [
+        ("a b#c?.nc", "a%20b%23c%3F.nc"),
+        ("50%25 done.nc", "50%2525%20done.nc"),
+        ("dir/x.nc", "dir%2Fx.nc"),
+        ("a/../../x.nc", "a%2F..%2F..%2Fx.nc"),
+    ],
+)
+@pytest.mark.parametrize(
+    "link_key",
+    [
+        lambda key: key,  # zenodo-rdm's serializer before March 2026
+        lambda key: quote(key, safe="/!$&'()*+,;=:@"),  # since then
+        lambda key: quote(key, safe=""),
+    ],
+)
+def test_file_urls_quote_the_key_however_the_link_writes_it(key, quoted, link_key):
+    link = f"{API}/records/42/files/{link_key(key)}/content"
+    file = _record_with(key, {"self": link}).files[key]
+    assert file.url == f"{API}/records/42/files/{quoted}/content"
+    assert urlsplit(file.url).path.split("/")[-2] == quoted  # one segment: no query, fragment
+    assert unquote(quoted) == key
+
+
+def test_file_links_of_the_files_api_give_content_not_metadata():
+    # InvenioRDM: links.self is the entry's metadata, links.content the bytes.
+    entry = "https://files.example:8443/api/records/42/files/x.nc"
+    file = _record_with("x.nc", {"self": entry, "content": entry + "/content"}).files["x.nc"]
+    assert file.url == entry + "/content"
+    only_metadata = _record_with("x.nc", {"self": entry}).files["x.nc"]
+    assert only_metadata.url == f"{API}/records/42/files/x.nc/content"
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://evil.example/collect?file=x.nc",
+        "https://evil.example/api/records/43/files/x.nc/content",
+        "https://evil.example/api/records/42/files/y.nc/content",
+        "file:///etc/passwd",
+        "/api/records/42/files/x.nc/content",
+        None,
+    ],
+)
+def test_links_not_naming_the_file_are_ignored(link):
+    file = _record_with("x.nc", {"self": link, "content": link}).files["x.nc"]
+    assert file.url == f"{API}/records/42/files/x.nc/content"
+
+
+def test_a_link_naming_the_file_elsewhere_keeps_its_origin_only():
+    link = "http://user@mirror.example:8080/api/records/42/files/a b#1.nc/content"
+    file = _record_with("a b#1.nc", {"self": link}).files["a b#1.nc"]
+    assert file.url == "http://mirror.example:8080/api/records/42/files/a%20b%231.nc/content"

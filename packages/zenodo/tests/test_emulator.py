@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 import requests
 from eostores_zenodo.testing import (
     CONCEPT_ID,
@@ -11,6 +12,7 @@ from eostores_zenodo.testing import (
     EXTERNAL_RECORD_ID,
     LATEST_RECORD_ID,
 )
+from eostores_zenodo.testing.samples import sample_files
 
 
 def _get(emulator, path, **kwargs):
@@ -32,6 +34,37 @@ def test_record_json_has_files_checksums_and_links(zenodo):
     corrupted = files["corrupted.nc"]
     body = _get(zenodo, corrupted["links"]["self"].removeprefix(zenodo.url)).content
     assert corrupted["checksum"] != "md5:" + hashlib.md5(body).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("raw", "written"),
+    [(False, "dir/a%20b%23c%3F%25.nc"), (True, "dir/a b#c?%.nc")],
+)
+def test_file_links_write_keys_as_zenodos_serializer_does(fresh_zenodo, raw, written):
+    # zenodo-rdm quotes keys in file links since March 2026, keeping "/"; before, raw.
+    fresh_zenodo.raw_file_links = raw
+    key = "dir/a b#c?%.nc"
+    fresh_zenodo.add_record("7300001", {key: sample_files()["v2"].files["temperature.nc"]})
+    record = _get(fresh_zenodo, "/api/records/7300001").json()
+    [entry] = record["files"]
+    assert entry["key"] == key
+    assert entry["links"]["self"] == (
+        f"{fresh_zenodo.url}/api/records/7300001/files/{written}/content"
+    )
+
+
+def test_files_api_has_invenio_rdm_links(zenodo):
+    listing = _get(zenodo, f"/api/records/{LATEST_RECORD_ID}/files").json()
+    assert listing["enabled"] is True
+    assert listing["links"]["self"].endswith(f"/api/records/{LATEST_RECORD_ID}/files")
+    entry = next(e for e in listing["entries"] if e["key"] == "temperature.nc")
+    metadata = _get(zenodo, entry["links"]["self"].removeprefix(zenodo.url))
+    assert metadata.headers["Content-Type"].startswith("application/json")
+    assert metadata.json()["key"] == "temperature.nc"
+    assert metadata.json()["links"] == entry["links"]
+    content = _get(zenodo, entry["links"]["content"].removeprefix(zenodo.url))
+    assert int(content.headers["Content-Length"]) == entry["size"]
+    assert entry["checksum"] == "md5:" + hashlib.md5(content.content).hexdigest()
 
 
 def test_ranges_are_served(zenodo):

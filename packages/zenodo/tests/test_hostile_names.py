@@ -103,10 +103,12 @@ def test_clean_keys_keep_their_names():
         assert local_name(key) == key
 
 
+@pytest.mark.parametrize("raw_file_links", [False, True])
 def test_preloading_hostile_keys_writes_and_deletes_only_inside_the_cache(
-    fresh_zenodo, make_store, sandbox
+    fresh_zenodo, make_store, sandbox, raw_file_links
 ):
     outside, cache_root = sandbox
+    fresh_zenodo.raw_file_links = raw_file_links
     tag = uuid.uuid4().hex
     keys = _hostile_keys(tag)
     fresh_zenodo.add_record(RECORD_ID, {key: _content_for(key) for key in keys})
@@ -140,6 +142,15 @@ def test_preloading_hostile_keys_writes_and_deletes_only_inside_the_cache(
     assert data_ids
     frame = handle.store.open_data(data_ids[0])
     assert len(frame) == 5
+    # Each file was read from the URL of its own key, one quoted path segment.
+    read = {r.path for r in fresh_zenodo.request_log if r.path.endswith("/content")}
+    files = f"/api/records/{RECORD_ID}/files/"
+    assert read == {f"{files}{key}/content" for key in others}
+    assert all(
+        r.raw_path.startswith(files) and "/" not in r.raw_path[len(files) : -len("/content")]
+        for r in fresh_zenodo.request_log
+        if r.path.endswith("/content")
+    )
 
 
 def test_a_key_with_nul_is_not_listed(fresh_zenodo, make_store):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from eostores.errors import ServiceError
 
@@ -27,6 +28,7 @@ __all__ = [
     "Record",
     "RecordFile",
     "describe_file",
+    "file_url",
     "record_versions",
     "resolve_record",
 ]
@@ -82,8 +84,6 @@ class Record:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], api_url: str) -> Record:
         """Build from the JSON of ``GET /api/records/{id}``."""
-        from eostores.paths import quote_segment
-
         record_id = service_record_id(data)
         metadata = data.get("metadata")
         metadata = dict(metadata) if isinstance(metadata, Mapping) else {}
@@ -98,13 +98,10 @@ class Record:
             if not isinstance(key, str) or not key or "\x00" in key:
                 continue
             links = entry.get("links") if isinstance(entry.get("links"), Mapping) else {}
-            url = links.get("self") or links.get("content") or links.get("download")
-            if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
-                try:
-                    segment = quote_segment(key, from_service=True)
-                except ServiceError:
-                    continue  # a name no URL can address
-                url = f"{api_url.rstrip('/')}/records/{record_id}/files/{segment}/content"
+            try:
+                url = file_url(api_url, record_id, key, links)
+            except ServiceError:
+                continue  # a name no URL can address
             checksum = entry.get("checksum")
             files[key] = RecordFile(
                 key=key,
@@ -164,6 +161,44 @@ def _size(value: Any) -> int:
     except (TypeError, ValueError):
         return 0
     return max(size, 0)
+
+
+def file_url(api_url: str, record_id: str, key: str, links: Mapping[str, Any]) -> str:
+    """The content URL of the file ``key``: ``{api_url}/records/{id}/files/{key}/content``
+    with the key quoted as one path segment (:func:`eostores.paths.quote_segment`).
+
+    The service's links are not used as they come: Zenodo has sent keys in them
+    unquoted (then ``#``, ``?`` or ``%`` in a key change the URL), and now quotes them
+    but keeps ``/`` (then ``..`` segments change the path). A link that names the file
+    this way (``links.content``, else ``links.self``; quoted or not) contributes its
+    origin only, so that files served by another host are read there. Raises
+    :class:`~eostores.errors.ServiceError` for a key no URL can address.
+    """
+    from eostores.paths import quote_segment
+
+    api_origin, api_path = _split_origin(api_url.rstrip("/"))
+    prefix = f"{api_path}/records/{record_id}/files/"
+    quoted = prefix + quote_segment(key, from_service=True) + "/content"
+    for name in ("content", "self"):  # RDM: self is the file's metadata, content its bytes
+        link = links.get(name)
+        if not isinstance(link, str):
+            continue
+        origin, path = _split_origin(link)
+        if origin and prefix + key + "/content" in (path, unquote(path)):
+            return origin + quoted
+    return api_origin + quoted
+
+
+def _split_origin(url: str) -> tuple[str, str]:
+    """``(origin, path)`` of an http(s) URL read as plain text, so that ``?`` and ``#``
+    stay in the path; user names are dropped. The origin is ``""`` for other text."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    host = netloc.rpartition("@")[2]
+    valid_host = bool(host) and not any(c in host for c in "?#\\")
+    if not (sep and scheme.lower() in ("http", "https") and valid_host):
+        return "", url
+    return f"{scheme.lower()}://{host}", slash + path
 
 
 def resolve_record(api: ZenodoApi, root: str | int) -> Record:

@@ -2,12 +2,16 @@
 
 It models what the store relies on, as the service documents and behaves:
 
-* ``GET /api/records/{id}``: the record JSON (``id``, ``conceptrecid``, ``doi``,
-  ``metadata``, ``links``, ``files`` with ``key``, ``size``, ``checksum: "md5:..."`` and
-  ``links.self``); a concept id answers with a redirect to its latest version; unknown
-  ids a JSON 404.
+* ``GET /api/records/{id}``: the record JSON of Zenodo's legacy serializer (``id``,
+  ``conceptrecid``, ``doi``, ``metadata``, ``links``, ``files`` with ``key``, ``size``,
+  ``checksum: "md5:..."`` and ``links.self``, the URL of the bytes); a concept id answers
+  with a redirect to its latest version; unknown ids a JSON 404. The key in
+  ``links.self`` is quoted with ``/`` kept, as the serializer does since March 2026, or
+  sent unquoted as before (``raw_file_links``).
 * ``GET /api/records/{id}/versions`` and ``.../versions/latest``, ``GET /api/records?q=``
-  (``doi:"..."``, ``conceptrecid:N``), ``GET /api/records/{id}/files[/{key}]``.
+  (``doi:"..."``, ``conceptrecid:N``).
+* ``GET /api/records/{id}/files[/{key}]``: the InvenioRDM files API, whose entries have
+  ``links.self`` (the entry's metadata) and ``links.content`` (the bytes).
 * ``GET /api/records/{id}/files/{key}/content`` and ``/records/{id}/files/{key}``: the
   bytes, with ``Content-Length``, ``Accept-Ranges``, ``ETag`` and single ``Range``
   requests; a missing file is an HTML 404 page.
@@ -57,6 +61,9 @@ LATEST_RECORD_ID = "7000002"
 EXTERNAL_RECORD_ID = "7100001"
 EXTERNAL_DOI = "10.5194/essd-example-2020-1"
 ZENODO_DOI_PREFIX = "10.5281/zenodo."
+#: Characters Zenodo leaves unquoted in the keys of file links (zenodo-rdm's legacy
+#: serializer, and werkzeug's ``path`` converter for the InvenioRDM files API).
+LINK_SAFE = "/!$&'()*+,;=:@"
 
 
 @dataclass
@@ -100,7 +107,8 @@ class ZenodoEmulator(EmulatorServer):
     ``sample`` adds the generated records; ``records`` adds more, as
     ``{record_id: {file_key: local_path}}`` (JSON-serialisable, so that they also work
     in a subprocess). ``rate_limit`` (requests per ``rate_window_s`` per client; ``None``
-    for no limit) can be changed while running.
+    for no limit) can be changed while running. ``raw_file_links`` sends file keys
+    unquoted in the records' file links, as Zenodo did before March 2026.
     """
 
     name = "zenodo"
@@ -112,11 +120,13 @@ class ZenodoEmulator(EmulatorServer):
         records: Mapping[str, Mapping[str, str]] | None = None,
         rate_limit: int | None = 133,
         rate_window_s: float = 60.0,
+        raw_file_links: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.rate_limit = rate_limit
         self.rate_window_s = rate_window_s
+        self.raw_file_links = raw_file_links
         #: Whether ``GET /api/records/{concept id}`` redirects to the latest version
         #: (else it answers 404, and ``.../versions/latest`` is the way).
         self.redirect_concepts = True
@@ -275,20 +285,37 @@ class ZenodoEmulator(EmulatorServer):
         }
 
     def _file_json(self, record: EmulatedRecord, file: EmulatedFile) -> dict[str, Any]:
-        base = file.link_base or self.url
-        key = quote(file.key, safe="")
-        content = f"{base}/api/records/{record.record_id}/files/{key}/content"
-        try:
-            size = file.size
-        except OSError:
-            size = 0
+        """A file as the legacy record serializer lists it: ``links.self`` is the bytes."""
+        key = file.key if self.raw_file_links else quote(file.key, safe=LINK_SAFE)
         return {
             "id": file.file_id,
             "key": file.key,
-            "size": size,
+            "size": _size_of(file),
             "checksum": file.checksum,
-            "links": {"self": content},
+            "links": {"self": f"{self._files_url(record, file)}/{key}/content"},
         }
+
+    def _file_entry_json(self, record: EmulatedRecord, file: EmulatedFile) -> dict[str, Any]:
+        """A file as the InvenioRDM files API lists it: ``links.self`` is this entry,
+        ``links.content`` the bytes."""
+        entry = f"{self._files_url(record, file)}/{quote(file.key, safe=LINK_SAFE)}"
+        stamp = f"{record.publication_date}T10:00:00.000000+00:00"
+        return {
+            "key": file.key,
+            "created": stamp,
+            "updated": stamp,
+            "status": "completed",
+            "metadata": {},
+            "checksum": file.checksum,
+            "size": _size_of(file),
+            "mimetype": "application/octet-stream",
+            "storage_class": "L",
+            "file_id": file.file_id,
+            "links": {"self": entry, "content": f"{entry}/content"},
+        }
+
+    def _files_url(self, record: EmulatedRecord, file: EmulatedFile) -> str:
+        return f"{file.link_base or self.url}/api/records/{record.record_id}/files"
 
     def _rate_headers(self, request: Request) -> tuple[dict[str, str], bool]:
         """Rate-limit headers for this request, and whether it is over the limit."""
@@ -420,8 +447,16 @@ class ZenodoEmulator(EmulatorServer):
             found = self._record_or_error(record_id)
             if isinstance(found, Response):
                 return found
-            entries = [self._file_json(found, file) for file in found.files.values()]
-            return Response.json({"enabled": True, "entries": entries, "order": []})
+            entries = [self._file_entry_json(found, file) for file in found.files.values()]
+            return Response.json(
+                {
+                    "enabled": True,
+                    "links": {"self": f"{self.url}/api/records/{record_id}/files"},
+                    "entries": entries,
+                    "default_preview": None,
+                    "order": [],
+                }
+            )
 
         return self._answer(request, build)
 
@@ -434,7 +469,7 @@ class ZenodoEmulator(EmulatorServer):
             file = found.files.get(key)
             if file is None:
                 return Response.json({"status": 404, "message": "File not found."}, 404)
-            return Response.json(self._file_json(found, file))
+            return Response.json(self._file_entry_json(found, file))
 
         return self._answer(request, build)
 
@@ -470,3 +505,11 @@ class ZenodoEmulator(EmulatorServer):
     @route("GET", r"/(?!_emulator/).*")
     def anything_else(self, request: Request) -> Response:
         return self._answer(request, self._not_found_page)
+
+
+def _size_of(file: EmulatedFile) -> int:
+    """The file's size; 0 once its bytes are gone (see :meth:`ZenodoEmulator.delete_file`)."""
+    try:
+        return file.size
+    except OSError:
+        return 0
