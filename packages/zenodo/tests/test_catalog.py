@@ -136,3 +136,12 @@ def test_a_link_naming_the_file_elsewhere_keeps_its_origin_only():
     link = "http://user@mirror.example:8080/api/records/42/files/a b#1.nc/content"
     file = _record_with("a b#1.nc", {"self": link}).files["a b#1.nc"]
     assert file.url == "http://mirror.example:8080/api/records/42/files/a%20b%231.nc/content"
+
+
+@pytest.mark.parametrize(
+    ("access_right", "need_token"),
+    [("open", False), ("restricted", True), ("embargoed", True), (None, False)],
+)
+def test_records_say_when_their_files_need_a_token(access_right, need_token):
+    record = Record.from_json({"id": 42, "metadata": {"access_right": access_right}}, API)
+    assert record.files_need_token is need_token

@@ -67,6 +67,22 @@ def test_files_api_has_invenio_rdm_links(zenodo):
     assert entry["checksum"] == "md5:" + hashlib.md5(content.content).hexdigest()
 
 
+@pytest.mark.parametrize("listed", [True, False])
+def test_restricted_files_are_listed_to_anonymous_callers_only_if_configured(fresh_zenodo, listed):
+    fresh_zenodo.list_restricted_files = listed
+    files = {"stations.geojson": sample_files()["v2"].files["stations.geojson"]}
+    fresh_zenodo.add_record("7200001", files, restricted=True)
+    anonymous = _get(fresh_zenodo, "/api/records/7200001").json()
+    assert anonymous["metadata"]["access_right"] == "restricted"
+    assert [f["key"] for f in anonymous["files"]] == (["stations.geojson"] if listed else [])
+    assert _get(fresh_zenodo, "/api/records/7200001/files").status_code == (200 if listed else 403)
+    token = {"Authorization": f"Bearer {fresh_zenodo.issue_token()}"}
+    with_token = _get(fresh_zenodo, "/api/records/7200001", headers=token).json()
+    assert [f["key"] for f in with_token["files"]] == ["stations.geojson"]
+    listing = _get(fresh_zenodo, "/api/records/7200001/files", headers=token).json()
+    assert [e["key"] for e in listing["entries"]] == ["stations.geojson"]
+
+
 def test_ranges_are_served(zenodo):
     path = f"/api/records/{LATEST_RECORD_ID}/files/temperature.nc/content"
     response = _get(zenodo, path, headers={"Range": "bytes=0-7"})

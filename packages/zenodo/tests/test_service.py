@@ -111,6 +111,34 @@ def test_restricted_files_need_a_token(fresh_zenodo, make_store, caplog):
     assert "Bearer ***" in sent
 
 
+def test_hidden_restricted_files_are_not_found_with_a_hint_about_the_token(
+    fresh_zenodo, make_store, monkeypatch
+):
+    monkeypatch.delenv("ZENODO_ACCESS_TOKEN", raising=False)
+    fresh_zenodo.list_restricted_files = False
+    files = {"stations.geojson": sample_files()["v2"].files["stations.geojson"]}
+    fresh_zenodo.add_record("7200001", files, restricted=True)
+    anonymous = make_store(fresh_zenodo, root="7200001")
+    assert anonymous.list_data_ids() == []
+    with pytest.raises(DataNotFoundError, match="restricted") as caught:
+        anonymous.open_data("stations.geojson")
+    assert "access_token" in caught.value.message
+    assert "ZENODO_ACCESS_TOKEN" in caught.value.message
+    token = fresh_zenodo.issue_token()
+    with_token = make_store(fresh_zenodo, root="7200001", access_token=token)
+    assert with_token.list_data_ids() == ["stations.geojson"]
+    assert len(with_token.open_data("stations.geojson")) == 5
+    with pytest.raises(DataNotFoundError) as caught:
+        with_token.open_data("other.geojson")
+    assert "access_token" not in caught.value.message
+
+
+def test_missing_files_of_open_records_say_nothing_about_tokens(store):
+    with pytest.raises(DataNotFoundError, match="no such file") as caught:
+        store.open_data("missing.geojson")
+    assert "access_token" not in caught.value.message
+
+
 def test_token_from_the_environment(fresh_zenodo, make_store, monkeypatch):
     files = {"stations.geojson": sample_files()["v2"].files["stations.geojson"]}
     fresh_zenodo.add_record("7200001", files, restricted=True)

@@ -123,6 +123,12 @@ class Record:
         )
 
     @property
+    def files_need_token(self) -> bool:
+        """Whether the record says its files are restricted or under embargo: then the
+        service may list and serve them only to callers with an access token."""
+        return self.metadata.get("access_right") in ("restricted", "embargoed")
+
+    @property
     def is_latest(self) -> bool | None:
         """Whether this is the latest version, when the record says so."""
         for relation in (self.metadata.get("relations") or {}).get("version") or []:

@@ -202,10 +202,15 @@ class ZenodoDataStore(DataStore):
         record = self.record
         file = record.files.get(data_id)
         if file is None:
-            known = ", ".join(sorted(k for k in record.files if format_of(k)))
-            raise self._not_found(
-                data_id, f"record {record.record_id} has no such file; data files: {known}"
-            )
+            known = ", ".join(sorted(k for k in record.files if format_of(k))) or "none"
+            hint = f"record {record.record_id} has no such file; data files: {known}"
+            if record.files_need_token and self._access_token() is None:
+                hint += (
+                    f"; the record's files are {record.metadata['access_right']} and may be "
+                    "listed only to callers with an access token: give access_token (or "
+                    "set ZENODO_ACCESS_TOKEN)"
+                )
+            raise self._not_found(data_id, hint)
         fmt = file.format
         if fmt is None:
             raise self._not_found(

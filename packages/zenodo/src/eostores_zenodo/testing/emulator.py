@@ -20,6 +20,9 @@ It models what the store relies on, as the service documents and behaves:
   HTML 404 pages carry ``Retry-After`` too, as Zenodo's do.
 * Access tokens: a request with an unknown bearer token is refused with 401; files of
   records created with ``restricted=True`` need a token from :meth:`issue_token`.
+  Whether such records list their files to callers without a token is not documented:
+  ``list_restricted_files`` chooses (when false, ``files`` is empty and the files API
+  answers 403).
 
 The generated records (see :mod:`eostores_zenodo.testing.samples`): concept ``7000000`` with
 versions ``7000001`` and ``7000002`` (the latest, holding every sample file), and
@@ -108,7 +111,9 @@ class ZenodoEmulator(EmulatorServer):
     ``{record_id: {file_key: local_path}}`` (JSON-serialisable, so that they also work
     in a subprocess). ``rate_limit`` (requests per ``rate_window_s`` per client; ``None``
     for no limit) can be changed while running. ``raw_file_links`` sends file keys
-    unquoted in the records' file links, as Zenodo did before March 2026.
+    unquoted in the records' file links, as Zenodo did before March 2026;
+    ``list_restricted_files=False`` hides the files of restricted records from callers
+    without a token.
     """
 
     name = "zenodo"
@@ -121,12 +126,14 @@ class ZenodoEmulator(EmulatorServer):
         rate_limit: int | None = 133,
         rate_window_s: float = 60.0,
         raw_file_links: bool = False,
+        list_restricted_files: bool = True,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.rate_limit = rate_limit
         self.rate_window_s = rate_window_s
         self.raw_file_links = raw_file_links
+        self.list_restricted_files = list_restricted_files
         #: Whether ``GET /api/records/{concept id}`` redirects to the latest version
         #: (else it answers 404, and ``.../versions/latest`` is the way).
         self.redirect_concepts = True
@@ -227,13 +234,23 @@ class ZenodoEmulator(EmulatorServer):
         ]
         return versions[-1] if versions else None
 
-    def _record_json(self, record: EmulatedRecord) -> dict[str, Any]:
+    def _files_listed(self, record: EmulatedRecord, request: Request) -> bool:
+        """Whether ``request`` may see the list of the record's files."""
+        return (
+            not record.restricted
+            or self.list_restricted_files
+            or self.check_token(request.bearer_token)
+        )
+
+    def _record_json(self, record: EmulatedRecord, request: Request) -> dict[str, Any]:
         base = self.url
         api = f"{base}/api/records/{record.record_id}"
         latest = self._latest_of(record.concept_id)
         versions = self.concepts[record.concept_id]
         index = versions.index(record.record_id) + 1
-        files = [self._file_json(record, file) for file in record.files.values()]
+        files = []
+        if self._files_listed(record, request):
+            files = [self._file_json(record, file) for file in record.files.values()]
         return {
             "id": int(record.record_id),
             "recid": record.record_id,
@@ -392,7 +409,7 @@ class ZenodoEmulator(EmulatorServer):
             found = self._record_or_error(record_id)
             if isinstance(found, Response):
                 return found
-            return Response.json(self._record_json(found))
+            return Response.json(self._record_json(found, request))
 
         return self._answer(request, build)
 
@@ -413,7 +430,7 @@ class ZenodoEmulator(EmulatorServer):
             if concept not in self.concepts:
                 return self._record_or_error(record_id)  # type: ignore[return-value]
             hits = [
-                self._record_json(self.records[version])
+                self._record_json(self.records[version], request)
                 for version in reversed(self.concepts[concept])
                 if not self.records[version].deleted
             ]
@@ -436,7 +453,7 @@ class ZenodoEmulator(EmulatorServer):
             test = fields.get(field_name, lambda record: False)
             matches = [r for r in self.records.values() if not r.deleted and test(r)]
             size = int(request.query.get("size", "10") or 10)
-            hits = [self._record_json(record) for record in matches[:size]]
+            hits = [self._record_json(record, request) for record in matches[:size]]
             return Response.json({"hits": {"hits": hits, "total": len(matches)}, "links": {}})
 
         return self._answer(request, build)
@@ -447,6 +464,8 @@ class ZenodoEmulator(EmulatorServer):
             found = self._record_or_error(record_id)
             if isinstance(found, Response):
                 return found
+            if not self._files_listed(found, request):
+                return _permission_denied()
             entries = [self._file_entry_json(found, file) for file in found.files.values()]
             return Response.json(
                 {
@@ -466,6 +485,8 @@ class ZenodoEmulator(EmulatorServer):
             found = self._record_or_error(record_id)
             if isinstance(found, Response):
                 return found
+            if not self._files_listed(found, request):
+                return _permission_denied()
             file = found.files.get(key)
             if file is None:
                 return Response.json({"status": 404, "message": "File not found."}, 404)
@@ -513,3 +534,7 @@ def _size_of(file: EmulatedFile) -> int:
         return file.size
     except OSError:
         return 0
+
+
+def _permission_denied() -> Response:
+    return Response.json({"status": 403, "message": "Permission denied."}, 403)
