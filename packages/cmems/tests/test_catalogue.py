@@ -111,6 +111,7 @@ def test_describe_from_metadata_only(emulator, make_store):
     assert descriptor.time_range == ("2023-01-01", "2023-12-31")
     assert descriptor.time_period == "1D"
     assert descriptor.spatial_res == 1.0
+    # The ARCO axis "elevation" (negative, ascending) is described as "depth".
     assert descriptor.dims == {"time": 365, "depth": 10, "latitude": 160, "longitude": 360}
     thetao = descriptor.data_vars["thetao"]
     assert thetao.dims == ("time", "depth", "latitude", "longitude")
@@ -122,6 +123,7 @@ def test_describe_from_metadata_only(emulator, make_store):
     assert descriptor.attrs["depth_range"] == [0.494, 541.1]
     assert descriptor.attrs["services"] == ["arco-geo-series", "arco-time-series"]
     assert descriptor.coords["time"].attrs["minimum"] == "2023-01-01T00:00:00"
+    assert descriptor.coords["depth"].attrs["minimum"] == 0.494
     json.dumps(descriptor.to_dict())
 
 

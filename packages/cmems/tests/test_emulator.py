@@ -8,10 +8,22 @@ import numpy as np
 import requests
 from conftest import THETAO
 from eostores_cmems.arco import ArcoZarrStore
-from eostores_cmems.testing import AUTH_PATH, DEFAULT_PASSWORD, DEFAULT_USERNAME, find_dataset
+from eostores_cmems.testing import (
+    AUTH_PATH,
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+    find_dataset,
+)
 from eostores_cmems.testing.stac import data_href
 
 from eostores.http import HttpConfig
+
+
+def _item(emulator, data_id, version, part="default"):
+    dataset = find_dataset(data_id)
+    item_id = dataset.item_id(version, part)
+    url = f"{emulator.url}/mdl-metadata/metadata/{dataset.product_id}/{item_id}/dataset.stac.json"
+    return requests.get(url, timeout=10).json()
 
 
 def test_token_endpoint_speaks_openid_connect(shared_emulator):
@@ -33,9 +45,25 @@ def test_s3_objects_ranges_and_errors(shared_emulator):
     href = data_href(shared_emulator.url, find_dataset(THETAO), "202406", "default", "geoChunked")
     missing = requests.get(f"{href}/thetao/99.0.0.0", timeout=10)
     assert missing.status_code == 404 and "<Code>NoSuchKey</Code>" in missing.text
-    part = requests.get(f"{href}/depth/0", headers={"Range": "bytes=0-3"}, timeout=10)
+    part = requests.get(f"{href}/elevation/0", headers={"Range": "bytes=0-3"}, timeout=10)
     assert part.status_code == 206
-    assert np.frombuffer(part.content, "<f4")[0] == np.float32(0.494)
+    assert np.frombuffer(part.content, "<f4")[0] == np.float32(-541.1)
+
+
+def test_the_vertical_axis_is_elevation_as_on_arco(shared_emulator):
+    # ARCO serves the vertical axis as "elevation": metres, positive up, ascending.
+    href = data_href(shared_emulator.url, find_dataset(THETAO), "202406", "default", "geoChunked")
+    metadata = requests.get(f"{href}/.zmetadata", timeout=10).json()["metadata"]
+    assert metadata["thetao/.zattrs"]["_ARRAY_DIMENSIONS"][1] == "elevation"
+    assert metadata["elevation/.zattrs"]["positive"] == "up"
+    values = np.frombuffer(requests.get(f"{href}/elevation/0", timeout=10).content, "<f4")
+    assert np.all(values < 0) and np.all(np.diff(values) > 0)
+    np.testing.assert_allclose(-values[::-1], find_dataset(THETAO).depths, rtol=1e-6)
+    item = _item(shared_emulator, THETAO, "202406")
+    dimensions = item["properties"]["cube:dimensions"]
+    assert "depth" not in dimensions and dimensions["elevation"]["axis"] == "z"
+    view = item["assets"]["timeChunked"]["viewDims"]["elevation"]["coords"]["values"]
+    assert view == sorted(view) and max(view) < 0
 
 
 def test_listing_objects_page_by_page(shared_emulator):
@@ -46,7 +74,7 @@ def test_listing_objects_page_by_page(shared_emulator):
         return [key async for key in generator]
 
     top = asyncio.run(collect(store.list_dir("")))
-    assert {".zmetadata", ".zgroup", "thetao", "so", "time", "depth"} <= set(top)
+    assert {".zmetadata", ".zgroup", "thetao", "so", "time", "elevation"} <= set(top)
     keys = asyncio.run(collect(store.list_prefix("thetao/")))
     assert len(keys) == 2 + 1 * 10 * 5 * 12  # .zarray, .zattrs and the chunk grid
     assert len(keys) > 1000 / 2

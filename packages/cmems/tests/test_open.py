@@ -163,3 +163,26 @@ def test_request_outside_the_dataset(shared_store):
     with pytest.raises(InvalidParameterError) as caught:
         shared_store.open_data(ZOS, bbox=[0, 70, 5, 80], time_range=["2019-01-01"] * 2)
     assert caught.value.parameter == "bbox"
+
+
+@pytest.mark.parametrize(
+    ("depth_range", "depths"),
+    [
+        ([5, 110], [5.078, 10.536, 21.6, 47.37, 109.7]),
+        ([0, 1], [0.494]),
+        ([200, 1000], [222.5, 541.1]),
+        ([0, 6000], [0.494, 1.541, 2.646, 5.078, 10.536, 21.6, 47.37, 109.7, 222.5, 541.1]),
+    ],
+)
+def test_depth_range_selects_on_the_services_elevation_axis(shared_store, depth_range, depths):
+    # The ARCO data have "elevation" (negative, ascending); the store gives positive depths.
+    ds = shared_store.open_data(
+        THETAO, bbox=[0, 0, 2, 1], time_range=["2023-06-01"] * 2, depth_range=depth_range
+    )
+    assert "elevation" not in ds.dims
+    np.testing.assert_allclose(ds["depth"].values, depths, rtol=1e-6)
+    assert ds["depth"].attrs["positive"] == "down"
+    assert ds["thetao"].dims == ("time", "depth", "latitude", "longitude")
+    _assert_values(THETAO, ds)
+    surface_first = ds["thetao"].isel(time=0, latitude=0, longitude=0).values
+    assert np.all(np.diff(surface_first) < 0), "values fall with depth (the known function)"

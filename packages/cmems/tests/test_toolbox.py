@@ -42,6 +42,26 @@ REQUESTS = [
             depth_range=[1, 11],
         ),
     ),
+    (  # from the first valid date (admp_valid_start_date), every level of the elevation axis
+        dict(
+            dataset_id=THETAO,
+            variables=["thetao"],
+            minimum_longitude=-3,
+            maximum_longitude=0,
+            minimum_latitude=-1,
+            maximum_latitude=1,
+            start_datetime="2023-01-15T00:00:00",
+            end_datetime="2023-01-16T00:00:00",
+            minimum_depth=0,
+            maximum_depth=600,
+        ),
+        dict(
+            variable_names=["thetao"],
+            bbox=[-3, -1, 0, 1],
+            time_range=["2023-01-15T00:00:00Z", "2023-01-16T00:00:00Z"],
+            depth_range=[0, 600],
+        ),
+    ),
     (
         dict(
             dataset_id=SST,

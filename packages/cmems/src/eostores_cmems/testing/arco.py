@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from .sampledata import SampleDataset, expected_value
+from .sampledata import VERTICAL, SampleDataset, expected_value
 
 __all__ = ["ZarrLayout", "list_objects_xml", "s3_error_xml"]
 
@@ -30,11 +30,11 @@ _COORD_ATTRS: dict[str, dict[str, Any]] = {
         "long_name": "Time",
         "axis": "T",
     },
-    "depth": {
+    VERTICAL: {
         "units": "m",
-        "positive": "down",
-        "standard_name": "depth",
-        "long_name": "Depth",
+        "positive": "up",
+        "standard_name": "elevation",
+        "long_name": "Elevation",
         "axis": "Z",
     },
     "latitude": {
@@ -188,7 +188,7 @@ class ZarrLayout:
             named["time"],
             named["latitude"],
             named["longitude"],
-            named.get("depth", 0.0),
+            -named[VERTICAL] if VERTICAL in named else 0.0,
             self.offset,
         )
         block = np.broadcast_to(block, tuple(len(c) for c in coords))

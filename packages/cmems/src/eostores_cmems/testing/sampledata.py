@@ -3,6 +3,10 @@
 Every value is a known function of its coordinates (:func:`expected_value`), so that tests
 can check what a store returns after subsetting without keeping reference files. Chunks
 are computed on demand; nothing is stored.
+
+As on the real service, the vertical axis of the ARCO data is ``elevation`` (metres,
+positive up, so negative and ascending below the surface); the toolbox presents it as
+``depth``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ __all__ = [
 
 DAY_S = 86400.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: The name of the vertical axis in the ARCO data and the STAC items.
+VERTICAL = "elevation"
 
 #: The two ARCO services: STAC asset key -> (bucket, what it is chunked for).
 #: ``timeChunked`` is the toolbox's "arco-geo-series" (maps: one time step, a wide area
@@ -55,6 +62,7 @@ class SampleDataset:
     times: tuple[float, ...]
     latitudes: tuple[float, ...]
     longitudes: tuple[float, ...]
+    #: depths in metres, positive down (served as ``elevation``: negated, ascending)
     depths: tuple[float, ...] | None = None
     #: version label -> part names (the first part is the default)
     versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -67,12 +75,13 @@ class SampleDataset:
     def dims(self) -> tuple[str, ...]:
         if self.depths is None:
             return ("time", "latitude", "longitude")
-        return ("time", "depth", "latitude", "longitude")
+        return ("time", VERTICAL, "latitude", "longitude")
 
     def axis(self, dim: str) -> np.ndarray:
+        if dim == VERTICAL:
+            return -np.asarray(self.depths, dtype="float64")[::-1]
         values = {
             "time": self.times,
-            "depth": self.depths,
             "latitude": self.latitudes,
             "longitude": self.longitudes,
         }[dim]
@@ -183,8 +192,8 @@ DATASETS: tuple[SampleDataset, ...] = (
         longitudes=_grid(-179.5, 1.0, 360),
         versions={"202406": ("default",)},
         chunks={
-            "timeChunked": {"time": 1, "depth": 1, "latitude": 160, "longitude": 360},
-            "geoChunked": {"time": 365, "depth": 1, "latitude": 32, "longitude": 32},
+            "timeChunked": {"time": 1, VERTICAL: 1, "latitude": 160, "longitude": 360},
+            "geoChunked": {"time": 365, VERTICAL: 1, "latitude": 32, "longitude": 32},
         },
         doi="10.48670/moi-00016",
     ),

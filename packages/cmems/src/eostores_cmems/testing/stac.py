@@ -14,7 +14,7 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
-from .sampledata import ASSET_BUCKETS, DAY_S, EPOCH, SampleDataset
+from .sampledata import ASSET_BUCKETS, DAY_S, EPOCH, VERTICAL, SampleDataset
 
 __all__ = ["client_config", "id_mapping", "item_document", "product_document", "root_catalog"]
 
@@ -22,8 +22,8 @@ METADATA_BUCKET = "mdl-metadata"
 STAC_FOLDER = "metadata"
 DATACUBE_EXTENSION = "https://stac-extensions.github.io/datacube/v2.2.0/schema.json"
 TIME_UNITS_MS = "milliseconds since 1970-01-01 00:00:00Z (no leap seconds)"
-_AXIS_UNITS = {"latitude": "degrees_north", "longitude": "degrees_east", "depth": "m"}
-_AXIS_LETTER = {"latitude": "y", "longitude": "x", "depth": "z"}
+_AXIS_UNITS = {"latitude": "degrees_north", "longitude": "degrees_east", VERTICAL: "m"}
+_AXIS_LETTER = {"latitude": "y", "longitude": "x", VERTICAL: "z"}
 
 
 def iso(seconds: float) -> str:
@@ -132,7 +132,7 @@ def _view_dim(dataset: SampleDataset, dim: str, chunk: int) -> dict[str, Any]:
         "units": units,
         "chunkLen": {variable.name: chunk for variable in dataset.variables},
     }
-    if step is not None and dim != "depth":
+    if step is not None and dim != VERTICAL:
         entry["coords"] = {"min": values[0], "max": values[-1], "step": step}
         entry["chunkType"] = "default"
         entry["chunkRefCoord"] = values[0]
@@ -155,7 +155,7 @@ def _cube_dimension(dataset: SampleDataset, dim: str) -> dict[str, Any]:
         "extent": [float(values[0]), float(values[-1])],
         "unit": _AXIS_UNITS[dim],
     }
-    if dim == "depth":
+    if dim == VERTICAL:
         entry["values"] = [float(v) for v in values]
     else:
         entry["step"] = float(values[1] - values[0])
