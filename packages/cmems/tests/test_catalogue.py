@@ -108,11 +108,12 @@ def test_describe_from_metadata_only(emulator, make_store):
     assert not emulator.data_requests(), "describing must not read data"
     assert not [r for r in emulator.request_log if "openid-connect" in r.path]
     assert descriptor.bbox == (-180.0, -80.0, 180.0, 80.0)
-    assert descriptor.time_range == ("2023-01-01", "2023-12-31")
+    # The data start on 2023-01-01, but the item's admp_valid_start_date is 2023-01-15.
+    assert descriptor.time_range == ("2023-01-15", "2023-12-31")
     assert descriptor.time_period == "1D"
     assert descriptor.spatial_res == 1.0
     # The ARCO axis "elevation" (negative, ascending) is described as "depth".
-    assert descriptor.dims == {"time": 365, "depth": 10, "latitude": 160, "longitude": 360}
+    assert descriptor.dims == {"time": 351, "depth": 10, "latitude": 160, "longitude": 360}
     thetao = descriptor.data_vars["thetao"]
     assert thetao.dims == ("time", "depth", "latitude", "longitude")
     assert thetao.attrs == {
@@ -122,7 +123,7 @@ def test_describe_from_metadata_only(emulator, make_store):
     assert thetao.chunks == (1, 1, 160, 360)
     assert descriptor.attrs["depth_range"] == [0.494, 541.1]
     assert descriptor.attrs["services"] == ["arco-geo-series", "arco-time-series"]
-    assert descriptor.coords["time"].attrs["minimum"] == "2023-01-01T00:00:00"
+    assert descriptor.coords["time"].attrs["minimum"] == "2023-01-15T00:00:00"
     assert descriptor.coords["depth"].attrs["minimum"] == 0.494
     json.dumps(descriptor.to_dict())
 
@@ -173,3 +174,23 @@ def test_open_params_schema(emulator, make_store):
     generic = store.get_open_data_params_schema().to_dict()["properties"]
     assert {"variable_names", "bbox", "time_range", "depth_range", "service"} <= set(generic)
     assert not emulator.data_requests()
+
+
+@pytest.mark.parametrize(
+    ("properties", "offered"),
+    [
+        ({}, True),
+        ({"admp_in_preparation": False}, True),
+        ({"admp_in_preparation": True}, False),
+        ({"admp_retired_date": "2024-06-30T00:00:00Z"}, False),
+        ({"admp_retired_date": "2999-06-30T00:00:00Z"}, True),
+        ({"admp_retired_date": "not a date"}, True),
+    ],
+)
+def test_only_items_the_toolbox_offers_make_a_dataset_listed(properties, offered):
+    from eostores_cmems.catalog import DatasetRecord
+
+    asset = {"href": "https://s3.example/b/x.zarr", "type": "application/vnd+zarr"}
+    document = {"id": "cmems_x_202501", "properties": properties, "assets": {"timeChunked": asset}}
+    record = DatasetRecord("cmems_x", "P", "Product", None, [{"url": "u", "document": document}])
+    assert record.has_zarr_series is offered

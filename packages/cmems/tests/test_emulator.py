@@ -6,12 +6,13 @@ import asyncio
 
 import numpy as np
 import requests
-from conftest import THETAO
+from conftest import SST, THETAO, ZOS
 from eostores_cmems.arco import ArcoZarrStore
 from eostores_cmems.testing import (
     AUTH_PATH,
     DEFAULT_PASSWORD,
     DEFAULT_USERNAME,
+    expected_value,
     find_dataset,
 )
 from eostores_cmems.testing.stac import data_href
@@ -64,6 +65,32 @@ def test_the_vertical_axis_is_elevation_as_on_arco(shared_emulator):
     assert "depth" not in dimensions and dimensions["elevation"]["axis"] == "z"
     view = item["assets"]["timeChunked"]["viewDims"]["elevation"]["coords"]["values"]
     assert view == sorted(view) and max(view) < 0
+
+
+def test_items_carry_the_catalogues_admp_properties(shared_emulator):
+    properties = _item(shared_emulator, THETAO, "202406")["properties"]
+    assert properties["admp_valid_start_date"] == "2023-01-15T00:00:00Z"
+    assert _item(shared_emulator, ZOS, "202506")["properties"]["admp_in_preparation"] is True
+    retired = _item(shared_emulator, ZOS, "202112", "interim")["properties"]
+    assert retired["admp_retired_date"] == "2024-06-30T00:00:00Z"
+
+
+def test_a_compressed_store(shared_emulator):
+    import numcodecs
+
+    dataset = find_dataset(SST)
+    href = data_href(shared_emulator.url, dataset, "202311", "default", "timeChunked")
+    zarray = requests.get(f"{href}/analysed_sst/.zarray", timeout=10).json()
+    assert zarray["compressor"]["id"] == "blosc"
+    stored = requests.get(f"{href}/analysed_sst/3.0.0", timeout=10).content
+    codec = numcodecs.get_codec(zarray["compressor"])
+    values = np.frombuffer(codec.decode(stored), "<f4").reshape(zarray["chunks"])
+    assert len(stored) < values.nbytes
+    lat, lon = dataset.axis("latitude"), dataset.axis("longitude")
+    want = expected_value(
+        dataset.variable("analysed_sst"), dataset.times[3], lat[:, None], lon[None, :]
+    )
+    np.testing.assert_array_equal(values[0], want)
 
 
 def test_listing_objects_page_by_page(shared_emulator):

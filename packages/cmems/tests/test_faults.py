@@ -103,7 +103,7 @@ def test_data_failures_are_bounded_by_the_deadline(emulator, make_store):
 def test_persistent_data_error_carries_the_service_message(emulator, make_store):
     store = make_store(emulator, num_retries=1)
     ds = store.open_data(
-        THETAO, bbox=[0, 0, 1, 1], time_range=["2023-01-01"] * 2, depth_range=[0, 1]
+        THETAO, bbox=[0, 0, 1, 1], time_range=["2023-01-16"] * 2, depth_range=[0, 1]
     )
     emulator.faults = FaultProfile(
         error_rate=1.0, error_statuses=(500,), retry_after=0, paths=r"/mdl-arco-.*/thetao/.*"

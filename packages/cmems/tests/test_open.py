@@ -156,7 +156,7 @@ def test_bad_parameters_name_themselves(shared_store, params, parameter):
 
 def test_request_outside_the_dataset(shared_store):
     with pytest.raises(InvalidParameterError) as caught:
-        shared_store.open_data(THETAO, depth_range=[1000, 2000], time_range=["2023-01-01"] * 2)
+        shared_store.open_data(THETAO, depth_range=[1000, 2000], time_range=["2023-02-01"] * 2)
     assert caught.value.parameter == "depth_range"
     with pytest.raises(InvalidParameterError, match="time_range"):
         shared_store.open_data(SST, time_range=["2030-01-01", "2030-01-02"])
@@ -186,3 +186,38 @@ def test_depth_range_selects_on_the_services_elevation_axis(shared_store, depth_
     _assert_values(THETAO, ds)
     surface_first = ds["thetao"].isel(time=0, latitude=0, longitude=0).values
     assert np.all(np.diff(surface_first) < 0), "values fall with depth (the known function)"
+
+
+def test_time_starts_at_the_first_valid_date(shared_store):
+    # The item's admp_valid_start_date is 2023-01-15; the store holds data from 2023-01-01.
+    ds = shared_store.open_data(
+        THETAO, bbox=[0, 0, 1, 1], time_range=["2023-01-15", "2023-01-17"], depth_range=[0, 1]
+    )
+    days = ds["time"].values.astype("datetime64[D]").astype(str).tolist()
+    assert days == ["2023-01-15", "2023-01-16", "2023-01-17"]
+    _assert_values(THETAO, ds)
+    whole = shared_store.open_data(THETAO, variable_names=[], bbox=[0, 0, 1, 1])
+    assert str(whole["time"].values[0].astype("datetime64[D]")) == "2023-01-15"
+    assert whole.sizes["time"] == 351
+    for time_range in (["2023-01-10", "2023-01-17"], ["2023-01-01", "2023-01-10"]):
+        with pytest.raises(InvalidParameterError, match="2023-01-15") as caught:
+            shared_store.open_data(THETAO, time_range=time_range)
+        assert caught.value.parameter == "time_range"
+
+
+def test_versions_in_preparation_and_retired_parts_are_not_offered(shared_store):
+    descriptor = shared_store.describe_data(ZOS)
+    assert descriptor.attrs["versions"] == ["202311", "202112"]  # 202506: in preparation
+    with pytest.raises(InvalidParameterError) as caught:
+        shared_store.open_data(ZOS, dataset_version="202506", time_range=["2019-01-01"] * 2)
+    assert caught.value.parameter == "dataset_version"
+    with pytest.raises(InvalidParameterError) as caught:  # retired on 2024-06-30
+        shared_store.open_data(
+            ZOS, dataset_version="202112", dataset_part="interim", time_range=["2019-01-01"] * 2
+        )
+    assert caught.value.parameter == "dataset_part"
+    older = shared_store.open_data(
+        ZOS, dataset_version="202112", bbox=[0, 0, 2, 2], time_range=["2019-01-01"] * 2
+    )
+    assert older.attrs["cmems_dataset_part"] == "default"
+    _assert_values(ZOS, older, version="202112")

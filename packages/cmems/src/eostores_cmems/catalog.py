@@ -78,8 +78,15 @@ class DatasetRecord:
 
     @property
     def has_zarr_series(self) -> bool:
-        """Whether an item offers an ARCO series service as Zarr (sparse data do not)."""
+        """Whether an item offers an ARCO series service as Zarr (sparse data do not).
+
+        As in the toolbox's models, items whose series are in preparation
+        (``admp_in_preparation``) or whose part is retired (``admp_retired_date`` past)
+        offer none.
+        """
         for item in self.items:
+            if not _item_offered(item["document"].get("properties")):
+                continue
             assets = item["document"].get("assets")
             for key, asset in (assets or {}).items() if isinstance(assets, dict) else ():
                 kind = asset.get("type") if isinstance(asset, dict) else None
@@ -115,6 +122,24 @@ class DatasetRecord:
             doi=data.get("doi"),
             items=list(data["items"]),
         )
+
+
+def _item_offered(properties: Any) -> bool:
+    """Whether the toolbox offers an item's ARCO series, by its ``admp_*`` properties."""
+    from copernicusmarine.core_functions.exceptions import WrongDatetimeFormat
+    from copernicusmarine.core_functions.utils import datetime_parser
+
+    if not isinstance(properties, dict):
+        return True
+    if properties.get("admp_in_preparation"):
+        return False
+    retired = properties.get("admp_retired_date")
+    if not isinstance(retired, str) or not retired:
+        return True
+    try:
+        return datetime_parser(retired) >= datetime_parser("now")
+    except (WrongDatetimeFormat, OverflowError, TypeError):  # an unreadable date retires nothing
+        return True
 
 
 # --------------------------------------------------------------------------- summaries

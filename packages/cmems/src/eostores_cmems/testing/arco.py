@@ -2,8 +2,9 @@
 
 Both services of a dataset version part hold the same values, chunked differently:
 ``timeChunked`` (one time step per chunk, wide areas) and ``geoChunked`` (long series per
-chunk, small areas). Stores are consolidated (``.zmetadata``), uncompressed little-endian,
-with xarray's ``_ARRAY_DIMENSIONS`` convention, as the toolbox opens them.
+chunk, small areas). Stores are consolidated (``.zmetadata``), little-endian, with
+xarray's ``_ARRAY_DIMENSIONS`` convention, as the toolbox opens them; the arrays of a
+dataset with a ``compressor`` are compressed with it (numcodecs), the others are not.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from threading import Lock
 from typing import Any
 from xml.sax.saxutils import escape
@@ -63,6 +64,11 @@ class ZarrLayout:
         self.dataset = dataset
         self.offset = dataset.offset(version, part)
         self.chunks = dataset.chunks[asset]
+        self.compressor: Any = None
+        if dataset.compressor is not None:
+            import numcodecs
+
+            self.compressor = numcodecs.get_codec(dict(dataset.compressor))
         self.metadata: dict[str, Any] = {
             ".zgroup": {"zarr_format": 2},
             ".zattrs": {
@@ -77,13 +83,13 @@ class ZarrLayout:
         for dim in dataset.dims:
             size = len(dataset.axis(dim))
             self.metadata[f"{dim}/.zarray"] = self._zarray(
-                (size,), (size,), "<f8" if dim == "time" else "<f4", None
+                (size,), (size,), "<f8" if dim == "time" else "<f4", None, dataset.compressor
             )
             self.metadata[f"{dim}/.zattrs"] = {"_ARRAY_DIMENSIONS": [dim], **_COORD_ATTRS[dim]}
         chunk_shape = tuple(self.chunks[dim] for dim in dataset.dims)
         for variable in dataset.variables:
             self.metadata[f"{variable.name}/.zarray"] = self._zarray(
-                dataset.shape, chunk_shape, "<f4", "NaN"
+                dataset.shape, chunk_shape, "<f4", "NaN", dataset.compressor
             )
             self.metadata[f"{variable.name}/.zattrs"] = {
                 "_ARRAY_DIMENSIONS": list(dataset.dims),
@@ -99,14 +105,18 @@ class ZarrLayout:
 
     @staticmethod
     def _zarray(
-        shape: tuple[int, ...], chunks: tuple[int, ...], dtype: str, fill: Any
+        shape: tuple[int, ...],
+        chunks: tuple[int, ...],
+        dtype: str,
+        fill: Any,
+        compressor: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
         return {
             "zarr_format": 2,
             "shape": list(shape),
             "chunks": list(chunks),
             "dtype": dtype,
-            "compressor": None,
+            "compressor": dict(compressor) if compressor is not None else None,
             "fill_value": fill,
             "order": "C",
             "filters": None,
@@ -127,9 +137,11 @@ class ZarrLayout:
                 yield f"{variable.name}/" + ".".join(str(i) for i in index)
 
     def size(self, key: str) -> int:
-        """The size in bytes of ``key`` (without computing chunks)."""
+        """The size in bytes of ``key`` (without computing chunks, unless compressed)."""
         if key in self._documents:
             return len(self._documents[key])
+        if self.compressor is not None:
+            return len(self.get(key) or b"")
         name = key.rpartition("/")[0]
         if name in self.dataset.dims:
             return len(self.dataset.axis(name)) * (8 if name == "time" else 4)
@@ -148,6 +160,8 @@ class ZarrLayout:
                 self._cache.move_to_end(key)
                 return cached
         data = self._compute(name, index_text)
+        if data is not None and self.compressor is not None:
+            data = bytes(self.compressor.encode(data))
         if data is not None:
             with self._lock:
                 self._cache[key] = data

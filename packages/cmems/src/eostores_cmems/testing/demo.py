@@ -56,7 +56,7 @@ def demo(say: Callable[[str], None]) -> None:
         series = store.open_data(
             data_id,
             bbox=[-20.2, 30.2, -19.8, 30.8],
-            time_range=["2023-01-01", "2023-12-31"],
+            time_range=["2023-01-15", "2023-12-31"],
             depth_range=[0, 1],
         )
         series.load()

@@ -6,14 +6,18 @@ are computed on demand; nothing is stored.
 
 As on the real service, the vertical axis of the ARCO data is ``elevation`` (metres,
 positive up, so negative and ascending below the surface); the toolbox presents it as
-``depth``.
+``depth``. Some items carry the catalogue's ``admp_*`` properties: a first valid time
+after the first stored one, a version whose ARCO data are still in preparation, and a
+retired part.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -70,6 +74,10 @@ class SampleDataset:
     chunks: dict[str, dict[str, int]] = field(default_factory=dict)
     time_step: str = "P1D"
     doi: str = "10.48670/moi-00000"
+    #: (version, part) -> more STAC item properties (the catalogue's ``admp_*``)
+    item_properties: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: numcodecs configuration of the compressor of the Zarr arrays (None: uncompressed)
+    compressor: Mapping[str, Any] | None = None
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -95,6 +103,20 @@ class SampleDataset:
         """The STAC item id: dataset id, version suffix and (for other parts) the part."""
         suffix = "" if part == "default" else f"--ext--{part}"
         return f"{self.dataset_id}_{version}{suffix}"
+
+    def offered(self, version: str, part: str) -> bool:
+        """Whether the catalogue offers the ARCO data of this version part: not when they
+        are in preparation or the part is retired."""
+        properties = self.item_properties.get((version, part), {})
+        retired = properties.get("admp_retired_date")
+        if retired and datetime.fromisoformat(retired) <= datetime.now(UTC):
+            return False
+        return not properties.get("admp_in_preparation")
+
+    @property
+    def default_version(self) -> str:
+        """The version the toolbox opens by default: the newest one offered."""
+        return max(v for v, parts in self.versions.items() if self.offered(v, parts[0]))
 
     def offset(self, version: str, part: str) -> float:
         """How much values of ``version``/``part`` differ from those of the first ones."""
@@ -174,6 +196,8 @@ DATASETS: tuple[SampleDataset, ...] = (
             "geoChunked": {"time": 366, "latitude": 16, "longitude": 16},
         },
         doi="10.48670/moi-00165",
+        # zarr-python 2's default compressor, which xarray wrote Zarr v2 stores with
+        compressor={"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0},
     ),
     SampleDataset(
         dataset_id="cmems_mod_glo_phy-thetao_anfc_1deg_P1D-m",
@@ -196,6 +220,8 @@ DATASETS: tuple[SampleDataset, ...] = (
             "geoChunked": {"time": 365, VERTICAL: 1, "latitude": 32, "longitude": 32},
         },
         doi="10.48670/moi-00016",
+        # A forecast keeps a rolling window: the first stored days are no longer valid.
+        item_properties={("202406", "default"): {"admp_valid_start_date": "2023-01-15T00:00:00Z"}},
     ),
     SampleDataset(
         dataset_id="cmems_mod_glo_phy_my_1deg_P1M-m",
@@ -210,13 +236,21 @@ DATASETS: tuple[SampleDataset, ...] = (
         times=_monthly(2018, 48),
         latitudes=_grid(-59.5, 1.0, 120),
         longitudes=_grid(-179.5, 1.0, 360),
-        versions={"202112": ("default",), "202311": ("default", "interim")},
+        versions={
+            "202112": ("default", "interim"),
+            "202311": ("default", "interim"),
+            "202506": ("default",),
+        },
         chunks={
             "timeChunked": {"time": 1, "latitude": 120, "longitude": 360},
             "geoChunked": {"time": 48, "latitude": 30, "longitude": 30},
         },
         time_step="P1M",
         doi="10.48670/moi-00021",
+        item_properties={
+            ("202112", "interim"): {"admp_retired_date": "2024-06-30T00:00:00Z"},
+            ("202506", "default"): {"admp_in_preparation": True},
+        },
     ),
 )
 

@@ -5,7 +5,9 @@ catalogue (STAC root, dataset -> product id mapping, STAC root folder); the root
 links each product collection (``<PRODUCT>/product.stac.json``); a product links its
 dataset items (``<DATASET>_<VERSION>[--ext--<part>]/dataset.stac.json``); an item carries
 the datacube extension (``cube:dimensions``, ``cube:variables``) and one asset per ARCO
-service with its ``viewDims`` (coordinates and chunk lengths).
+service with its ``viewDims`` (coordinates and chunk lengths), and may carry the
+``admp_*`` properties the toolbox reads (``admp_valid_start_date``,
+``admp_in_preparation``, ``admp_retired_date``).
 """
 
 from __future__ import annotations
@@ -230,6 +232,7 @@ def item_document(
             "cube:dimensions": dims,
             "cube:variables": variables,
             "admp_updated_data": updated,
+            **dataset.item_properties.get((version, part), {}),
         },
         "links": [
             {"rel": "root", "href": "../../catalog.stac.json", "type": "application/json"},
