@@ -24,14 +24,24 @@ _FEATURE = {
 }
 
 
+def _schema_files():
+    """The stored schemas, and the STAC 1.1.0 core schemas that pystac ships."""
+    from importlib.resources import files
+
+    yield from SCHEMAS.rglob("*.json")
+    core_11 = files("pystac.validation") / "jsonschemas" / "stac-spec" / "v1.1.0"
+    yield from (path for path in core_11.iterdir() if path.name.endswith(".json"))
+
+
 def _registry():
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT7
 
     resources = []
-    for path in SCHEMAS.rglob("*.json"):
+    for path in _schema_files():
         document = json.loads(path.read_text())
-        uri = document["$id"].rstrip("#")
+        # published next to the schemas that refer to it, under its file name
+        uri = document["$id"].rsplit("/", 1)[0] + "/" + path.name
         resources.append((uri, Resource.from_contents(document, default_specification=DRAFT7)))
     for uri, contents in (
         ("https://geojson.org/schema/Feature.json", _FEATURE),
@@ -55,11 +65,8 @@ def validate():
     def check(document: dict) -> list[str]:
         """Validate against the core schema and every extension schema we have; return them."""
         kind = "item" if document["type"] == "Feature" else "collection"
-        core = (
-            "https://schemas.stacspec.org/v1.0.0/item-spec/json-schema/item.json"
-            if kind == "item"
-            else "https://schemas.stacspec.org/v1.0.0/collection-spec/json-schema/collection.json"
-        )
+        version = document["stac_version"]
+        core = f"https://schemas.stacspec.org/v{version}/{kind}-spec/json-schema/{kind}.json"
         checked = []
         for uri in [core, *document.get("stac_extensions", [])]:
             try:
@@ -90,8 +97,12 @@ def test_scene_items_and_collection_validate_against_stac_schemas(api_emulator, 
         validate(feature)
 
 
-@pytest.mark.parametrize("mode", ["cdse_emulator", "static_emulator", "cachea_emulator"])
-def test_items_of_other_modes_validate(request, mode, validate):
+@pytest.mark.parametrize(
+    ("mode", "schemas"),
+    # cdse: STAC 1.1 core, projection and mgrs (raster v2 and eo v2 are not stored)
+    [("cdse_emulator", 3), ("static_emulator", 5), ("cachea_emulator", 5)],
+)
+def test_items_of_other_modes_validate(request, mode, schemas, validate):
     emulator = request.getfixturevalue(mode)
     headers = {}
     if emulator.mode == "cachea":
@@ -102,7 +113,25 @@ def test_items_of_other_modes_validate(request, mode, validate):
     else:
         url = f"{emulator.root}/{emulator.item_data_id(scene.item_id)}"
     item = requests.get(url, headers=headers, timeout=10).json()
-    assert len(validate(item)) == 5
+    assert len(validate(item)) == schemas
+
+
+def test_cdse_serves_stac_1_1_with_raster_v2(cdse_emulator, validate):
+    collection = requests.get(f"{cdse_emulator.root}/collections/sentinel-2-l2a", timeout=10)
+    collection = collection.json()
+    assert collection["stac_version"] == "1.1.0"
+    assert validate(collection) == [
+        "https://schemas.stacspec.org/v1.1.0/collection-spec/json-schema/collection.json"
+    ]
+    scene = cdse_emulator.data.scenes[0]
+    item = requests.get(
+        f"{cdse_emulator.root}/{cdse_emulator.item_data_id(scene.item_id)}", timeout=10
+    )
+    assets = item.json()["assets"]
+    assert "raster:bands" not in assets["B04"] and "eo:bands" not in assets["B04"]
+    assert assets["B04"]["raster:scale"] == collection["item_assets"]["B04"]["raster:scale"]
+    assert assets["B04"]["bands"][0]["eo:common_name"] == "red"
+    assert assets["aot"]["bands"][0]["data_type"] == "float32"
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

@@ -7,7 +7,15 @@ import threading
 
 import numpy as np
 import pytest
-from eostores_stac.testing.scenes import BANDS, aot_value, band_value
+from eostores_stac.testing.scenes import (
+    BANDS,
+    NODATA,
+    NODATA_STRIP,
+    OFFSET,
+    SCALE,
+    aot_value,
+    band_value,
+)
 
 from eostores import new_data_store
 from eostores.errors import AuthenticationError, InvalidParameterError
@@ -42,6 +50,26 @@ def test_cdse_item_reads_s3_assets_with_the_store_credentials(cdse_store, cdse_e
         dataset.aot.isel(time=0).values, aot_value(xs[None, :], ys[:, None], scene.day), atol=1e-6
     )
     assert np.isfinite(dataset.wvp.values).all()
+
+
+def test_cdse_stac_1_1_band_metadata_scales_masks_and_types(cdse_store, cdse_emulator, fast_http):
+    scene = next(s for s in cdse_emulator.data.scenes if s.zone == 33)
+    data_id = cdse_emulator.item_data_id(scene.item_id)
+    b04 = cdse_store.describe_data(data_id).data_vars["B04"]
+    assert b04.dtype == "float32"
+    assert (b04.attrs["scale"], b04.attrs["offset"], b04.attrs["nodata"]) == (SCALE, OFFSET, NODATA)
+    dataset = cdse_store.open_data(data_id, variable_names=["B04"])
+    xs, ys = dataset.x.values, dataset.y.values
+    expected = band_value(xs[None, :], ys[:, None], scene.day, BANDS.index("B04"))
+    expected[:NODATA_STRIP, :] = np.nan  # the nodata strip at the zone-33 north edge
+    np.testing.assert_allclose(dataset.B04.isel(time=0).values, expected, atol=1e-6)
+    raw = cdse_store.open_data(data_id, variable_names=["B04"], apply_scaling=False)
+    assert raw.B04.dtype == np.uint16
+    stack = new_data_store(
+        "stac-cdse", stack_mode=True, **cdse_emulator.store_params(), **fast_http
+    )
+    variables = stack.describe_data("sentinel-2-l2a").data_vars
+    assert variables["B04"].attrs["scale"] == SCALE and variables["aot"].dtype == "float32"
 
 
 def test_cdse_stack_mode_reads_s3(cdse_emulator, fast_http):

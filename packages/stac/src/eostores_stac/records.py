@@ -23,6 +23,8 @@ __all__ = [
     "Grid",
     "Item",
     "asset_format",
+    "band_fields",
+    "flat_bbox",
     "parse_collection",
     "parse_item",
     "parse_time",
@@ -248,6 +250,35 @@ def _resolve(href: str, base: str | None) -> str:
     return urljoin(base, href)
 
 
+def _first_band(bands: Any) -> Mapping[str, Any]:
+    """The first entry of a band list (``raster:bands`` or ``bands``), else an empty one."""
+    if isinstance(bands, list) and bands and isinstance(bands[0], Mapping):
+        return bands[0]
+    return {}
+
+
+def band_fields(asset: Mapping[str, Any]) -> dict[str, Any]:
+    """``data_type``, ``nodata``, ``unit``, ``scale`` and ``offset`` of an asset's first band.
+
+    Each is taken from the first place that has it: ``raster:bands[0]`` (STAC 1.0, raster
+    v1: ``scale``/``offset``), the asset itself (STAC 1.1 common metadata, raster v2:
+    ``raster:scale``/``raster:offset``), then ``bands[0]`` (STAC 1.1 bands, same names).
+    """
+    places = (
+        (_first_band(asset.get("raster:bands")), "scale", "offset"),
+        (asset, "raster:scale", "raster:offset"),
+        (_first_band(asset.get("bands")), "raster:scale", "raster:offset"),
+    )
+    result: dict[str, Any] = {}
+    for name in ("data_type", "nodata", "unit", "scale", "offset"):
+        for place, scale, offset in places:
+            value = place.get({"scale": scale, "offset": offset}.get(name, name))
+            if value is not None:
+                result[name] = value
+                break
+    return result
+
+
 def parse_assets(
     assets: Mapping[str, Any], properties: Mapping[str, Any], base: str | None
 ) -> dict[str, Asset]:
@@ -262,8 +293,7 @@ def parse_assets(
         fmt = asset_format(asset)
         if fmt is None:
             continue
-        bands = asset.get("raster:bands") or [{}]
-        band = bands[0] if isinstance(bands, list) and isinstance(bands[0], Mapping) else {}
+        band = band_fields(asset)
         dtype = band.get("data_type")
         unit = band.get("unit")
         result[key] = Asset(

@@ -1,7 +1,18 @@
 """STAC documents (items, collections, catalogs) describing the sample data.
 
-They follow STAC 1.0.0 with the projection (v2.0.0), raster (v1.1.0), eo (v1.1.0), mgrs
-(v1.0.0) and item-assets (v1.0.0) extensions, so that they validate against the official
+Two forms, chosen by ``stac_version``:
+
+``1.0.0``
+    STAC 1.0.0 with the projection (v2.0.0), raster (v1.1.0), eo (v1.1.0), mgrs (v1.0.0)
+    and item-assets (v1.0.0) extensions: band metadata in ``raster:bands`` and ``eo:bands``.
+``1.1.0``
+    STAC 1.1.0 with projection v2.0.0, raster v2.0.0 and eo v2.0.0 (as the Copernicus Data
+    Space Ecosystem serves its ``/v1`` collections): ``data_type``, ``nodata``, ``unit``,
+    ``raster:scale`` and ``raster:offset`` on the asset, band names and wavelengths in
+    ``bands`` (the single-variable Zarr asset keeps its fields in ``bands[0]``), and
+    ``item_assets`` in the core collection.
+
+Documents of the 1.0.0 form validate against the official
 JSON schemas. Asset hrefs are produced by a caller-supplied function, so the same items can
 point at HTTP files, relative paths, S3 objects or a download endpoint.
 """
@@ -23,9 +34,12 @@ from .scenes import (
 )
 
 STAC_VERSION = "1.0.0"
+STAC_VERSIONS = ("1.0.0", "1.1.0")
 EXT_PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 EXT_RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
 EXT_EO = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
+EXT_RASTER_2 = "https://stac-extensions.github.io/raster/v2.0.0/schema.json"
+EXT_EO_2 = "https://stac-extensions.github.io/eo/v2.0.0/schema.json"
 EXT_MGRS = "https://stac-extensions.github.io/mgrs/v1.0.0/schema.json"
 EXT_ITEM_ASSETS = "https://stac-extensions.github.io/item-assets/v1.0.0/schema.json"
 
@@ -38,56 +52,79 @@ COMMON_NAMES = {"B02": "blue", "B03": "green", "B04": "red"}
 HrefFunction = Callable[[Scene, str, str], str]
 
 
-def band_asset_template(band: str, res: float) -> dict[str, Any]:
+def _band_metadata(stac_version: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Band fields (data_type, nodata, unit, scale, offset) where each STAC version puts them:
+    ``raster:bands`` (1.0.0), or the asset with raster v2 names (1.1.0)."""
+    if stac_version == STAC_VERSION:
+        return {"raster:bands": [fields]}
+    renamed = {"scale": "raster:scale", "offset": "raster:offset"}
+    return {renamed.get(k, k): v for k, v in fields.items()}
+
+
+def band_asset_template(band: str, res: float, stac_version: str = STAC_VERSION) -> dict[str, Any]:
     """The item-independent fields of a band asset (also used in ``item_assets``)."""
-    return {
+    template: dict[str, Any] = {
         "type": COG_TYPE,
         "title": f"Band {band} ({COMMON_NAMES[band]})",
         "roles": ["data", "reflectance"],
-        "eo:bands": [
+    }
+    fields = {"nodata": NODATA, "data_type": "uint16", "scale": SCALE, "offset": OFFSET}
+    if stac_version == STAC_VERSION:
+        template["eo:bands"] = [
             {
                 "name": band,
                 "common_name": COMMON_NAMES[band],
                 "center_wavelength": BAND_WAVELENGTHS[band],
             }
-        ],
-        "raster:bands": [
+        ]
+        fields.update(spatial_resolution=res, unit="1")
+    else:
+        template["bands"] = [
             {
-                "nodata": NODATA,
-                "data_type": "uint16",
-                "scale": SCALE,
-                "offset": OFFSET,
-                "spatial_resolution": res,
-                "unit": "1",
+                "name": band,
+                "eo:common_name": COMMON_NAMES[band],
+                "eo:center_wavelength": BAND_WAVELENGTHS[band],
             }
-        ],
-    }
+        ]
+        fields.update({"raster:spatial_resolution": res, "unit": "1"})
+    return {**template, **_band_metadata(stac_version, fields)}
 
 
-def aot_asset_template() -> dict[str, Any]:
-    return {
+def aot_asset_template(stac_version: str = STAC_VERSION) -> dict[str, Any]:
+    template: dict[str, Any] = {
         "type": ZARR_TYPE,
         "title": "Aerosol optical thickness (Zarr)",
         "roles": ["data"],
-        "raster:bands": [{"data_type": "float32", "unit": "1"}],
     }
+    fields = {"data_type": "float32", "unit": "1"}
+    if stac_version == STAC_VERSION:
+        return {**template, "raster:bands": [fields]}
+    return {**template, "bands": [{"name": "aot", **fields}]}
 
 
-def wvp_asset_template() -> dict[str, Any]:
+def wvp_asset_template(stac_version: str = STAC_VERSION) -> dict[str, Any]:
+    fields = {"data_type": "float64", "unit": "cm"}
     return {
         "type": NETCDF_TYPE,
         "title": "Water vapour (NetCDF)",
         "roles": ["data"],
-        "raster:bands": [{"data_type": "float64", "unit": "cm"}],
+        **_band_metadata(stac_version, fields),
     }
 
 
-def item_assets(res: float) -> dict[str, Any]:
-    """The collection's ``item_assets`` (item-assets extension)."""
-    result = {band: band_asset_template(band, res) for band in BANDS}
-    result["aot"] = aot_asset_template()
-    result["wvp"] = wvp_asset_template()
+def item_assets(res: float, stac_version: str = STAC_VERSION) -> dict[str, Any]:
+    """The collection's ``item_assets`` (item-assets extension, core in STAC 1.1)."""
+    result = {band: band_asset_template(band, res, stac_version) for band in BANDS}
+    result["aot"] = aot_asset_template(stac_version)
+    result["wvp"] = wvp_asset_template(stac_version)
     return result
+
+
+def item_extensions(stac_version: str) -> list[str]:
+    """The extensions a scene item declares."""
+    if stac_version == STAC_VERSION:
+        return [EXT_PROJECTION, EXT_RASTER, EXT_EO, EXT_MGRS]
+    return [EXT_PROJECTION, EXT_RASTER_2, EXT_EO_2, EXT_MGRS]
 
 
 def scene_item(
@@ -99,26 +136,30 @@ def scene_item(
     links: list[dict[str, Any]] | None = None,
     extra_properties: dict[str, Any] | None = None,
     collection: str | None = None,
+    stac_version: str = STAC_VERSION,
 ) -> dict[str, Any]:
-    """The STAC item of one sample scene."""
+    """The STAC item of one sample scene, in the form of ``stac_version``."""
     tile = scene.tile
     paths = data.asset_paths(scene)
     assets: dict[str, Any] = {}
     for band in BANDS:
-        asset = {"href": href_for(scene, band, paths[band]), **band_asset_template(band, tile.res)}
+        asset = {
+            "href": href_for(scene, band, paths[band]),
+            **band_asset_template(band, tile.res, stac_version),
+        }
         asset["proj:shape"] = [tile.size, tile.size]
         asset["proj:transform"] = tile.transform
         assets[band] = asset
     assets["aot"] = {
         "href": href_for(scene, "aot", paths["aot"]),
-        **aot_asset_template(),
+        **aot_asset_template(stac_version),
         "proj:shape": [tile.size, tile.size],
         "proj:transform": tile.transform,
     }
     coarse = [tile.res * 2, 0.0, tile.x0, 0.0, -tile.res * 2, tile.y1]
     assets["wvp"] = {
         "href": href_for(scene, "wvp", paths["wvp"]),
-        **wvp_asset_template(),
+        **wvp_asset_template(stac_version),
         "proj:shape": [tile.size // 2, tile.size // 2],
         "proj:transform": coarse,
     }
@@ -144,8 +185,8 @@ def scene_item(
     properties.update(extra_properties or {})
     item = {
         "type": "Feature",
-        "stac_version": STAC_VERSION,
-        "stac_extensions": [EXT_PROJECTION, EXT_RASTER, EXT_EO, EXT_MGRS],
+        "stac_version": stac_version,
+        "stac_extensions": item_extensions(stac_version),
         "id": scene.item_id,
         "collection": collection or data.collection,
         "geometry": {"type": "Polygon", "coordinates": [tile.footprint_lonlat()]},
@@ -183,13 +224,14 @@ def scenes_collection(
     collection_id: str | None = None,
     links: list[dict[str, Any]] | None = None,
     title: str = "Synthetic Sentinel-2 L2A",
+    stac_version: str = STAC_VERSION,
 ) -> dict[str, Any]:
     """The collection of the sample scenes, with ``item_assets``."""
     res = data.scenes[0].tile.res if data.scenes else 100.0
     return {
         "type": "Collection",
-        "stac_version": STAC_VERSION,
-        "stac_extensions": [EXT_ITEM_ASSETS],
+        "stac_version": stac_version,
+        "stac_extensions": [EXT_ITEM_ASSETS] if stac_version == STAC_VERSION else [],
         "id": collection_id or data.collection,
         "title": title,
         "description": "Synthetic Sentinel-2-like scenes over two UTM zones whose pixel values "
@@ -203,7 +245,7 @@ def scenes_collection(
             "instruments": ["msi"],
             "gsd": [res],
         },
-        "item_assets": item_assets(res),
+        "item_assets": item_assets(res, stac_version),
         "links": list(links or []),
     }
 

@@ -18,7 +18,12 @@ these modes (``mode=``):
     A static catalog under ``/static/catalog.json`` with nested catalogs and relative hrefs.
 ``cdse``
     Like ``api`` under ``/v1``, with asset hrefs ``s3://<bucket>/...`` for objects uploaded
-    to an S3 server (see :class:`MotoServer` and :func:`upload_sample_data`).
+    to an S3 server (see :class:`MotoServer` and :func:`upload_sample_data`), and STAC 1.1
+    documents (raster v2 and eo v2 band metadata), as the CDSE ``/v1`` catalogue has them.
+
+``stac_version`` ("1.0.0" or "1.1.0") chooses the form of the scene items and collections
+(see :mod:`eostores_stac.testing.documents`); the default is "1.1.0" in ``cdse`` mode and
+"1.0.0" in the others.
 ``cachea``
     DestinE Cache-A under ``/stac/api``: bearer tokens on every request, the supported
     search attributes (bbox, datetime, ids, ``eo:cloud_cover`` comparisons in ``filter``)
@@ -119,12 +124,19 @@ class StacEmulator(EmulatorServer):
         s3_secret: str | None = None,
         with_projection: bool = True,
         asset_url: str | None = None,
+        stac_version: str | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         if mode not in _ROOTS:
             raise ValueError(f"unknown mode {mode!r}; allowed: {', '.join(_ROOTS)}")
+        if stac_version is None:
+            stac_version = "1.1.0" if mode == "cdse" else documents.STAC_VERSION
+        if stac_version not in documents.STAC_VERSIONS:
+            allowed = ", ".join(documents.STAC_VERSIONS)
+            raise ValueError(f"unknown stac_version {stac_version!r}; allowed: {allowed}")
         self.mode = mode
+        self.stac_version = stac_version
         settings = dict(
             num_dates=num_dates, size=size, tiles_per_zone=tiles_per_zone, block_size=block_size
         )
@@ -248,6 +260,7 @@ class StacEmulator(EmulatorServer):
             links=self._item_links(collection, scene.item_id),
             extra_properties=extra,
             collection=collection,
+            stac_version=self.stac_version,
         )
         if not self.with_projection:
             _strip_projection(item)
@@ -289,7 +302,12 @@ class StacEmulator(EmulatorServer):
                 result.append(self._xcube_collection(links))
             else:
                 result.append(
-                    documents.scenes_collection(self.data, collection_id=collection_id, links=links)
+                    documents.scenes_collection(
+                        self.data,
+                        collection_id=collection_id,
+                        links=links,
+                        stac_version=self.stac_version,
+                    )
                 )
         return result
 
@@ -392,7 +410,7 @@ class StacEmulator(EmulatorServer):
         ]
         return {
             "type": "Catalog",
-            "stac_version": documents.STAC_VERSION,
+            "stac_version": self.stac_version,
             "id": f"eostores-emulator-{self.mode}",
             "title": "eostores STAC emulator",
             "description": f"A local STAC {self.mode} emulator.",
@@ -533,7 +551,9 @@ class StacEmulator(EmulatorServer):
                 {"rel": "child", "href": f"./zone-{z}/catalog.json", "type": "application/json"}
                 for z in zones
             ]
-            return Response.json(documents.scenes_collection(self.data, links=links))
+            return Response.json(
+                documents.scenes_collection(self.data, links=links, stac_version=self.stac_version)
+            )
         if len(parts) == 3 and parts[2] == "catalog.json" and parts[1].startswith("zone-"):
             zone = int(parts[1][5:])
             links = [
@@ -548,7 +568,7 @@ class StacEmulator(EmulatorServer):
             return Response.json(
                 {
                     "type": "Catalog",
-                    "stac_version": documents.STAC_VERSION,
+                    "stac_version": self.stac_version,
                     "id": f"zone-{zone}",
                     "description": f"Scenes in UTM zone {zone}N",
                     "links": links,
@@ -566,7 +586,13 @@ class StacEmulator(EmulatorServer):
                     {"rel": "collection", "href": "../../collection.json"},
                 ]
                 return Response.json(
-                    documents.scene_item(self.data, scene, self._href_for, links=links)
+                    documents.scene_item(
+                        self.data,
+                        scene,
+                        self._href_for,
+                        links=links,
+                        stac_version=self.stac_version,
+                    )
                 )
             relative = "/".join(parts[3:])
             return self._data_file(request, f"{self.data.relative_dir(scene)}/{relative}")
@@ -576,7 +602,7 @@ class StacEmulator(EmulatorServer):
         collection = self.data.collection
         return {
             "type": "Catalog",
-            "stac_version": documents.STAC_VERSION,
+            "stac_version": self.stac_version,
             "id": "eostores-static",
             "description": "A static STAC catalog of the sample scenes.",
             "links": [

@@ -1,0 +1,74 @@
+"""Parsing of item and collection documents into records: band metadata of every STAC form."""
+
+from __future__ import annotations
+
+import pytest
+from eostores_stac.records import band_fields, parse_collection, parse_item
+
+_COG = "image/tiff; application=geotiff"
+
+
+def _item(asset: dict) -> dict:
+    return {
+        "type": "Feature",
+        "id": "x",
+        "collection": "c",
+        "bbox": [0, 0, 1, 1],
+        "properties": {"datetime": "2024-06-01T10:30:00Z"},
+        "assets": {"data": {"href": "https://example.com/x.tif", "type": _COG, **asset}},
+    }
+
+
+V1 = {
+    "raster:bands": [
+        {"data_type": "uint16", "nodata": 0, "scale": 0.0001, "offset": -0.1, "unit": "1"}
+    ]
+}
+ON_ASSET = {
+    "data_type": "uint16",
+    "nodata": 0,
+    "raster:scale": 0.0001,
+    "raster:offset": -0.1,
+    "unit": "1",
+}
+IN_BANDS = {"bands": [{"name": "B04", **ON_ASSET}]}
+
+
+@pytest.mark.parametrize("form", [V1, ON_ASSET, IN_BANDS], ids=["raster-v1", "asset", "bands"])
+def test_every_stac_form_gives_dtype_nodata_scale_offset_unit(form):
+    asset = parse_item(_item(form), "d").assets["data"]
+    assert (asset.dtype, asset.nodata, asset.scale, asset.offset, asset.unit) == (
+        "uint16",
+        0.0,
+        0.0001,
+        -0.1,
+        "1",
+    )
+    assert asset.output_dtype(True) == "float32" and asset.output_dtype(False) == "uint16"
+
+
+def test_each_field_comes_from_the_first_place_that_has_it():
+    asset = {
+        "raster:bands": [{"scale": 2.0}],
+        "nodata": 7,
+        "raster:scale": 3.0,
+        "bands": [{"nodata": 9, "raster:offset": 1.5, "data_type": "int16"}],
+    }
+    assert band_fields(asset) == {"data_type": "int16", "nodata": 7, "scale": 2.0, "offset": 1.5}
+
+
+def test_raster_v1_names_are_not_read_on_the_asset():
+    """``scale`` on the asset itself is no raster field (raster v2 says raster:scale)."""
+    assert band_fields({"scale": 2.0, "offset": 1.0}) == {}
+
+
+def test_collection_item_assets_in_stac_1_1_form():
+    collection = {
+        "type": "Collection",
+        "id": "c",
+        "extent": {"spatial": {"bbox": [[0, 0, 1, 1]]}, "temporal": {"interval": [[None, None]]}},
+        "item_assets": {"B04": {"type": _COG, "roles": ["data"], **ON_ASSET}},
+    }
+    variables = parse_collection(collection).variables
+    assert variables is not None
+    assert variables["B04"].scale == 0.0001 and variables["B04"].nodata == 0.0
