@@ -8,7 +8,15 @@ import warnings
 import numpy as np
 import pytest
 from eostores_stac.assets import AssetReadWarning
-from eostores_stac.testing.scenes import BANDS, NODATA_STRIP, aot_value, band_value, wvp_value
+from eostores_stac.testing.scenes import (
+    BANDS,
+    NODATA_STRIP,
+    WVP_FILL,
+    WVP_SCALE,
+    aot_value,
+    band_value,
+    wvp_value,
+)
 
 from eostores import new_data_store
 from eostores.errors import DataNotFoundError, DataStoreError, InvalidParameterError
@@ -94,6 +102,24 @@ def test_apply_scaling_false_keeps_stored_values(store, api_emulator):
     assert values.dtype == np.uint16
     assert (values[:, -NODATA_STRIP:] == 0).all()
     assert dataset.B02.attrs["scale"] == 0.0001 and dataset.B02.attrs["nodata"] == 0
+
+
+def test_cf_encoded_asset_is_scaled_once_by_its_raster_fields(store, api_emulator):
+    """The NetCDF variable is CF-encoded and the item repeats that encoding as raster
+    metadata: the values are scaled once, and apply_scaling=False gives the stored ints."""
+    scene = api_emulator.data.scenes[0]
+    data_id = api_emulator.item_data_id(scene.item_id)
+    assert store.catalog.item(data_id).assets["wvp"].scale == WVP_SCALE
+    scaled = store.open_data(data_id, variable_names=["wvp"]).wvp
+    xw, yw = scaled.x_wvp.values, scaled.y_wvp.values
+    expected = wvp_value(xw[None, :], yw[:, None], scene.day)
+    np.testing.assert_allclose(scaled.isel(time=0).values, expected, atol=1e-6)
+    assert scaled.dtype == store.describe_data(data_id).data_vars["wvp"].dtype
+    assert not {"scale", "nodata", "scale_factor", "_FillValue"} & set(scaled.attrs)
+    stored = store.open_data(data_id, variable_names=["wvp"], apply_scaling=False).wvp
+    assert stored.dtype == np.int16
+    np.testing.assert_array_equal(stored.isel(time=0).values, np.round(expected / WVP_SCALE))
+    assert stored.attrs["scale"] == WVP_SCALE and stored.attrs["nodata"] == WVP_FILL
 
 
 def test_second_open_uses_cached_item(store, api_log):

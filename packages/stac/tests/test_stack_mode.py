@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from eostores_stac.assets import AssetReadWarning
 from eostores_stac.testing import StacEmulator
-from eostores_stac.testing.scenes import BANDS, NODATA_STRIP, aot_value, band_value
+from eostores_stac.testing.scenes import (
+    BANDS,
+    NODATA_STRIP,
+    WVP_SCALE,
+    aot_value,
+    band_value,
+    wvp_value,
+)
 from pyproj import Transformer
 
 from eostores import new_data_store
@@ -123,6 +130,24 @@ def test_cube_on_the_native_utm_grid_pastes_exact_values(store, api_emulator):
     values = cube.aot.isel(time=0).values
     inside = aot_source == 32632
     np.testing.assert_allclose(values[inside], aot[inside], atol=1e-6)
+
+
+def test_cf_encoded_asset_is_scaled_once_in_the_cube(store, api_emulator):
+    """wvp is CF-encoded in its file and the items repeat the encoding as raster fields."""
+    common = dict(
+        variable_names=["wvp"],
+        bbox=[704000, 5550000, 710000, 5556000],  # zone 32 only, on the wvp grid
+        crs="EPSG:32632",
+        spatial_res=200,
+        time_range=["2024-06-06", "2024-06-06"],
+    )
+    cube = store.open_data("sentinel-2-l2a", **common)
+    xs, ys = cube.x.values, cube.y.values
+    expected = wvp_value(xs[None, :], ys[:, None], 1)
+    np.testing.assert_allclose(cube.wvp.isel(time=0).values, expected, atol=1e-6)
+    stored = store.open_data("sentinel-2-l2a", apply_scaling=False, **common).wvp
+    assert stored.dtype == np.int16
+    np.testing.assert_array_equal(stored.isel(time=0).values, np.round(expected / WVP_SCALE))
 
 
 def test_groupby_and_time_period(store):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +40,13 @@ __all__ = [
     "lazy_dataset",
     "open_asset",
     "read_grid",
+    "stored_fill_value",
 ]
 
 _DEFAULT_CHUNK = 512
 _MAX_OPEN = 64
+#: CF attributes that describe how values are stored (present when read undecoded).
+_CF_ENCODING = ("scale_factor", "add_offset", "_FillValue", "missing_value")
 
 
 class AssetReadWarning(UserWarning):
@@ -102,9 +106,13 @@ _opened_lock = threading.Lock()
 def lazy_dataset(access: AssetAccess, asset: Asset) -> xr.Dataset:
     """A Zarr or NetCDF asset as a lazily indexed dataset (no dask), opened once per process.
 
-    Holds the variables of two or more dimensions.
+    Holds the variables of two or more dimensions. When the asset's raster metadata has a
+    scale or offset, that metadata does the scaling: the variables are read as stored, the
+    file's own CF ``scale_factor``/``add_offset``/``_FillValue`` left undecoded, so that
+    values are never scaled twice (catalogs repeat a file's CF encoding as raster metadata).
+    Otherwise xarray decodes the CF encoding.
     """
-    key = (access.cache_key, asset.href, asset.format)
+    key = (access.cache_key, asset.href, asset.format, asset.scaled)
     with _opened_lock:
         found = _opened.get(key)
         if found is not None:
@@ -121,14 +129,36 @@ def lazy_dataset(access: AssetAccess, asset: Asset) -> xr.Dataset:
 def _open_array_file_lazily(access: AssetAccess, asset: Asset) -> xr.Dataset:
     import xarray as xr
 
+    decode = not asset.scaled
     if asset.format == "zarr":
-        dataset = open_zarr_lazily(*access.location(asset.href))
+        dataset = open_zarr_lazily(*access.location(asset.href), mask_and_scale=decode)
     else:
         fs, path = access.location(asset.href)
         local = getattr(fs, "protocol", None) in ("file", ("file", "local"))
         source: Any = path if local else fs.open(path, "rb")
-        dataset = xr.open_dataset(source, engine="h5netcdf", chunks=None, cache=False)
+        dataset = xr.open_dataset(
+            source, engine="h5netcdf", chunks=None, cache=False, mask_and_scale=decode
+        )
     return dataset[[n for n in dataset.data_vars if dataset[n].ndim >= 2]]
+
+
+def stored_fill_value(attrs: Mapping[str, Any]) -> float | None:
+    """The CF fill value of a variable read as stored (``_FillValue``, else ``missing_value``)."""
+    for name in ("_FillValue", "missing_value"):
+        value = attrs.get(name)
+        if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _output_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes of a variable read as stored, without its CF encoding: the fill value
+    becomes ``file_nodata`` (as for GeoTIFF), scale and offset come from the raster fields."""
+    result = {k: v for k, v in attrs.items() if k not in _CF_ENCODING}
+    fill = stored_fill_value(attrs)
+    if fill is not None:
+        result["file_nodata"] = fill
+    return result
 
 
 def open_zarr_lazily(fs: Any, path: str, **kwargs: Any) -> xr.Dataset:
@@ -341,7 +371,7 @@ def _open_array_file(asset: Asset, access: AssetAccess, error_policy: str) -> xr
         chunks = tuple(preferred.get(dim, -1) for dim in variable.dims)
         target = asset.key if len(names) == 1 else f"{asset.key}_{name}"
         variables[target] = xr.Variable(
-            variable.dims, _dask_array(reader, chunks, target), variable.attrs
+            variable.dims, _dask_array(reader, chunks, target), _output_attrs(variable.attrs)
         )
     return xr.Dataset(variables, coords=dataset.coords, attrs=dataset.attrs)
 

@@ -8,7 +8,9 @@ builds a compact dask graph; this driver does the pixel reading for each (item, 
   settings, no credentials or URLs in GDAL paths;
 * Zarr and NetCDF assets with xarray, reading only the window an output chunk needs;
 * the best COG overview when the output is coarser than the asset;
-* nodata -> NaN and scale/offset from the raster extension, per item, before mosaicking;
+* nodata -> NaN and scale/offset from the raster extension, per item, before mosaicking
+  (Zarr and NetCDF variables are read as stored when the raster fields scale them, see
+  :func:`~eostores_stac.assets.lazy_dataset`);
 * failures named by href and handled by the ``error_policy``.
 """
 
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .access import AssetAccess
-from .assets import AssetReadWarning, lazy_dataset, read_failure
+from .assets import AssetReadWarning, lazy_dataset, read_failure, stored_fill_value
 from .records import Asset
 
 if TYPE_CHECKING:
@@ -332,8 +334,9 @@ def _read_xarray(
     while window.ndim > 2:
         window = window.isel({window.dims[0]: 0})
     values = np.asarray(window.values, dtype="float32")
-    if asset.nodata is not None and not np.isnan(asset.nodata):
-        values[values == asset.nodata] = np.nan
+    nodata = asset.nodata if asset.nodata is not None else stored_fill_value(variable.attrs)
+    if nodata is not None and not np.isnan(nodata):
+        values[values == nodata] = np.nan
     if rr.paste_ok and rr.read_shrink == 1:
         return rr.roi_dst, values
     transform = src_geobox[rr.roi_src].transform

@@ -12,7 +12,9 @@ Two forms, chosen by ``stac_version``:
     ``bands`` (the single-variable Zarr asset keeps its fields in ``bands[0]``), and
     ``item_assets`` in the core collection.
 
-Documents of the 1.0.0 form validate against the official
+In both forms the NetCDF asset's variable is CF-encoded (int16, ``scale_factor``,
+``_FillValue``) and the item repeats that encoding as raster metadata, as catalogs
+generated from such files do. Documents of the 1.0.0 form validate against the official
 JSON schemas. Asset hrefs are produced by a caller-supplied function, so the same items can
 point at HTTP files, relative paths, S3 objects or a download endpoint.
 """
@@ -29,6 +31,8 @@ from .scenes import (
     NODATA,
     OFFSET,
     SCALE,
+    WVP_FILL,
+    WVP_SCALE,
     SampleData,
     Scene,
 )
@@ -103,7 +107,8 @@ def aot_asset_template(stac_version: str = STAC_VERSION) -> dict[str, Any]:
 
 
 def wvp_asset_template(stac_version: str = STAC_VERSION) -> dict[str, Any]:
-    fields = {"data_type": "float64", "unit": "cm"}
+    """The NetCDF asset: its raster metadata repeats the variable's CF encoding."""
+    fields = {"data_type": "int16", "nodata": WVP_FILL, "scale": WVP_SCALE, "unit": "cm"}
     return {
         "type": NETCDF_TYPE,
         "title": "Water vapour (NetCDF)",

@@ -26,6 +26,8 @@ __all__ = [
     "NODATA",
     "OFFSET",
     "SCALE",
+    "WVP_FILL",
+    "WVP_SCALE",
     "SampleData",
     "Scene",
     "Tile",
@@ -42,6 +44,8 @@ SCALE = 0.0001
 OFFSET = -0.1
 NODATA = 0
 WVP_SCALE = 0.001
+#: The CF ``_FillValue`` of the stored (int16) water vapour.
+WVP_FILL = -32768
 FIRST_DATE = datetime(2024, 6, 1, 10, 30, tzinfo=UTC)
 DATE_STEP_DAYS = 5
 #: Seconds between the acquisition of the zone-32 and the zone-33 scene of one pass.
@@ -397,7 +401,7 @@ def _write_netcdf(target: Path, scene: Scene) -> None:
         "wvp": {
             "dtype": "int16",
             "scale_factor": WVP_SCALE,
-            "_FillValue": np.int16(-32768),
+            "_FillValue": np.int16(WVP_FILL),
         }
     }
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
