@@ -251,6 +251,22 @@ def test_search_describes_items_from_the_response(store, api_log):
     assert all(d.attrs["eo:cloud_cover"] >= 50 for d in limited)
 
 
+@pytest.mark.parametrize("walk", [False, True], ids=["item-search", "catalog-walk"])
+def test_an_item_in_the_last_second_of_the_range_is_found(
+    walk, store, api_emulator, nosearch_emulator, fast_http
+):
+    """Item times have fractions: the end of time_range is not cut to whole seconds."""
+    emulator = nosearch_emulator if walk else api_emulator
+    if walk:
+        store = new_data_store("stac", **emulator.store_params(), **fast_http)
+    scene = next(s for s in emulator.data.scenes if s.day == 0 and s.zone == 33)
+    assert scene.datetime == "2024-06-01T10:30:20.024Z"
+    found = store.search_data(
+        collections=["sentinel-2-l2a"], time_range=["2024-06-01T10:30:01", "2024-06-01T10:30:20.5"]
+    )
+    assert [d.attrs["stac_item_id"] for d in found] == [scene.item_id]
+
+
 def test_search_refuses_bad_filter_before_any_request(store, api_log):
     with pytest.raises(InvalidParameterError, match="filter"):
         list(store.search_data(filter="eo:cloud_cover <<< 3"))

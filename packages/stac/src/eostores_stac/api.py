@@ -117,10 +117,14 @@ def item_data_id(document: Mapping[str, Any]) -> str:
 
 
 def stac_datetime(time_range: Any) -> str | None:
-    """A STAC ``datetime`` interval from a parsed TimeRange (None: no restriction)."""
+    """A STAC ``datetime`` interval from a parsed TimeRange (None: no restriction).
+
+    Written to the microsecond: item times have fractions, and an end given as a date is
+    the day's last microsecond.
+    """
     if time_range is None or (time_range.start is None and time_range.end is None):
         return None
-    return time_range.isoformat(timespec="seconds")
+    return time_range.isoformat(timespec="microseconds")
 
 
 def _segment(text: str, what: str, store_id: str, data_id: str) -> str:

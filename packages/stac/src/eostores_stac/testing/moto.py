@@ -16,7 +16,7 @@ __all__ = ["MotoServer", "cdse_key", "upload_sample_data"]
 
 def cdse_key(scene: Scene, relative_path: str) -> str:
     """The object key of a sample file in the CDSE-like ``eodata`` bucket layout."""
-    when = datetime.strptime(scene.datetime, "%Y-%m-%dT%H:%M:%SZ")
+    when = datetime.fromisoformat(scene.datetime.replace("Z", "+00:00"))
     name = relative_path.rsplit("/", 1)[-1]
     return f"Sentinel-2/MSI/L2A/{when:%Y/%m/%d}/{scene.item_id}.SAFE/{name}"
 

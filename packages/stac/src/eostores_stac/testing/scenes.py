@@ -48,8 +48,9 @@ WVP_SCALE = 0.001
 WVP_FILL = -32768
 FIRST_DATE = datetime(2024, 6, 1, 10, 30, tzinfo=UTC)
 DATE_STEP_DAYS = 5
-#: Seconds between the acquisition of the zone-32 and the zone-33 scene of one pass.
-ZONE_TIME_OFFSET_S = 20
+#: Seconds between the acquisition of the zone-32 and the zone-33 scene of one pass
+#: (fractional, as real acquisition times are: zone-33 items have millisecond datetimes).
+ZONE_TIME_OFFSET_S = 20.024
 #: Width (pixels) of the nodata strip at the eastern edge of zone-32 scenes and the
 #: height of the strip at the northern edge of zone-33 scenes.
 NODATA_STRIP = 8
@@ -197,8 +198,14 @@ def make_scenes(num_dates: int = 4, size: int = 128, tiles_per_zone: int = 1) ->
             acquired = when + timedelta(seconds=offset)
             cloud = float((day * 37 + index * 11) % 60)
             item_id = f"S2X_{acquired:%Y%m%dT%H%M%S}_T{tile.name}"
-            scenes.append(Scene(item_id, tile, day, acquired.strftime("%Y-%m-%dT%H:%M:%SZ"), cloud))
+            scenes.append(Scene(item_id, tile, day, rfc3339(acquired), cloud))
     return scenes
+
+
+def rfc3339(when: datetime) -> str:
+    """A UTC instant as STAC writes it: whole seconds, or milliseconds when it has a fraction."""
+    spec = "milliseconds" if when.microsecond else "seconds"
+    return when.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
 def is_nodata(scene: Scene, rows: Any, cols: Any) -> Any:
