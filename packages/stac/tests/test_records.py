@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from eostores_stac.catalog import boxes_meet
 from eostores_stac.records import band_fields, parse_collection, parse_item
 
 _COG = "image/tiff; application=geotiff"
@@ -72,3 +73,27 @@ def test_collection_item_assets_in_stac_1_1_form():
     variables = parse_collection(collection).variables
     assert variables is not None
     assert variables["B04"].scale == 0.0001 and variables["B04"].nodata == 0.0
+
+
+def test_bboxes_with_elevations_keep_their_horizontal_corners():
+    """6 numbers are [xmin, ymin, zmin, xmax, ymax, zmax] (STAC item and collection bbox)."""
+    item = {**_item(V1), "bbox": [10.0, 50.0, -5.0, 11.0, 51.0, 300.0]}
+    assert parse_item(item, "d").bbox == (10.0, 50.0, 11.0, 51.0)
+    collection = {
+        "type": "Collection",
+        "id": "c",
+        "extent": {"spatial": {"bbox": [[10.0, 50.0, -5.0, 11.0, 51.0, 300.0]]}},
+    }
+    box = parse_collection(collection).bbox
+    assert box == (10.0, 50.0, 11.0, 51.0)
+    assert boxes_meet(box, [10.5, 50.5, 12.0, 52.0])
+    assert not boxes_meet(box, [-6.0, 50.5, -4.0, 52.0]), "the elevation is no longitude"
+
+
+def test_the_emulator_reads_item_bboxes_with_elevations():
+    from eostores_stac.testing.query import boxes_intersect
+
+    item_box = [10.0, 50.0, -5.0, 11.0, 51.0, 300.0]
+    assert boxes_intersect(item_box, [10.5, 50.5, 12.0, 52.0])
+    assert not boxes_intersect(item_box, [-6.0, 50.5, -4.0, 52.0])
+    assert boxes_intersect(item_box, [10.5, 50.5, 0.0, 12.0, 52.0, 10.0])

@@ -218,8 +218,8 @@ def item_matches(
 
 
 def boxes_meet(box: Sequence[float], bbox: Sequence[float]) -> bool:
-    """Whether two (xmin, ymin, xmax, ymax) boxes intersect."""
-    x0, y0, x1, y1 = box[0], box[1], box[-2], box[-1]
+    """Whether two (xmin, ymin, xmax, ymax) boxes intersect (see records.flat_bbox)."""
+    x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
     return not (x0 > bbox[2] or x1 < bbox[0] or y0 > bbox[3] or y1 < bbox[1])
 
 

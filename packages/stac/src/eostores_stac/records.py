@@ -314,11 +314,17 @@ def parse_assets(
 
 
 def flat_bbox(box: Any) -> tuple[float, float, float, float] | None:
-    """(xmin, ymin, xmax, ymax) of a STAC bbox of 4 or 6 numbers (None if there is none)."""
+    """(xmin, ymin, xmax, ymax) of a STAC bbox (None if there is none).
+
+    A bbox has 4 numbers, or 6 with elevations: ``[xmin, ymin, zmin, xmax, ymax, zmax]``.
+    """
     if not isinstance(box, list | tuple) or len(box) not in (4, 6):
         return None
+    corners = (
+        (box[0], box[1], box[2], box[3]) if len(box) == 4 else (box[0], box[1], box[3], box[4])
+    )
     try:
-        values = [float(v) for v in (*box[:2], *box[-2:])]
+        values = [float(v) for v in corners]
     except (TypeError, ValueError):
         return None
     return (values[0], values[1], values[2], values[3])

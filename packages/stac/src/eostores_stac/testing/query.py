@@ -8,7 +8,7 @@ and cql2-json) extensions; Cache-A's narrower set of search attributes is checke
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ __all__ = [
     "BadRequest",
     "boxes_intersect",
     "check_cachea_params",
+    "flat_box",
     "instant",
     "matching_items",
     "normalize_params",
@@ -120,11 +121,9 @@ def normalize_params(params: dict[str, Any]) -> dict[str, Any]:
         raw = params["bbox"]
         parts = raw.split(",") if isinstance(raw, str) else raw
         try:
-            box = [float(v) for v in parts]
+            box = flat_box([float(v) for v in parts])
         except (TypeError, ValueError):
             raise BadRequest(f"bbox = {raw!r} must be 4 or 6 numbers") from None
-        if len(box) == 6:
-            box = [box[0], box[1], box[3], box[4]]
         if len(box) != 4 or box[1] > box[3]:
             raise BadRequest(f"bbox = {raw!r} must be 4 or 6 numbers, south <= north")
         result["bbox"] = box
@@ -248,9 +247,17 @@ def query_matches(item: dict[str, Any], query: dict[str, Any]) -> bool:
     return True
 
 
-def boxes_intersect(a: Iterable[float], b: Iterable[float]) -> bool:
-    ax0, ay0, ax1, ay1 = list(a)[:4]
-    bx0, by0, bx1, by1 = list(b)[:4]
+def flat_box(box: Sequence[float]) -> list[float]:
+    """A bbox's 2-D corners: 6 numbers are ``[xmin, ymin, zmin, xmax, ymax, zmax]``."""
+    if len(box) == 6:
+        return [box[0], box[1], box[3], box[4]]
+    return list(box)
+
+
+def boxes_intersect(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether two bboxes (4 or 6 numbers each) intersect."""
+    ax0, ay0, ax1, ay1 = flat_box(a)
+    bx0, by0, bx1, by1 = flat_box(b)
     return not (ax0 > bx1 or ax1 < bx0 or ay0 > by1 or ay1 < by0)
 
 
