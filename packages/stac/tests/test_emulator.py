@@ -264,12 +264,10 @@ def test_xcube_server_s3_interface_lists_and_serves(xcube_emulator):
 def test_every_served_document_validates(
     xcube_emulator, static_emulator, cachea_emulator, api_emulator, validate
 ):
-    xcube_item = requests.get(
-        f"{xcube_emulator.root}/collections/datacubes/items/demo", timeout=10
-    ).json()
-    assert validate(xcube_item)  # datetime null with start and end
+    for path in ("datacubes/items/demo", "demo/items/datacube"):
+        xcube_item = requests.get(f"{xcube_emulator.root}/collections/{path}", timeout=10)
+        assert validate(xcube_item.json())  # datetime null with start and end
     for emulator, headers in (
-        (xcube_emulator, {}),
         (api_emulator, {}),
         (cachea_emulator, {"Authorization": f"Bearer {cachea_emulator.issue_token()}"}),
     ):
@@ -299,12 +297,33 @@ def test_landing_page_links_the_service_description(api_emulator):
     assert {"/search", "/collections/{collectionId}/items"} <= set(document["paths"])
 
 
-def test_search_by_datetime_meets_item_intervals(xcube_emulator):
-    client = pystac_client.Client.open(xcube_emulator.catalog_url)
-    inside = client.search(collections=["datacubes"], datetime="2024-01-03")
-    assert [i.id for i in inside.items()] == ["demo"]
-    before = client.search(collections=["datacubes"], datetime="2023-12-01/2023-12-31")
-    assert not list(before.items())
+def test_search_by_datetime_meets_item_intervals():
+    from eostores_stac.testing import StacEmulator
+
+    with StacEmulator(mode="xcube", item_search=True) as emulator:  # items with intervals
+        client = pystac_client.Client.open(emulator.catalog_url)
+        inside = client.search(collections=["datacubes"], datetime="2024-01-03")
+        assert [i.id for i in inside.items()] == ["demo"]
+        before = client.search(collections=["datacubes"], datetime="2023-12-01/2023-12-31")
+        assert not list(before.items())
+
+
+def test_xcube_server_has_no_item_search_and_keys_extents_by_dataset(xcube_emulator):
+    """As xcube's STAC controllers: no item-search class, /search answers {}, the datacubes
+    collection's extent is keyed by dataset id, a dataset's own collection has a flat bbox."""
+    landing = requests.get(f"{xcube_emulator.root}/", timeout=10).json()
+    assert not [c for c in landing["conformsTo"] if "item-search" in c]
+    assert "https://api.stacspec.org/v1.0.0/ogcapi-features" in landing["conformsTo"]
+    assert requests.get(f"{xcube_emulator.root}/search", timeout=10).json() == {}
+    assert requests.post(f"{xcube_emulator.root}/search", json={}, timeout=10).json() == {}
+    listing = requests.get(f"{xcube_emulator.root}/collections", timeout=10).json()
+    extents = {c["id"]: c["extent"] for c in listing["collections"]}
+    assert set(extents) == {"datacubes", "demo"}
+    assert extents["datacubes"]["spatial"]["bbox"] == {"demo": [0.0, 50.0, 3.0, 52.0]}
+    assert set(extents["datacubes"]["temporal"]["interval"]) == {"demo"}
+    assert extents["demo"]["spatial"]["bbox"] == [0.0, 50.0, 3.0, 52.0]
+    own = requests.get(f"{xcube_emulator.root}/collections/demo/items", timeout=10).json()
+    assert [f["id"] for f in own["features"]] == ["datacube"]
 
 
 def test_items_and_searches_are_geojson(api_emulator):

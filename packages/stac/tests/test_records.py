@@ -97,3 +97,38 @@ def test_the_emulator_reads_item_bboxes_with_elevations():
     assert boxes_intersect(item_box, [10.5, 50.5, 12.0, 52.0])
     assert not boxes_intersect(item_box, [-6.0, 50.5, -4.0, 52.0])
     assert boxes_intersect(item_box, [10.5, 50.5, 0.0, 12.0, 52.0, 10.0])
+
+
+def test_collection_extents_of_an_xcube_server():
+    """xcube keys the datacubes extent by dataset id, and gives a dataset's own collection
+    one flat bbox; both are read (joined), not refused."""
+    keyed = {
+        "type": "Collection",
+        "id": "datacubes",
+        "extent": {
+            "spatial": {"bbox": {"a": [0.0, 50.0, 3.0, 52.0], "b": [-1.0, 51.0, 2.0, 53.0]}},
+            "temporal": {
+                "interval": {
+                    "a": ["2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z"],
+                    "b": ["2023-12-30T00:00:00Z", "2024-01-02T00:00:00Z"],
+                }
+            },
+        },
+    }
+    record = parse_collection(keyed)
+    assert record.bbox == (-1.0, 50.0, 3.0, 53.0)
+    assert record.interval == ("2023-12-30T00:00:00Z", "2024-01-05T00:00:00Z")
+    keyed["extent"]["temporal"]["interval"]["b"][1] = None
+    assert parse_collection(keyed).interval == ("2023-12-30T00:00:00Z", None)
+    flat = {**keyed, "extent": {"spatial": {"bbox": [0.0, 50.0, 3.0, 52.0]}}}
+    assert parse_collection(flat).bbox == (0.0, 50.0, 3.0, 52.0)
+    assert parse_collection(flat).interval is None
+
+
+@pytest.mark.parametrize(
+    "extent",
+    [None, "x", {"spatial": [], "temporal": "x"}, {"spatial": {"bbox": {"a": "x"}}}],
+)
+def test_unreadable_collection_extents_give_no_extent(extent):
+    record = parse_collection({"type": "Collection", "id": "c", "extent": extent})
+    assert record.bbox is None and record.interval is None

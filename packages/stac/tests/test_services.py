@@ -16,6 +16,7 @@ from eostores_stac.testing.scenes import (
     aot_value,
     band_value,
 )
+from eostores_stac.testing.xcubedata import XCUBE_BBOX
 
 from eostores import new_data_store
 from eostores.errors import AuthenticationError, InvalidParameterError
@@ -270,3 +271,23 @@ def test_xcube_credentials_go_only_to_trusted_endpoints(xcube_emulator):
     assert options == {"anon": True, "client_kwargs": elsewhere["client_kwargs"]}
     assert storage_options_for(catalog, {**own, "anon": True})["anon"] is True
     assert "key" not in storage_options_for(catalog, {**own, "anon": True})
+
+
+def test_xcube_store_works_without_item_search(xcube_store, xcube_emulator, fast_http):
+    """The server's /search answers {}: items are listed through each collection's items,
+    and the datacubes extent keyed by dataset id is read in stack mode."""
+    xcube_emulator.reset_log()
+    assert sorted(xcube_store.get_data_ids()) == [
+        "collections/datacubes/items/demo",
+        "collections/demo/items/datacube",
+    ]
+    assert xcube_store.describe_data("collections/demo/items/datacube").bbox == XCUBE_BBOX
+    stack = new_data_store("stac-xcube", stack_mode=True, **xcube_emulator.store_params())
+    assert stack.has_data("datacubes")
+    described = stack.describe_data("datacubes")
+    assert described.bbox == XCUBE_BBOX
+    assert described.time_range == ("2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z")
+    found = stack.search_data(bbox=[1.0, 51.0, 2.0, 51.5], time_range=["2024-01-02", None])
+    assert sorted(d.data_id for d in found) == ["datacubes", "demo"]
+    assert not list(stack.search_data(bbox=[10.0, 51.0, 11.0, 51.5]))
+    assert not [r for r in xcube_emulator.request_log if r.path.endswith("/search")]

@@ -355,19 +355,67 @@ def parse_item(document: Mapping[str, Any], data_id: str, url: str | None = None
 
 def parse_collection(document: Mapping[str, Any]) -> Collection:
     """The record of a collection document; variables from its ``item_assets``."""
-    extent = document.get("extent") or {}
-    boxes = (extent.get("spatial") or {}).get("bbox") or [None]
-    intervals = (extent.get("temporal") or {}).get("interval") or [[None, None]]
-    interval = intervals[0] if intervals and isinstance(intervals[0], list) else [None, None]
+    extent = document.get("extent")
+    extent = extent if isinstance(extent, Mapping) else {}
+    spatial, temporal = extent.get("spatial"), extent.get("temporal")
     return Collection(
         id=str(document.get("id", "")),
         title=document.get("title"),
         description=document.get("description"),
-        bbox=flat_bbox(boxes[0]),
-        interval=(interval[0], interval[1]) if len(interval) == 2 else None,
+        bbox=_overall_bbox(spatial.get("bbox") if isinstance(spatial, Mapping) else None),
+        interval=_overall_interval(
+            temporal.get("interval") if isinstance(temporal, Mapping) else None
+        ),
         variables=_item_assets(document.get("item_assets")),
         document=document,
     )
+
+
+def _overall_bbox(boxes: Any) -> tuple[float, float, float, float] | None:
+    """The overall bbox of a collection extent: the first of STAC's list of bboxes.
+
+    Also read: one flat bbox, and (xcube server) bboxes keyed by dataset id, joined.
+    """
+    if isinstance(boxes, Mapping):
+        found = [box for box in map(flat_bbox, boxes.values()) if box is not None]
+        if not found:
+            return None
+        corners = list(zip(*found, strict=True))
+        return (min(corners[0]), min(corners[1]), max(corners[2]), max(corners[3]))
+    if not isinstance(boxes, list) or not boxes:
+        return None
+    return flat_bbox(boxes if _number(boxes[0]) is not None else boxes[0])
+
+
+def _overall_interval(intervals: Any) -> tuple[str | None, str | None] | None:
+    """The overall interval of a collection extent (None if it has none that can be read).
+
+    Read as :func:`_overall_bbox`: STAC's first interval, or (xcube server) the span of
+    intervals keyed by dataset id, an open end staying open.
+    """
+    if isinstance(intervals, Mapping):
+        found = [pair for pair in map(_interval, intervals.values()) if pair is not None]
+        if not found:
+            return None
+        starts, ends = [pair[0] for pair in found], [pair[1] for pair in found]
+        return (_outermost(starts, min), _outermost(ends, max))
+    if isinstance(intervals, list) and intervals:
+        return _interval(intervals[0])
+    return None
+
+
+def _interval(value: Any) -> tuple[str | None, str | None] | None:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    start, end = (str(v) if v is not None else None for v in value)
+    return (start, end)
+
+
+def _outermost(times: list[str | None], pick: Any) -> str | None:
+    """``pick`` (min or max) of RFC 3339 times by their instant; None (open) if any is."""
+    if any(parse_time(t) is None for t in times):
+        return None
+    return pick(times, key=parse_time)
 
 
 def _item_assets(templates: Any) -> dict[str, Asset] | None:

@@ -30,9 +30,13 @@ these modes (``mode=``):
     and downloads by ``POST /stac/download?filename=...``, at most ``download_limit``
     at once per user, further ones answered with 429.
 ``xcube``
-    An xcube server's STAC under ``/ogc`` (collection ``datacubes``) whose assets carry
-    ``xcube:data_store_params`` and ``xcube:open_data_params`` pointing at the server's
-    read-only S3 interface under ``/s3``.
+    An xcube server's STAC under ``/ogc`` whose assets carry ``xcube:data_store_params``
+    and ``xcube:open_data_params`` pointing at the server's read-only S3 interface under
+    ``/s3``. As the server has it: the collection ``datacubes`` holds one item per dataset
+    and its extent is keyed by dataset id (``{"demo": [...]}``, not STAC's list); each
+    dataset also has a collection of its own (id ``demo``, a flat ``bbox``) with the single
+    item ``datacube``; item search is not among the conformance classes and ``/search``
+    answers ``{}`` (GET and POST). ``item_search=True`` makes ``/search`` a real search.
 """
 
 from __future__ import annotations
@@ -91,6 +95,10 @@ _OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 _ROOTS = {"api": "", "cdse": "/v1", "static": "/static", "cachea": "/stac/api", "xcube": "/ogc"}
 _CACHEA_COLLECTION = "SENTINEL-2"
 _XCUBE_COLLECTION = "datacubes"
+#: The xcube server's dataset, and the id of the single item of its own collection.
+_XCUBE_DATASET = "demo"
+_XCUBE_FEATURE = "datacube"
+_XCUBE_TIMES = ("2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z")
 
 
 def sample_data_dir(**settings: Any) -> Path:
@@ -115,7 +123,7 @@ class StacEmulator(EmulatorServer):
         many_items: int = 1200,
         default_limit: int = 10,
         max_limit: int = 1000,
-        item_search: bool = True,
+        item_search: bool | None = None,
         download_limit: int = 2,
         download_delay_s: float = 0.0,
         s3_bucket: str = "eodata",
@@ -149,7 +157,7 @@ class StacEmulator(EmulatorServer):
         self.many_items = many_items if mode == "api" else 0
         self.default_limit = default_limit
         self.max_limit = max_limit
-        self.item_search = item_search
+        self.item_search = mode != "xcube" if item_search is None else item_search
         self.download_limit = download_limit
         self.download_delay_s = download_delay_s
         self.s3_bucket = s3_bucket
@@ -270,7 +278,10 @@ class StacEmulator(EmulatorServer):
         """Every item the API serves, in their natural order."""
         if self._items_cache is None:
             if self.mode == "xcube":
-                items = [self._xcube_item()]
+                items = [
+                    self._xcube_item(_XCUBE_COLLECTION, _XCUBE_DATASET),
+                    self._xcube_item(_XCUBE_DATASET, _XCUBE_FEATURE),
+                ]
             else:
                 items = [self._scene_item(scene) for scene in self.data.scenes]
             shared = f"{self.url}/data/{self.data.asset_paths(self.data.scenes[0])['B02']}"
@@ -299,7 +310,7 @@ class StacEmulator(EmulatorServer):
             if collection_id == documents.MANY_ITEMS_COLLECTION:
                 result.append(documents.many_collection(self.many_items, links))
             elif self.mode == "xcube":
-                result.append(self._xcube_collection(links))
+                result.append(self._xcube_collection(collection_id, links))
             else:
                 result.append(
                     documents.scenes_collection(
@@ -313,6 +324,8 @@ class StacEmulator(EmulatorServer):
 
     def _collection_ids(self) -> list[str]:
         ids = [self.collection_id]
+        if self.mode == "xcube":
+            ids.append(_XCUBE_DATASET)
         if self.many_items:
             ids.append(documents.MANY_ITEMS_COLLECTION)
         return ids
@@ -346,6 +359,8 @@ class StacEmulator(EmulatorServer):
             if self.mode == "cachea" and path == "/stac/download":
                 return self._download(request)
             root = _ROOTS[self.mode]
+            if path == f"{root}/search" and self.mode == "xcube" and not self.item_search:
+                return Response.json({})
             if path == f"{root}/search" and self.mode != "static" and self.item_search:
                 denied = self._check_auth(request)
                 if denied is not None:
@@ -382,6 +397,8 @@ class StacEmulator(EmulatorServer):
             return _json(self._service_description(), _OPENAPI)
         if parts == ["search"] and self.item_search:
             return self._search(_search_params_from_query(request), method="GET")
+        if parts == ["search"] and self.mode == "xcube":
+            return Response.json({})
         if parts[0] == "collections":
             return self._collections_get(request, parts[1:])
         return _error(404, "NotFound", f"no such resource: {path}")
@@ -404,6 +421,10 @@ class StacEmulator(EmulatorServer):
                 {"rel": "search", "href": f"{self.root}/search", "type": _GEOJSON, "method": m}
                 for m in ("GET", "POST")
             ]
+        elif self.mode == "xcube":  # linked, though it searches nothing
+            links.append(
+                {"rel": "search", "href": f"{self.root}/search", "type": "application/json"}
+            )
         links += [
             {"rel": "child", "href": self._collection_url(c), "type": "application/json"}
             for c in self._collection_ids()
@@ -729,24 +750,35 @@ class StacEmulator(EmulatorServer):
 
     # -- xcube server ------------------------------------------------------------------------
 
-    def _xcube_collection(self, links: list[dict[str, Any]]) -> dict[str, Any]:
+    def _xcube_collection(self, collection_id: str, links: list[dict[str, Any]]) -> dict[str, Any]:
+        """The all-datasets collection (extents keyed by dataset id) or one dataset's own
+        (a flat bbox), as the xcube server writes them."""
+        if collection_id == _XCUBE_COLLECTION:
+            title, description = "Data cubes", "a collection of xcube datasets"
+            extent = {
+                "spatial": {"bbox": {_XCUBE_DATASET: list(XCUBE_BBOX)}},
+                "temporal": {"interval": {_XCUBE_DATASET: list(_XCUBE_TIMES)}},
+            }
+        else:
+            title, description = collection_id, collection_id
+            extent = {
+                "spatial": {"bbox": list(XCUBE_BBOX)},
+                "temporal": {"interval": [list(_XCUBE_TIMES)]},
+            }
         return {
             "type": "Collection",
             "stac_version": documents.STAC_VERSION,
             "stac_extensions": [],
-            "id": _XCUBE_COLLECTION,
-            "title": "Data cubes",
-            "description": "The datasets published by this xcube server.",
+            "id": collection_id,
+            "title": title,
+            "description": description,
             "license": "proprietary",
-            "extent": {
-                "spatial": {"bbox": [list(XCUBE_BBOX)]},
-                "temporal": {"interval": [["2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z"]]},
-            },
+            "extent": extent,
             "links": links,
         }
 
-    def _xcube_item(self) -> dict[str, Any]:
-        collection = _XCUBE_COLLECTION
+    def _xcube_item(self, collection: str, item_id: str) -> dict[str, Any]:
+        """The item of the dataset in ``collection`` (both collections hold it)."""
         endpoint = f"{self.url}/s3"
         x0, y0, x1, y1 = XCUBE_BBOX
 
@@ -772,7 +804,7 @@ class StacEmulator(EmulatorServer):
             "type": "Feature",
             "stac_version": documents.STAC_VERSION,
             "stac_extensions": ["https://stac-extensions.github.io/datacube/v2.2.0/schema.json"],
-            "id": "demo",
+            "id": item_id,
             "collection": collection,
             "geometry": {
                 "type": "Polygon",
@@ -781,19 +813,19 @@ class StacEmulator(EmulatorServer):
             "bbox": [x0, y0, x1, y1],
             "properties": {
                 "datetime": None,
-                "start_datetime": "2024-01-01T00:00:00Z",
-                "end_datetime": "2024-01-05T00:00:00Z",
+                "start_datetime": _XCUBE_TIMES[0],
+                "end_datetime": _XCUBE_TIMES[1],
                 "cube:dimensions": {
                     "time": {
                         "type": "temporal",
-                        "extent": ["2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z"],
+                        "extent": list(_XCUBE_TIMES),
                     },
                     "lat": {"type": "spatial", "axis": "y", "extent": [y0, y1]},
                     "lon": {"type": "spatial", "axis": "x", "extent": [x0, x1]},
                 },
                 "cube:variables": variables,
             },
-            "links": self._item_links(collection, "demo"),
+            "links": self._item_links(collection, item_id),
             "assets": {
                 "analytic": asset("datasets", "demo.zarr", "demo data access", ["data"]),
                 "analytic_multires": asset(
