@@ -108,11 +108,12 @@ def test_items_of_other_modes_validate(request, mode, schemas, validate):
     if emulator.mode == "cachea":
         headers["Authorization"] = f"Bearer {emulator.issue_token()}"
     scene = emulator.data.scenes[1]
-    if emulator.mode == "static":
-        url = f"{emulator.root}/{emulator.item_data_id(scene.item_id)}"
+    if emulator.mode == "cachea":  # items are found by search only
+        url = f"{emulator.root}/search?ids={scene.item_id}"
+        item = requests.get(url, headers=headers, timeout=10).json()["features"][0]
     else:
         url = f"{emulator.root}/{emulator.item_data_id(scene.item_id)}"
-    item = requests.get(url, headers=headers, timeout=10).json()
+        item = requests.get(url, headers=headers, timeout=10).json()
     assert len(validate(item)) == schemas
 
 
@@ -227,11 +228,21 @@ def test_cachea_needs_a_token_and_limits_parallel_downloads(cachea_emulator):
         f"{root}/search", params={"filter": "platform = 'x'"}, headers=headers, timeout=10
     )
     assert wrong.status_code == 400
-    item = requests.get(
-        f"{root}/{cachea_emulator.item_data_id(cachea_emulator.data.scenes[0].item_id)}",
-        headers=headers,
-        timeout=10,
-    ).json()
+    unequal = requests.get(
+        f"{root}/search", params={"filter": "eo:cloud_cover <> 20"}, headers=headers, timeout=10
+    )
+    assert unequal.status_code == 400, "only =, <, <=, > and >= are documented"
+    scene = cachea_emulator.data.scenes[0]
+    by_post = requests.post(f"{root}/search", json={}, headers=headers, timeout=10)
+    assert by_post.status_code == 405, "search by GET only, as documented"
+    endpoint = requests.get(
+        f"{root}/{cachea_emulator.item_data_id(scene.item_id)}", headers=headers, timeout=10
+    )
+    assert endpoint.status_code == 404, "no features item endpoint is documented"
+    page = requests.get(
+        f"{root}/search", params={"ids": scene.item_id}, headers=headers, timeout=10
+    )
+    (item,) = page.json()["features"]
     href = item["assets"]["B02"]["href"]
     assert requests.get(href, headers=headers, timeout=10).status_code == 405
     statuses: list[int] = []

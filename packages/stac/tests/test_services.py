@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pytest
+from eostores_stac.testing import StacEmulator
 from eostores_stac.testing.scenes import (
     BANDS,
     NODATA,
@@ -143,6 +144,79 @@ def test_destine_search_by_cloud_cover_filter(destine_params, cachea_emulator):
     assert {d.attrs["stac_item_id"] for d in found} == expected
     with pytest.raises(InvalidParameterError, match="query"):
         list(store.search_data(query={"eo:cloud_cover": {"lt": 20}}))
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"query": {"eo:cloud_cover": {"lt": 20}}}, "query"),
+        ({"sortby": "-properties.datetime"}, "sortby"),
+        ({"intersects": {"type": "Point", "coordinates": [12.0, 50.1]}}, "intersects"),
+        ({"filter": "platform = 'sentinel-2x'"}, "filter"),
+        ({"filter": "eo:cloud_cover <> 20"}, "filter"),
+        ({"filter": "eo:cloud_cover < 20 or eo:cloud_cover > 50"}, "filter"),
+        ({"filter": {"op": "<", "args": [{"property": "gsd"}, 20]}}, "filter"),
+    ],
+)
+def test_destine_refuses_what_cache_a_does_not_search_by_before_any_request(
+    destine_params, cachea_emulator, params, parameter
+):
+    store = new_data_store("stac-destine", **destine_params)
+    cachea_emulator.reset_log()
+    with pytest.raises(InvalidParameterError, match="eo:cloud_cover") as caught:
+        list(store.search_data(**params))
+    assert caught.value.parameter == parameter
+    stack = new_data_store("stac-destine", stack_mode=True, **destine_params)
+    with pytest.raises(InvalidParameterError, match="eo:cloud_cover") as caught:
+        stack.open_data(
+            "SENTINEL-2",
+            bbox=[11.9, 50.0, 12.1, 50.2],
+            time_range=["2024-06-01", "2024-06-30"],
+            **params,
+        )
+    assert caught.value.parameter == parameter
+    assert not cachea_emulator.request_log
+    assert "query" not in stack.get_open_data_params_schema().properties
+    assert not {"query", "sortby"} & set(store.get_search_params_schema().properties)
+
+
+def test_destine_results_are_filtered_if_the_service_ignores_the_filter(tmp_path, fast_http):
+    """Cache-A documents its filter by one example: a service that ignores it silently
+    still gives only the matching items, in item search and in stack mode."""
+    with StacEmulator(mode="cachea", search_filter=False) as emulator:
+        params = {**emulator.store_params(), "cache_dir": str(tmp_path), **fast_http}
+        store = new_data_store("stac-destine", **params)
+        found = store.search_data(filter="eo:cloud_cover >= 1 and eo:cloud_cover < 20", limit=2)
+        expected = [s.item_id for s in emulator.data.scenes if 1 <= s.cloud_cover < 20]
+        assert len(expected) > 2
+        assert [d.attrs["stac_item_id"] for d in found] == expected[:2]
+        stack = new_data_store("stac-destine", stack_mode=True, **params)
+        cube = stack.open_data(
+            "SENTINEL-2",
+            variable_names=["B04"],
+            bbox=[11.95, 50.07, 12.05, 50.12],
+            spatial_res=0.002,
+            time_range=["2024-06-01", "2024-06-30"],
+            filter="eo:cloud_cover < 20",
+        )
+        wanted = [s.item_id for s in emulator.data.scenes if s.cloud_cover < 20]
+        assert sorted(cube.attrs["stac_item_ids"]) == sorted(wanted)
+
+
+def test_destine_finds_items_by_search_without_features_endpoints(destine_params, cachea_emulator):
+    """Cache-A documents item search only (GET): items are looked up by their ids."""
+    scene = cachea_emulator.data.scenes[2]
+    data_id = cachea_emulator.item_data_id(scene.item_id)
+    store = new_data_store("stac-destine", **destine_params)
+    cachea_emulator.reset_log()
+    descriptor = store.describe_data(data_id)
+    assert descriptor.attrs["stac_item_id"] == scene.item_id
+    searches = [r for r in cachea_emulator.request_log if r.path == "/stac/api/search"]
+    assert [r.method for r in searches] == ["GET"]
+    assert searches[0].query["ids"] == scene.item_id
+    assert not [r for r in cachea_emulator.request_log if "/items" in r.path]
+    assert not store.has_data(f"collections/SENTINEL-2/items/{scene.item_id}X")
+    assert not store.has_data(f"collections/OTHER/items/{scene.item_id}")
 
 
 def test_destine_downloads_never_exceed_two_at_once(destine_params, cachea_emulator):

@@ -229,17 +229,21 @@ class StacApi:
     def item_url(self, data_id: str) -> str:
         """The URL of the item document of ``data_id`` (API path or static relative href)."""
         if self.is_api:
-            parts = data_id.split("/")
-            if len(parts) != 4 or parts[0] != "collections" or parts[2] != "items":
-                raise DataNotFoundError(
-                    "no such item: data ids have the form collections/<collection>/items/<item>",
-                    store_id=self.store_id,
-                    data_id=data_id,
-                )
-            collection = _segment(parts[1], "collection", self.store_id, data_id)
-            item = _segment(parts[3], "item", self.store_id, data_id)
+            collection, item = self._item_path(data_id)
             return f"{self.collections_url()}/{collection}/items/{item}"
         return self._static_url(data_id)
+
+    def _item_path(self, data_id: str) -> tuple[str, str]:
+        """The quoted collection and item segments of an API data id."""
+        parts = data_id.split("/")
+        if len(parts) != 4 or parts[0] != "collections" or parts[2] != "items":
+            raise DataNotFoundError(
+                "no such item: data ids have the form collections/<collection>/items/<item>",
+                store_id=self.store_id,
+                data_id=data_id,
+            )
+        collection = _segment(parts[1], "collection", self.store_id, data_id)
+        return collection, _segment(parts[3], "item", self.store_id, data_id)
 
     def _static_url(self, data_id: str) -> str:
         """The URL of a static catalog's item from its href relative to the root catalog."""
@@ -272,7 +276,13 @@ class StacApi:
         return document
 
     def item(self, data_id: str) -> tuple[dict[str, Any], str]:
-        """``(document, url)`` of the item ``data_id``; DataNotFoundError if there is none."""
+        """``(document, url)`` of the item ``data_id``; DataNotFoundError if there is none.
+
+        An API that does not advertise the features item endpoint is asked by item search
+        (``ids`` and ``collections``), as pystac-client does.
+        """
+        if self.is_api and self.can_search and not self.conforms_to("FEATURES"):
+            return self._searched_item(data_id)
         url = self.item_url(data_id)
         try:
             document = self.read_json(url)
@@ -285,6 +295,18 @@ class StacApi:
                 f"{url} is not a STAC item", store_id=self.store_id, data_id=data_id
             )
         return document, url
+
+    def _searched_item(self, data_id: str) -> tuple[dict[str, Any], str]:
+        self._item_path(data_id)  # the same ids are unknown as on the item endpoint
+        _, collection, _, item_id = data_id.split("/")
+        for document in self.search(max_items=1, ids=[item_id], collections=[collection]):
+            if document.get("id") == item_id and document.get("collection") == collection:
+                return document, self.client.get_single_link("search").absolute_href
+        raise DataNotFoundError(
+            f"no item {item_id!r} in collection {collection!r}",
+            store_id=self.store_id,
+            data_id=data_id,
+        )
 
     def collection(self, collection_id: str) -> dict[str, Any]:
         """The collection document; DataNotFoundError if there is none."""

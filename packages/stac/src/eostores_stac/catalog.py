@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from eostores.descriptor import DatasetDescriptor, VariableDescriptor
@@ -152,11 +153,21 @@ class StacCatalog:
 
         ``bbox`` is in lon/lat, ``time_range`` a parsed TimeRange, ``filter`` the user's cql2
         (sent to the API) and ``expression`` its parsed form (matched here without search).
+        The results of a narrow search (a service that may ignore what it does not support)
+        are matched here too.
         """
         api = self.api
+        criteria = dict(
+            collections=collections,
+            ids=ids,
+            bbox=bbox,
+            time_range=time_range,
+            expression=expression,
+        )
         if api.is_api and api.can_search:
+            recheck = self.settings.narrow_search
             found = api.search(
-                max_items=limit,
+                max_items=None if recheck else limit,
                 collections=list(collections) if collections else None,
                 ids=list(ids) if ids else None,
                 bbox=list(bbox) if bbox is not None else None,
@@ -165,32 +176,20 @@ class StacCatalog:
                 filter=filter,
                 sortby=sortby,
             )
-            for document in found:
-                yield parse_item(document, item_data_id(document))
-            return
-        for name, value in (("query", query), ("sortby", sortby)):
-            if value is not None:
-                raise InvalidParameterError(
-                    f"{name} needs a STAC API with item search; use filter instead",
-                    store_id=self.store_id,
-                    parameter=name,
-                )
-        count = 0
-        for _data_id, item in self.item_ids(with_records=True):
-            assert item is not None
-            if not item_matches(
-                item,
-                collections=collections,
-                ids=ids,
-                bbox=bbox,
-                time_range=time_range,
-                expression=expression,
-            ):
-                continue
-            yield item
-            count += 1
-            if limit is not None and count >= limit:
+            items = (parse_item(document, item_data_id(document)) for document in found)
+            if not recheck:
+                yield from items
                 return
+        else:
+            for name, value in (("query", query), ("sortby", sortby)):
+                if value is not None:
+                    raise InvalidParameterError(
+                        f"{name} needs a STAC API with item search; use filter instead",
+                        store_id=self.store_id,
+                        parameter=name,
+                    )
+            items = (item for _data_id, item in self.item_ids(with_records=True) if item)
+        yield from islice((item for item in items if item_matches(item, **criteria)), limit)
 
 
 # --------------------------------------------------------------------------- matching

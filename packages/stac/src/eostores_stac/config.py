@@ -25,6 +25,7 @@ __all__ = [
     "GROUPBY_RULES",
     "HTTP_DEFAULTS",
     "MOSAIC_RULES",
+    "NARROW_SEARCH_STORES",
     "OPEN_PARAM_ALIASES",
     "RESAMPLING_METHODS",
     "StoreSettings",
@@ -74,6 +75,10 @@ DEFAULT_CUBE_TILE = 1024
 _S3_FROM_ENVIRONMENT = {"stac-cdse"}
 #: Store ids that send a bearer token to the API and download assets before reading them.
 _BEARER_AND_DOWNLOADS = {"stac-destine"}
+#: Store ids whose service searches by bbox, datetime, ids and ``eo:cloud_cover``
+#: comparisons only (DestinE Cache-A): other search parameters are refused before any
+#: request, and search results are checked against every criterion again.
+NARROW_SEARCH_STORES = frozenset({"stac-destine"})
 
 
 def origin_of(url: str) -> str:
@@ -121,6 +126,7 @@ class StoreSettings:
     download_assets: bool = False
     cache_dir: str | None = None
     max_parallel_downloads: int = 2
+    narrow_search: bool = False
 
     @classmethod
     def from_params(cls, store_id: str, params: Mapping[str, Any]) -> StoreSettings:
@@ -163,6 +169,7 @@ class StoreSettings:
             download_assets=store_id in _BEARER_AND_DOWNLOADS,
             cache_dir=params.get("cache_dir"),
             max_parallel_downloads=int(params.get("max_parallel_downloads", 2)),
+            narrow_search=store_id in NARROW_SEARCH_STORES,
         )
 
     # -- derived settings ---------------------------------------------------------------------

@@ -4,7 +4,7 @@ and the checks their interpretation shares (CRS, cql2 filters)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eostores.errors import InvalidParameterError
@@ -34,12 +34,14 @@ from .config import (
     ERROR_POLICIES,
     HTTP_DEFAULTS,
     MOSAIC_RULES,
+    NARROW_SEARCH_STORES,
     RESAMPLING_METHODS,
 )
 from .convert import crs_is_geographic
 
 __all__ = [
     "check_filter",
+    "check_narrow_search",
     "crs_is_geographic",
     "item_open_params_schema",
     "search_params_schema",
@@ -48,6 +50,13 @@ __all__ = [
 ]
 
 _SECRET = "A secret: never shown in reprs, logs or errors."
+#: Search parameters that a narrow search (DestinE Cache-A) does not have.
+_NOT_NARROW = ("query", "sortby", "intersects")
+_NARROW_SEARCH = (
+    "DestinE Cache-A searches by bbox, time_range, ids and eo:cloud_cover comparisons "
+    "in filter only"
+)
+_CLOUD_COVER_OPERATORS = ("=", "<", "<=", ">", ">=")
 
 
 def storage_properties() -> dict[str, Any]:
@@ -244,10 +253,12 @@ def item_open_params_schema(asset_names: Sequence[str] | None = None) -> JsonObj
     )
 
 
-def stack_open_params_schema(variable_names: Sequence[str] | None = None) -> JsonObjectSchema:
-    """Open parameters of a collection cube."""
+def stack_open_params_schema(
+    variable_names: Sequence[str] | None = None, store_id: str | None = None
+) -> JsonObjectSchema:
+    """Open parameters of a collection cube (no ``query`` where the search is narrow)."""
     resampling = JsonStringSchema(enum=list(RESAMPLING_METHODS))
-    return JsonObjectSchema(
+    result = JsonObjectSchema(
         properties=dict(
             variable_names=variable_names_schema(
                 variable_names,
@@ -303,10 +314,13 @@ def stack_open_params_schema(variable_names: Sequence[str] | None = None) -> Jso
         required=["bbox", "time_range"],
         additional_properties=False,
     )
+    if store_id in NARROW_SEARCH_STORES:
+        del result.properties["query"]
+    return result
 
 
-def search_params_schema(stack_mode: bool) -> JsonObjectSchema:
-    """Parameters of ``search_data``."""
+def search_params_schema(stack_mode: bool, store_id: str | None = None) -> JsonObjectSchema:
+    """Parameters of ``search_data`` (no ``query`` or ``sortby`` where the search is narrow)."""
     properties: dict[str, Any] = dict(
         collections=JsonArraySchema(
             items=JsonStringSchema(min_length=1),
@@ -330,6 +344,9 @@ def search_params_schema(stack_mode: bool) -> JsonObjectSchema:
             ),
         )
     properties["limit"] = JsonIntegerSchema(minimum=1, title="Maximum number of results")
+    if store_id in NARROW_SEARCH_STORES:
+        for name in _NOT_NARROW:
+            properties.pop(name, None)
     return JsonObjectSchema(properties=properties, additional_properties=False)
 
 
@@ -337,13 +354,15 @@ def search_params_schema(stack_mode: bool) -> JsonObjectSchema:
 
 
 def check_filter(value: Any, store_id: str | None = None, data_id: str | None = None) -> Any:
-    """Parse a cql2-text (string) or cql2-json (object) filter; InvalidParameterError if bad."""
+    """Parse a cql2-text (string) or cql2-json (object) filter; InvalidParameterError if bad
+    (for a narrow search: anything but ``eo:cloud_cover`` comparisons)."""
     import cql2
 
     try:
         if isinstance(value, str):
-            return cql2.parse_text(value)
-        return cql2.parse_json(json.dumps(value))
+            expression = cql2.parse_text(value)
+        else:
+            expression = cql2.parse_json(json.dumps(value))
     except (cql2.ParseError, cql2.ValidationError, ValueError, TypeError) as error:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         detail = " ".join(lines[:4]) or type(error).__name__
@@ -353,3 +372,45 @@ def check_filter(value: Any, store_id: str | None = None, data_id: str | None = 
             data_id=data_id,
             parameter="filter",
         ) from None
+    if store_id in NARROW_SEARCH_STORES and not _cloud_cover_only(expression.to_json()):
+        raise InvalidParameterError(
+            f"filter = {value!r}: {_NARROW_SEARCH}; a filter compares eo:cloud_cover with a "
+            f"number ({', '.join(_CLOUD_COVER_OPERATORS)}, joined by 'and'), "
+            "e.g. 'eo:cloud_cover < 20'",
+            store_id=store_id,
+            data_id=data_id,
+            parameter="filter",
+        )
+    return expression
+
+
+def check_narrow_search(
+    params: Mapping[str, Any], store_id: str, data_id: str | None = None
+) -> None:
+    """Refuse search parameters a narrow search does not have, naming what it has."""
+    if store_id not in NARROW_SEARCH_STORES:
+        return
+    for name in _NOT_NARROW:
+        if params.get(name) is not None:
+            raise InvalidParameterError(
+                f"{name} is not supported: {_NARROW_SEARCH}",
+                store_id=store_id,
+                data_id=data_id,
+                parameter=name,
+            )
+
+
+def _cloud_cover_only(node: Any) -> bool:
+    """Whether a cql2-json expression only compares ``eo:cloud_cover`` with numbers."""
+    if not isinstance(node, Mapping) or not isinstance(node.get("args"), list):
+        return False
+    args = node["args"]
+    if node.get("op") == "and":
+        return all(_cloud_cover_only(arg) for arg in args)
+    return (
+        node.get("op") in _CLOUD_COVER_OPERATORS
+        and len(args) == 2
+        and args[0] == {"property": "eo:cloud_cover"}
+        and isinstance(args[1], int | float)
+        and not isinstance(args[1], bool)
+    )

@@ -83,7 +83,7 @@ def search_collections(catalog: StacCatalog, params: Mapping[str, Any]) -> Itera
         yield collection_descriptor(
             collection,
             variables,
-            open_params_schema=schema.stack_open_params_schema(list(variables)),
+            open_params_schema=schema.stack_open_params_schema(list(variables), catalog.store_id),
         )
         count += 1
         if limit is not None and count >= limit:

@@ -59,7 +59,8 @@ def validate_stack_params(
     after the collection, so that an unknown collection is reported as such.
     """
     context = dict(store_id=store_id, data_id=data_id)
-    relaxed = schema.stack_open_params_schema()
+    schema.check_narrow_search(open_params, store_id, data_id)
+    relaxed = schema.stack_open_params_schema(store_id=store_id)
     relaxed.required = []
     params = relaxed.validate_params(open_params, **context)
     parsed: dict[str, Any] = dict(params)

@@ -164,7 +164,9 @@ class StacDataStore(DataStore):
                 return collection_descriptor(
                     collection,
                     variables,
-                    open_params_schema=schema.stack_open_params_schema(list(variables)),
+                    open_params_schema=schema.stack_open_params_schema(
+                        list(variables), self.store_id
+                    ),
                 )
             item = self.catalog.item(data_id)
             return item_descriptor(
@@ -193,7 +195,7 @@ class StacDataStore(DataStore):
         with self._call(data_id):
             if self.stack_mode:
                 names = list(self.catalog.collection_variables(data_id)) if data_id else None
-                return schema.stack_open_params_schema(names)
+                return schema.stack_open_params_schema(names, self.store_id)
             if data_id is None:
                 return schema.item_open_params_schema()
             return schema.item_open_params_schema(list(self.catalog.item(data_id).assets))
@@ -227,7 +229,7 @@ class StacDataStore(DataStore):
     # -- search --------------------------------------------------------------------------------
 
     def get_search_params_schema(self, data_type: DataTypeLike = None) -> JsonObjectSchema:  # type: ignore[override]
-        return schema.search_params_schema(self.stack_mode)
+        return schema.search_params_schema(self.stack_mode, self.store_id)
 
     def search_data(
         self, data_type: DataTypeLike = None, **search_params: Any
@@ -240,6 +242,7 @@ class StacDataStore(DataStore):
         from .search import parse_search_params, search_collections, search_items
 
         self._assert_data_type(data_type)
+        schema.check_narrow_search(search_params, self.store_id)
         params = self.get_search_params_schema(data_type).validate_params(
             search_params, store_id=self.store_id
         )

@@ -20,15 +20,12 @@ these modes (``mode=``):
     Like ``api`` under ``/v1``, with asset hrefs ``s3://<bucket>/...`` for objects uploaded
     to an S3 server (see :class:`MotoServer` and :func:`upload_sample_data`), and STAC 1.1
     documents (raster v2 and eo v2 band metadata), as the CDSE ``/v1`` catalogue has them.
-
-``stac_version`` ("1.0.0" or "1.1.0") chooses the form of the scene items and collections
-(see :mod:`eostores_stac.testing.documents`); the default is "1.1.0" in ``cdse`` mode and
-"1.0.0" in the others.
 ``cachea``
     DestinE Cache-A under ``/stac/api``: bearer tokens on every request, the supported
-    search attributes (bbox, datetime, ids, ``eo:cloud_cover`` comparisons in ``filter``)
-    and downloads by ``POST /stac/download?filename=...``, at most ``download_limit``
-    at once per user, further ones answered with 429.
+    search attributes (bbox, datetime, ids, ``eo:cloud_cover`` comparisons with =, <, <=,
+    >, >= in ``filter``) and downloads by ``POST /stac/download?filename=...``, at most
+    ``download_limit`` at once per user, further ones answered with 429. Only what the
+    service documents: search by GET, and no features endpoints (``/collections/{id}/items``).
 ``xcube``
     An xcube server's STAC under ``/ogc`` whose assets carry ``xcube:data_store_params``
     and ``xcube:open_data_params`` pointing at the server's read-only S3 interface under
@@ -37,6 +34,13 @@ these modes (``mode=``):
     dataset also has a collection of its own (id ``demo``, a flat ``bbox``) with the single
     item ``datacube``; item search is not among the conformance classes and ``/search``
     answers ``{}`` (GET and POST). ``item_search=True`` makes ``/search`` a real search.
+
+``stac_version`` ("1.0.0" or "1.1.0") chooses the form of the scene items and collections
+(see :mod:`eostores_stac.testing.documents`); the default is "1.1.0" in ``cdse`` mode and
+"1.0.0" in the others. ``post_search`` (search by POST) and ``features`` (the OGC API
+Features endpoints ``/collections/{id}/items[/{itemId}]`` and their conformance class) are
+on except in ``cachea`` mode; ``search_filter=False`` makes ``/search`` ignore ``filter``
+silently, as a service may whose filter support is not documented.
 """
 
 from __future__ import annotations
@@ -133,6 +137,9 @@ class StacEmulator(EmulatorServer):
         with_projection: bool = True,
         asset_url: str | None = None,
         stac_version: str | None = None,
+        post_search: bool | None = None,
+        features: bool | None = None,
+        search_filter: bool = True,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -158,6 +165,9 @@ class StacEmulator(EmulatorServer):
         self.default_limit = default_limit
         self.max_limit = max_limit
         self.item_search = mode != "xcube" if item_search is None else item_search
+        self.post_search = mode != "cachea" if post_search is None else post_search
+        self.features = mode != "cachea" if features is None else features
+        self.search_filter = search_filter
         self.download_limit = download_limit
         self.download_delay_s = download_delay_s
         self.s3_bucket = s3_bucket
@@ -301,12 +311,15 @@ class StacEmulator(EmulatorServer):
                 {"rel": "self", "href": self._collection_url(collection_id)},
                 {"rel": "root", "href": f"{self.root}/"},
                 {"rel": "parent", "href": f"{self.root}/"},
-                {
-                    "rel": "items",
-                    "href": f"{self._collection_url(collection_id)}/items",
-                    "type": _GEOJSON,
-                },
             ]
+            if self.features:
+                links.append(
+                    {
+                        "rel": "items",
+                        "href": f"{self._collection_url(collection_id)}/items",
+                        "type": _GEOJSON,
+                    }
+                )
             if collection_id == documents.MANY_ITEMS_COLLECTION:
                 result.append(documents.many_collection(self.many_items, links))
             elif self.mode == "xcube":
@@ -365,6 +378,12 @@ class StacEmulator(EmulatorServer):
                 denied = self._check_auth(request)
                 if denied is not None:
                     return denied
+                if not self.post_search:
+                    return Response.json(
+                        {"code": "MethodNotAllowed", "description": "search by GET only"},
+                        status=405,
+                        headers={"Allow": "GET"},
+                    )
                 body = request.json() or {}
                 if not isinstance(body, dict):
                     raise BadRequest("the search body must be a JSON object")
@@ -404,9 +423,10 @@ class StacEmulator(EmulatorServer):
         return _error(404, "NotFound", f"no such resource: {path}")
 
     def _conformance(self) -> list[str]:
-        if self.item_search:
-            return list(CONFORMANCE_CLASSES)
-        return [c for c in CONFORMANCE_CLASSES if not any(s in c for s in _SEARCH_CLASSES)]
+        left_out = () if self.item_search else _SEARCH_CLASSES
+        if not self.features:
+            left_out += ("ogcapi-features",)
+        return [c for c in CONFORMANCE_CLASSES if not any(s in c for s in left_out)]
 
     def _landing_page(self) -> dict[str, Any]:
         links = [
@@ -419,7 +439,7 @@ class StacEmulator(EmulatorServer):
         if self.item_search:
             links += [
                 {"rel": "search", "href": f"{self.root}/search", "type": _GEOJSON, "method": m}
-                for m in ("GET", "POST")
+                for m in self._search_methods()
             ]
         elif self.mode == "xcube":  # linked, though it searches nothing
             links.append(
@@ -439,6 +459,9 @@ class StacEmulator(EmulatorServer):
             "links": links,
         }
 
+    def _search_methods(self) -> tuple[str, ...]:
+        return ("GET", "POST") if self.post_search else ("GET",)
+
     def _service_description(self) -> dict[str, Any]:
         """A small OpenAPI 3.0 document naming the endpoints this emulator serves."""
         paths = {
@@ -446,11 +469,14 @@ class StacEmulator(EmulatorServer):
             "/conformance": "conformance classes",
             "/collections": "collections",
             "/collections/{collectionId}": "one collection",
-            "/collections/{collectionId}/items": "items of a collection (paged)",
-            "/collections/{collectionId}/items/{itemId}": "one item",
         }
+        if self.features:
+            paths["/collections/{collectionId}/items"] = "items of a collection (paged)"
+            paths["/collections/{collectionId}/items/{itemId}"] = "one item"
+        methods = {path: ("get",) for path in paths}
         if self.item_search:
-            paths["/search"] = "item search (GET and POST)"
+            paths["/search"] = "item search"
+            methods["/search"] = tuple(m.lower() for m in self._search_methods())
         return {
             "openapi": "3.0.3",
             "info": {"title": "eostores STAC emulator", "version": documents.STAC_VERSION},
@@ -458,7 +484,7 @@ class StacEmulator(EmulatorServer):
             "paths": {
                 path: {
                     method: {"summary": summary, "responses": {"200": {"description": "OK"}}}
-                    for method in (("get", "post") if path == "/search" else ("get",))
+                    for method in methods[path]
                 }
                 for path, summary in paths.items()
             },
@@ -481,7 +507,7 @@ class StacEmulator(EmulatorServer):
             return _error(404, "NotFound", f"Collection {parts[0]!r} does not exist.")
         if len(parts) == 1:
             return Response.json(collection)
-        if parts[1] != "items" or len(parts) > 3:
+        if parts[1] != "items" or len(parts) > 3 or not self.features:
             return _error(404, "NotFound", "no such resource")
         if len(parts) == 3:
             for item in self.items():
@@ -520,6 +546,8 @@ class StacEmulator(EmulatorServer):
         normalized = normalize_params(params)
         if self.mode == "cachea":
             check_cachea_params(normalized)
+        if not self.search_filter:
+            normalized.pop("filter", None)
         limit = page_limit(params.get("limit"), self.default_limit, self.max_limit)
         offset = token_offset(params.get("token"))
         found = self._filter(normalized)

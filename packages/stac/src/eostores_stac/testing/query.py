@@ -37,7 +37,7 @@ QUERY_OPERATORS = {
     "contains",
     "in",
 }
-CLOUD_OPERATORS = {"<", "<=", ">", ">=", "=", "<>"}
+CLOUD_OPERATORS = {"<", "<=", ">", ">=", "="}
 
 
 class BadRequest(Exception):
@@ -267,6 +267,8 @@ def check_cachea_params(params: dict[str, Any]) -> None:
         raise BadRequest("the query extension is not supported; use filter=eo:cloud_cover<20")
     if params.get("intersects") is not None:
         raise BadRequest("intersects is not supported; use bbox")
+    if params.get("sortby") is not None:
+        raise BadRequest("sortby is not supported")
     expression = params.get("filter_json")
     if expression is not None:
         check_cloud_filter(expression)
