@@ -297,11 +297,14 @@ class StacApi:
         return document, url
 
     def _searched_item(self, data_id: str) -> tuple[dict[str, Any], str]:
+        """``(document, search URL)`` of the item ``data_id``, found by item search."""
         self._item_path(data_id)  # the same ids are unknown as on the item endpoint
         _, collection, _, item_id = data_id.split("/")
+        link = self.client.get_single_link("search")
+        url = link.absolute_href if link is not None else self.url
         for document in self.search(max_items=1, ids=[item_id], collections=[collection]):
             if document.get("id") == item_id and document.get("collection") == collection:
-                return document, self.client.get_single_link("search").absolute_href
+                return document, url
         raise DataNotFoundError(
             f"no item {item_id!r} in collection {collection!r}",
             store_id=self.store_id,
