@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -52,6 +53,28 @@ def test_cdse_item_reads_s3_assets_with_the_store_credentials(cdse_store, cdse_e
         dataset.aot.isel(time=0).values, aot_value(xs[None, :], ys[:, None], scene.day), atol=1e-6
     )
     assert np.isfinite(dataset.wvp.values).all()
+
+
+def test_cdse_lists_a_documented_number_of_items(cdse_emulator, fast_http):
+    """The CDSE catalogue holds millions of items: get_data_ids stops at max_listed_items."""
+    from eostores_stac.store import StacCdseDataStore, StacDataStore
+
+    cdse_schema = StacCdseDataStore.get_data_store_params_schema().properties
+    assert cdse_schema["max_listed_items"].default == 1000
+    assert (
+        StacDataStore.get_data_store_params_schema().properties["max_listed_items"].default is None
+    )
+    params = {**cdse_emulator.store_params(), **fast_http}
+    store = new_data_store("stac-cdse", max_listed_items=3, page_size=2, **params)
+    cdse_emulator.reset_log()
+    with pytest.warns(UserWarning, match="after 3 items.*max_listed_items.*search_data"):
+        ids = store.list_data_ids()
+    assert ids == [cdse_emulator.item_data_id(s.item_id) for s in cdse_emulator.data.scenes[:3]]
+    assert len([r for r in cdse_emulator.request_log if r.path == "/v1/search"]) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        everything = new_data_store("stac-cdse", max_listed_items=None, **params).list_data_ids()
+    assert len(everything) == len(cdse_emulator.data.scenes)
 
 
 def test_cdse_stac_1_1_band_metadata_scales_masks_and_types(cdse_store, cdse_emulator, fast_http):

@@ -24,6 +24,7 @@ __all__ = [
     "ERROR_POLICIES",
     "GROUPBY_RULES",
     "HTTP_DEFAULTS",
+    "MAX_LISTED_ITEMS",
     "MOSAIC_RULES",
     "NARROW_SEARCH_STORES",
     "OPEN_PARAM_ALIASES",
@@ -35,6 +36,9 @@ __all__ = [
 CDSE_STAC_URL = "https://stac.dataspace.copernicus.eu/v1"
 CDSE_S3_ENDPOINT = "https://eodata.dataspace.copernicus.eu"
 DESTINE_STAC_URL = "https://cachea.destine.eu/stac/api"
+#: At most this many items are listed by ``get_data_ids`` of stores over catalogues of
+#: millions of items (store id -> default of ``max_listed_items``; others: no cap).
+MAX_LISTED_ITEMS = {"stac-cdse": 1000}
 
 #: Defaults of the HTTP parameters (``eostores.http.http_params_schema``) of every STAC store.
 HTTP_DEFAULTS: dict[str, Any] = {
@@ -127,6 +131,7 @@ class StoreSettings:
     cache_dir: str | None = None
     max_parallel_downloads: int = 2
     narrow_search: bool = False
+    max_listed_items: int | None = None
 
     @classmethod
     def from_params(cls, store_id: str, params: Mapping[str, Any]) -> StoreSettings:
@@ -170,6 +175,7 @@ class StoreSettings:
             cache_dir=params.get("cache_dir"),
             max_parallel_downloads=int(params.get("max_parallel_downloads", 2)),
             narrow_search=store_id in NARROW_SEARCH_STORES,
+            max_listed_items=params.get("max_listed_items", MAX_LISTED_ITEMS.get(store_id)),
         )
 
     # -- derived settings ---------------------------------------------------------------------

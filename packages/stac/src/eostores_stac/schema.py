@@ -33,6 +33,7 @@ from .config import (
     DESTINE_STAC_URL,
     ERROR_POLICIES,
     HTTP_DEFAULTS,
+    MAX_LISTED_ITEMS,
     MOSAIC_RULES,
     NARROW_SEARCH_STORES,
     RESAMPLING_METHODS,
@@ -80,7 +81,8 @@ def storage_properties() -> dict[str, Any]:
     )
 
 
-def common_properties() -> dict[str, Any]:
+def common_properties(store_id: str | None = None) -> dict[str, Any]:
+    cap = MAX_LISTED_ITEMS.get(store_id or "")
     return dict(
         stack_mode=JsonBooleanSchema(
             default=False,
@@ -108,6 +110,14 @@ def common_properties() -> dict[str, Any]:
             "go to the catalog's own origin only.",
         ),
         max_request_bytes=max_bytes_schema(),
+        max_listed_items=JsonIntegerSchema(
+            minimum=1,
+            nullable=True,
+            default=cap,
+            title="Most items get_data_ids lists (item mode)",
+            description="Listing stops there, with a warning; search_data finds items by "
+            f"collection, bbox and time instead. Default: {cap or 'null'}; null: no cap.",
+        ),
     )
 
 
@@ -128,7 +138,7 @@ def store_params_schema(store_id: str) -> JsonObjectSchema:
             title="URL of the STAC API landing page or of a static catalog's catalog.json",
             **url_default,
         ),
-        **common_properties(),
+        **common_properties(store_id),
     )
     if store_id == "stac-destine":
         properties.update(

@@ -10,6 +10,7 @@ only in their parameters (see :class:`~eostores_stac.config.StoreSettings`) and,
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -135,7 +136,19 @@ class StacDataStore(DataStore):
                 else:
                     yield collection.id
             return
-        for data_id, item in self.catalog.item_ids(with_records=bool(include_attrs)):
+        cap = self._settings.max_listed_items
+        for count, (data_id, item) in enumerate(
+            self.catalog.item_ids(with_records=bool(include_attrs))
+        ):
+            if cap is not None and count >= cap:
+                warnings.warn(
+                    f"{self.store_id}: get_data_ids stopped after {cap} items "
+                    "(store parameter max_listed_items); search_data(collections=..., "
+                    "bbox=..., time_range=...) finds items without listing the catalogue",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                return
             if include_attrs:
                 assert item is not None
                 yield data_id, self._attrs_selection(item_attrs(item), include_attrs)
@@ -324,6 +337,7 @@ class StacCdseDataStore(StacDataStore):
     """The Copernicus Data Space Ecosystem STAC, with S3 access to its ``eodata`` bucket.
 
     S3 credentials: ``key``/``secret``, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.
+    ``get_data_ids`` lists at most ``max_listed_items`` (1000) of its millions of items.
     """
 
     store_id: ClassVar[str] = "stac-cdse"
