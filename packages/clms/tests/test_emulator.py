@@ -43,18 +43,72 @@ def auth(key):
     return {"Authorization": f"Bearer {_token(key).json()['access_token']}"}
 
 
+def _refusal(answer):
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["Cache-Control"] == "no-store"
+    body = answer.json()
+    return body["error"], body["error_description"]
+
+
 def test_grant_is_verified_with_the_key_pair_of_the_service_key(clms, key):
     answer = _token(key)
-    assert answer.status_code == 200
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
     assert answer.json()["token_type"] == "Bearer" and answer.json()["expires_in"] == 3600
-    assert _token(key, private_key=new_key_pair()[0]).status_code == 401
-    assert _token(key, aud="https://elsewhere.example/@@oauth2-token").status_code == 401
-    assert _token(key, sub="someone-else").status_code == 401
-    assert _token(key, exp=int(time.time()) - 10).status_code == 401
     other = clms.new_service_key(user_id="second-user")
     assert _token(other).status_code == 200
-    plain = requests.post(key["token_uri"], data={"grant_type": "password"}, timeout=30)
-    assert plain.status_code == 400
+    assert _refusal(_token(key, private_key=new_key_pair()[0])) == (
+        "invalid_grant",
+        "Signature verification failed",
+    )
+    assert _refusal(_token(key, aud="https://elsewhere.example/@@oauth2-token")) == (
+        "invalid_grant",
+        "Audience doesn't match",
+    )
+    assert _refusal(_token(key, sub="someone-else")) == (
+        "invalid_grant",
+        "JWT subject doesn't match user_id of service key.",
+    )
+    assert _refusal(_token(key, exp=int(time.time()) - 10)) == (
+        "invalid_grant",
+        "Signature has expired",
+    )
+    assert _refusal(_token(key, iss="unknown-client")) == (
+        "invalid_grant",
+        "No associated key found",
+    )
+
+
+@pytest.mark.parametrize(
+    ("claims", "said"),
+    [
+        ({"exp": 2 * 86400}, "more than a day in the future"),
+        ({"nbf": -10}, "'nbf' claim is not"),
+        ({"scope": None}, "Scopes are not supported"),
+        ({"iat": -2 * 3600}, "issued more than an hour in the past"),
+        # PyJWT refuses a future iat before the grant processor's one-minute allowance.
+        ({"iat": 600}, "(iat)"),
+    ],
+)
+def test_grants_the_service_refuses(key, claims, said):
+    now = int(time.time())
+    shifted = {k: "read" if v is None else now + v for k, v in claims.items()}
+    error, description = _refusal(_token(key, **shifted))
+    assert error == "invalid_grant" and said in description
+
+
+def test_token_requests_without_a_jwt_bearer_grant(key):
+    def post(**form):
+        return requests.post(key["token_uri"], data=form, timeout=30)
+
+    assert _refusal(post(assertion=_grant(key))) == ("invalid_request", "Missing 'grant_type'")
+    error, description = _refusal(post(grant_type="password", assertion=_grant(key)))
+    assert error == "invalid_request" and description.startswith("Only grant type")
+    assert _refusal(post(grant_type=GRANT)) == ("invalid_request", "Missing 'assertion'")
+    hs256 = jwt.encode({"iss": key["client_id"]}, "a shared secret of 32 bytes!!!!!", "HS256")
+    assert _refusal(post(grant_type=GRANT, assertion=hs256)) == (
+        "invalid_request",
+        "Only RS256 signature algorithm is supported",
+    )
 
 
 def test_search_batches_and_full_objects(clms):

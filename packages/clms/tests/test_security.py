@@ -76,9 +76,10 @@ def test_a_wrong_key_is_refused_quickly_and_requests_nothing(fresh_clms, make_st
     started = time.monotonic()
     error = store.preload_data(TCD, silent=True).failures[TCD]
     assert time.monotonic() - started < 20
-    assert isinstance(error, AuthenticationError)
-    assert "refused the service key" in str(error) and "signature" in str(error)
-    assert [r.status for r in requests_to(fresh_clms, "/@@oauth2-token")] == [401]
+    assert isinstance(error, AuthenticationError) and error.parameter == "credentials"
+    assert "refused the service key" in str(error)
+    assert "invalid_grant" in str(error) and "signature" in str(error).lower()
+    assert [r.status for r in requests_to(fresh_clms, "/@@oauth2-token")] == [400]
     assert not requests_to(fresh_clms, "/@datarequest_search")
     assert _pem_body(key["private_key"]) not in str(error)
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from eostores.credentials import Secret
 from eostores.errors import AuthenticationError, DataStoreError, ServiceError
-from eostores.http import BearerAuth, HttpConfig, new_session, redact_url
+from eostores.http import BearerAuth, HttpConfig, error_for_response, new_session, redact_url
 
 from .config import STORE_ID, ServiceKey
 
@@ -37,6 +37,8 @@ _MAX_PAGES = 1000
 #: Calls refused with 401 get a new token this often before the refusal counts.
 _TOKEN_ATTEMPTS = 3
 _JSON = {"Accept": "application/json"}
+#: OAuth error codes with which the token endpoint refuses a grant.
+_REFUSALS = frozenset({"invalid_grant", "invalid_request"})
 
 
 def parse_service_time(text: Any) -> dt.datetime | None:
@@ -147,17 +149,15 @@ class TokenSource:
 
     def _request(self) -> tuple[Secret, float]:
         data = {"grant_type": _GRANT_TYPE, "assertion": self._assertion()}
-        try:
-            response = self.session.post(
-                self.key.token_uri, data=data, headers=_JSON, idempotent=True
-            )
-        except AuthenticationError as error:
-            raise AuthenticationError(
-                f"the CLMS token endpoint refused the service key from {self.key.source}: "
-                f"{error.message}",
-                store_id=STORE_ID,
-                parameter="credentials",
-            ) from None
+        response = self.session.post(
+            self.key.token_uri,
+            data=data,
+            headers=_JSON,
+            idempotent=True,
+            raise_for_status=False,
+        )
+        if response.status_code >= 400:
+            raise self._refusal(response)
         body = _json_of(response, "the token endpoint")
         token = body.get("access_token") if isinstance(body, Mapping) else None
         if not isinstance(token, str) or not token:
@@ -170,6 +170,32 @@ class TokenSource:
             lifetime = float(_GRANT_LIFETIME_S)
         self.grants += 1
         return Secret(token, source="CLMS token endpoint"), max(lifetime, 1.0)
+
+    def _refusal(self, response: Any) -> DataStoreError:
+        """The error for a failed token request. The endpoint refuses a grant with 400 and
+        an OAuth error (``invalid_grant``, ``invalid_request``); that, and any 401/403,
+        means the service key is wrong, revoked or not this service's."""
+        error = error_for_response(response, store_id=STORE_ID, method="POST")
+        refused = response.status_code in (400, 401) and _oauth_error(response) in _REFUSALS
+        response.close()
+        if not refused and not isinstance(error, AuthenticationError):
+            return error
+        return AuthenticationError(
+            f"the CLMS token endpoint refused the service key from {self.key.source}: "
+            f"{error.message}",
+            store_id=STORE_ID,
+            parameter="credentials",
+        )
+
+
+def _oauth_error(response: Any) -> str | None:
+    """The ``error`` code of an OAuth error answer (RFC 6749 5.2), if it is one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("error") if isinstance(body, Mapping) else None
+    return code if isinstance(code, str) else None
 
 
 def _json_of(response: Any, what: str) -> Any:

@@ -5,8 +5,12 @@ endpoints):
 
 * ``POST /@@oauth2-token`` exchanges a JWT grant (``grant_type`` jwt-bearer, RS256, ``iss``
   the key's ``client_id``, ``sub`` its ``user_id``, ``aud`` its ``token_uri``) for a bearer
-  token; the signature is verified with the public key of the service key it belongs to
-  (another key: 401).
+  token; the signature is verified with the public key of the service key it belongs to.
+  Refusals are those of the real view (ftw.tokenauth): 400 with ``{"error",
+  "error_description"}``, ``invalid_request`` for a missing or wrong grant type or assertion
+  or another algorithm, ``invalid_grant`` for an unknown key, a bad signature or audience,
+  an expired grant, ``exp`` more than a day ahead, ``iat`` more than an hour old or more
+  than a minute ahead, an ``nbf`` or ``scope`` claim, or a subject other than the key's user.
 * ``GET /api/@search?portal_type=DataSet&fullobjects=1`` lists datasets in batches
   (``b_start``/``b_size``, ``batching.next``), anonymously.
 * ``POST /api/@datarequest_post``, ``GET /api/@datarequest_search[?status=]``,
@@ -37,6 +41,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+import jwt
+
 from eostores.testing import EmulatorServer, Request, Response, route
 
 from .keys import new_key_pair, new_service_key
@@ -60,6 +66,42 @@ _FAILURE_MESSAGES = {
     "download (emulated)",
 }
 _OUTCOMES = ("Finished_ok", "Finished_nok", "Rejected", "link_gone")
+
+
+#: The token endpoint's answers must not be cached (RFC 6749 5.1).
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_GRANT_MAX_EXP_S = 24 * 3600
+_GRANT_MAX_AGE_S = 3600
+_GRANT_CLOCK_SKEW_S = 60
+
+
+class _Refusal(Exception):
+    """A refused token request: an OAuth ``error`` code and its description."""
+
+    def __init__(self, error: str, description: str):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+def _grant_claims_problem(claims: Mapping[str, Any], now: float) -> str | None:
+    """Why the grant processor of ftw.tokenauth refuses verified ``claims``, if it does."""
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not exp:
+        return "Missing 'exp' claim"
+    if exp - now > _GRANT_MAX_EXP_S:
+        return "JWT expiration is more than a day in the future"
+    if "nbf" in claims:
+        return "The 'nbf' claim is not suppported"  # sic: the service's text
+    if not iat:
+        return "Missing 'iat' claim"
+    if now - iat > _GRANT_MAX_AGE_S:
+        return "JWT was issued more than an hour in the past"
+    if iat - now > _GRANT_CLOCK_SKEW_S:
+        return "JWT issue time is in the future"
+    if "scope" in claims:
+        return "Scopes are not supported yet"
+    return None
 
 
 def _iso(timestamp: float) -> str:
@@ -261,52 +303,56 @@ class ClmsEmulator(EmulatorServer):
 
     @route("POST", r"/@@oauth2-token")
     def oauth2_token(self, request: Request) -> Response:
+        """The ``@@oauth2-token`` view of ftw.tokenauth: refusals are 400 with an OAuth error."""
         form = dict(parse_qsl(request.body.decode("utf-8", "replace")))
-        if form.get("grant_type") != _GRANT_TYPE:
-            return Response.json(
-                {"error": "unsupported_grant_type", "error_description": "Use the JWT grant."},
-                400,
-            )
-        user, problem = self._verify_grant(form.get("assertion", ""))
-        if user is None:
-            return Response.json({"error": "invalid_grant", "error_description": problem}, 401)
+        try:
+            user = self._grant_user(form)
+        except _Refusal as refusal:
+            body = {"error": refusal.error, "error_description": refusal.description}
+            return Response.json(body, 400, headers=_NO_STORE)
+        except (jwt.InvalidTokenError, KeyError) as error:
+            # The real view does not catch a malformed assertion or a missing claim.
+            return Response.json({"type": type(error).__name__, "message": str(error)}, 500)
         token = self.issue_token()
         with self._state_lock:
             self._token_users[token] = (user, time.monotonic())
-        return Response.json(
-            {
-                "access_token": token,
-                "expires_in": int(self.token_lifetime_s),
-                "token_type": "Bearer",
-            }
-        )
+        body = {
+            "access_token": token,
+            "expires_in": int(self.token_lifetime_s),
+            "token_type": "Bearer",
+        }
+        return Response.json(body, headers=_NO_STORE)
 
-    def _verify_grant(self, assertion: str) -> tuple[str | None, str]:
-        import jwt
-
-        try:
-            claims = jwt.decode(assertion, options={"verify_signature": False})
-        except jwt.InvalidTokenError:
-            return None, "The assertion is not a JSON Web Token."
-        client = self._clients.get(str(claims.get("iss")))
+    def _grant_user(self, form: Mapping[str, str]) -> str:
+        """The user a JWT grant authenticates, checked in the order the real view checks."""
+        grant_type = form.get("grant_type")
+        if grant_type is None:
+            raise _Refusal("invalid_request", "Missing 'grant_type'")
+        if grant_type != _GRANT_TYPE:
+            raise _Refusal("invalid_request", f"Only grant type {_GRANT_TYPE!r} is supported")
+        assertion = form.get("assertion")
+        if not assertion:
+            raise _Refusal("invalid_request", "Missing 'assertion'")
+        if jwt.get_unverified_header(assertion).get("alg") != "RS256":
+            raise _Refusal("invalid_request", "Only RS256 signature algorithm is supported")
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+        with self._state_lock:
+            client = self._clients.get(str(unverified["iss"]))
         if client is None:
-            return None, "Unknown service key."
+            raise _Refusal("invalid_grant", "No associated key found")
         user, public_pem = client
         try:
-            verified = jwt.decode(
-                assertion,
-                public_pem,
-                algorithms=["RS256"],
-                audience=self.token_uri,
-                options={"require": ["iss", "sub", "aud", "iat", "exp"]},
+            claims = jwt.decode(
+                assertion, public_pem, algorithms=["RS256"], audience=self.token_uri
             )
-        except jwt.InvalidSignatureError:
-            return None, "The assertion signature does not match the service key."
         except jwt.InvalidTokenError as error:
-            return None, f"Invalid assertion: {error}"
-        if verified.get("sub") != user:
-            return None, "The assertion subject does not own the service key."
-        return user, ""
+            raise _Refusal("invalid_grant", str(error)) from None
+        problem = _grant_claims_problem(claims, time.time())
+        if problem:
+            raise _Refusal("invalid_grant", problem)
+        if claims["sub"] != user:
+            raise _Refusal("invalid_grant", "JWT subject doesn't match user_id of service key.")
+        return user
 
     def _user(self, request: Request) -> tuple[str | None, Response | None]:
         refused = self.require_bearer(request)
