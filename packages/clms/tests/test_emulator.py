@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import time
 import zipfile
@@ -9,6 +10,7 @@ import zipfile
 import jwt
 import pytest
 import requests
+from eostores_clms.testing import ClmsEmulator
 from eostores_clms.testing.keys import new_key_pair
 
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -154,7 +156,8 @@ def test_task_lifecycle_and_zip_in_zip_result(clms, auth):
             time.sleep(0.02)
         order = ["Queued", "In_progress", "Finished_ok"]
         assert seen == sorted(seen, key=order.index) and "In_progress" in seen
-        assert "T" in state["FinalizationDateTime"] and "+" not in state["FinalizationDateTime"]
+        for field in ("RegistrationDateTime", "FinalizationDateTime"):
+            assert dt.datetime.fromisoformat(state[field]).utcoffset() == dt.timedelta(0)
         archive = requests.get(state["DownloadURL"], timeout=30)
         assert len(archive.content) == state["FileSize"]
         ranged = requests.get(state["DownloadURL"], headers={"Range": "bytes=10-19"}, timeout=30)
@@ -203,17 +206,28 @@ def test_request_errors_carry_the_service_message(clms, auth):
     assert gone.status_code == 404
 
 
-def test_scripted_outcomes_and_deletes(clms, auth):
-    task_id = clms.add_task(
-        "tree-cover-density-2018", "TCD_2018_100m_eu_03035_v020", status="Queued"
-    )
-    deleted = requests.delete(
+def _delete(clms, auth, task_id):
+    return requests.delete(
         f"{clms.url}/api/@datarequest_delete", json={"TaskID": task_id}, headers=auth, timeout=30
     )
+
+
+def test_scripted_outcomes_and_deletes(clms, auth):
+    tcd = ("tree-cover-density-2018", "TCD_2018_100m_eu_03035_v020")
+    task_id = clms.add_task(*tcd, status="Queued")
+    deleted = _delete(clms, auth, task_id)
     assert deleted.status_code == 204 and clms.task_status(task_id) == "Cancelled"
-    rejected = clms.add_task(
-        "tree-cover-density-2018", "TCD_2018_100m_eu_03035_v020", status="Rejected"
-    )
+    finished = clms.add_task(*tcd, status="Finished_ok")
+    assert _delete(clms, auth, finished).status_code == 204, "any state can be cancelled"
+    assert clms.task_status(finished) == "Cancelled"
+    unknown = _delete(clms, auth, "0" * 32)
+    assert unknown.status_code == 403 and unknown.json()["msg"] == "Error, TaskID not registered"
+    foreign = clms.add_task(*tcd, status="Queued", user="someone-else")
+    refused = _delete(clms, auth, foreign)
+    assert refused.status_code == 404 and refused.json()["msg"] == "Error, permission denied"
+    assert clms.task_status(foreign) == "Queued"
+    assert _delete(clms, auth, None).status_code == 400
+    rejected = clms.add_task(*tcd, status="Rejected")
     state = requests.get(
         f"{clms.url}/api/@datarequest_status_get",
         params={"TaskID": rejected},
@@ -223,3 +237,16 @@ def test_scripted_outcomes_and_deletes(clms, auth):
     assert state["Status"] == "Rejected" and "rejected" in state["Message"]
     with pytest.raises(ValueError):
         clms.script_outcomes("Exploded")
+
+
+def test_naive_times_as_in_older_tasks():
+    with ClmsEmulator(naive_times=True) as emulator:
+        key = emulator.service_key()
+        auth = {"Authorization": f"Bearer {_token(key).json()['access_token']}"}
+        task_id = emulator.add_task(
+            "tree-cover-density-2018", "TCD_2018_100m_eu_03035_v020", age_s=60
+        )
+        listed = requests.get(f"{emulator.url}/api/@datarequest_search", headers=auth, timeout=30)
+        state = listed.json()[task_id]
+        for field in ("RegistrationDateTime", "FinalizationDateTime"):
+            assert dt.datetime.fromisoformat(state[field]).tzinfo is None

@@ -109,7 +109,9 @@ def test_a_valid_finished_task_is_reused_without_a_new_request(fresh_clms, make_
     assert _check_values(store.open_data(TCD), "tree_cover_density").all()
 
 
-def test_old_and_dead_links_are_not_reused(fresh_clms, make_store):
+@pytest.mark.parametrize("naive_times", [False, True])
+def test_old_and_dead_links_are_not_reused(fresh_clms, make_store, naive_times):
+    fresh_clms.naive_times = naive_times  # older tasks carry times without the UTC offset
     old = fresh_clms.add_task(*_file(TCD), age_s=2 * 3600)
     dead = fresh_clms.add_task(*_file(TCD), age_s=60, link_gone=True)
     store = make_store(fresh_clms, link_ttl=3600)

@@ -17,8 +17,10 @@ endpoints):
   ``GET /api/@datarequest_status_get?TaskID=`` and ``DELETE /api/@datarequest_delete``
   manage the user's tasks, which move from ``Queued`` (``queue_s``) to ``In_progress``
   (``run_s``) to ``Finished_ok`` — or to ``Finished_nok``/``Rejected`` when scripted with
-  ``next_outcomes``; ``Cancelled`` after a delete. Timestamps are naive UTC, as the
-  service sends them.
+  ``next_outcomes``; ``Cancelled`` after a delete, in any state (a task that does not
+  exist: 403, another user's: 404, as the real service answers). Timestamps are ISO times
+  with the UTC offset, as the service writes them today (``naive_times``: without it, as
+  it wrote them before).
 * ``GET /downloads/<task>/<name>.zip`` serves the result with ETag and ranges: an outer zip
   with ``Results/<name>.zip``, which holds GeoTIFF tiles named ``..._E##N##_...`` (or a
   NetCDF file) whose values are :func:`expected_value` of the pixel centres. Links expire
@@ -104,9 +106,11 @@ def _grant_claims_problem(claims: Mapping[str, Any], now: float) -> str | None:
     return None
 
 
-def _iso(timestamp: float) -> str:
-    """Naive UTC ISO time, as the service writes ``RegistrationDateTime`` and friends."""
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None).isoformat()
+def _iso(timestamp: float, naive: bool = False) -> str:
+    """ISO time in UTC, as the service writes ``RegistrationDateTime`` and friends: with
+    the offset, or ``naive`` without it, as older tasks have them."""
+    when = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    return (when.replace(tzinfo=None) if naive else when).isoformat()
 
 
 def _error(status: int, message: str) -> Response:
@@ -153,6 +157,7 @@ class ClmsEmulator(EmulatorServer):
         link_lifetime_s: float | None = None,
         next_outcomes: Sequence[str] = (),
         delete_blocked: bool = False,
+        naive_times: bool = False,
         hostile: bool = False,
         clients: Mapping[str, Mapping[str, str]] | None = None,
         **kwargs: Any,
@@ -165,6 +170,7 @@ class ClmsEmulator(EmulatorServer):
         self.token_lifetime_s = float(token_lifetime_s)
         self.link_lifetime_s = None if link_lifetime_s is None else float(link_lifetime_s)
         self.delete_blocked = bool(delete_blocked)
+        self.naive_times = bool(naive_times)
         self.next_outcomes: list[str] = []
         self.script_outcomes(*next_outcomes)
         products = DEFAULT_PRODUCTS + (HOSTILE_PRODUCTS if hostile else ())
@@ -500,12 +506,12 @@ class ClmsEmulator(EmulatorServer):
                     "DatasetSource": task.product.source,
                 }
             ],
-            "RegistrationDateTime": _iso(task.registered),
+            "RegistrationDateTime": _iso(task.registered, self.naive_times),
         }
         if status == "Cancelled":
-            body["FinalizationDateTime"] = _iso(task.cancelled_at or now)
+            body["FinalizationDateTime"] = _iso(task.cancelled_at or now, self.naive_times)
         elif status in ("Finished_ok", "Finished_nok", "Rejected"):
-            body["FinalizationDateTime"] = _iso(task.finished)
+            body["FinalizationDateTime"] = _iso(task.finished, self.naive_times)
         if status == "Finished_ok":
             body["DownloadURL"] = task.file.foreign_link or self._download_url(task)
             body["FileSize"] = len(self._archives[task.file.name])
@@ -567,13 +573,13 @@ class ClmsEmulator(EmulatorServer):
         task_id = body.get("TaskID") if isinstance(body, dict) else None
         if not task_id:
             return _error(400, "Error, TaskID not defined")
-        task = self._owned(user, str(task_id))
-        if task is None:
-            return _error(404, "Error, TaskID not registered")
-        now = time.time()
         with self._state_lock:
-            if self._status(task, now) in ("Queued", "In_progress"):
-                task.cancelled_at = now
+            task = self._tasks.get(str(task_id))
+            if task is None:  # sic: 403 for a task that does not exist, 404 for another's
+                return _error(403, "Error, TaskID not registered")
+            if task.user != user:
+                return _error(404, "Error, permission denied")
+            task.cancelled_at = time.time()  # in any state, as the real service does
         return Response(204)
 
     # -- downloads ------------------------------------------------------------------------------
