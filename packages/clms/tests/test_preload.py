@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -257,6 +258,17 @@ def test_downloads_resume_after_dropped_connections_within_and_across_preloads(
     assert get.headers["range"] == f"bytes={kept}-"
     assert _check_values(store.open_data(IMD_4X4), "imperviousness").all()
     assert not list(staging.rglob("*.zip*")), "cleanup removed the finished download"
+
+
+@pytest.mark.parametrize("form", ["text", "KB"])
+def test_the_download_length_holds_whatever_file_size_says(fresh_clms, make_store, caplog, form):
+    caplog.set_level(logging.INFO, logger="eostores.clms")
+    fresh_clms.file_size_as = form
+    store = make_store(fresh_clms)
+    store.preload_data(TCD, silent=True).raise_for_failures()
+    assert _check_values(store.open_data(TCD), "tree_cover_density").all()
+    noted = [r.getMessage() for r in caplog.records if "FileSize says" in r.getMessage()]
+    assert len(noted) == (1 if form == "KB" else 0), noted
 
 
 def test_cleanup_false_keeps_the_downloaded_archive(store):

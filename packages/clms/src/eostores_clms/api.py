@@ -381,18 +381,25 @@ class ClmsApi:
         url: str,
         target: Path,
         *,
-        expected_size: int | None,
+        reported_size: int | None,
         progress: Callable[[int, int | None], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> Path:
-        """Download a result archive through the core cache (atomic, resumable, size-checked)."""
+        """Download a result archive through the core cache (atomic, resumable), checked
+        against the length the download itself announces. ``reported_size`` (the task's
+        ``FileSize``, whose unit the service does not document) is only compared."""
         from eostores.cache import download
 
-        return download(
-            self.check_link(url),
-            target,
-            session=self.session,
-            expected_size=expected_size,
-            progress=progress,
-            cancel=cancel,
+        path = download(
+            self.check_link(url), target, session=self.session, progress=progress, cancel=cancel
         )
+        size = path.stat().st_size
+        if reported_size is not None and size != reported_size:
+            logger.info(
+                "the download of %s has %d bytes, the task's FileSize says %d; the "
+                "download's own length holds",
+                redact_url(url),
+                size,
+                reported_size,
+            )
+        return path

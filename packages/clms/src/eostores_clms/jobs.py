@@ -10,7 +10,8 @@ Per data id, under a file lock shared by every thread and process using the same
    ``Rejected`` and ``Cancelled`` end the id with the service's message, and the id's
    ``request_deadline`` bounds the whole wait;
 4. the result is downloaded through :func:`eostores.cache.download` (atomic, resumable,
-   size-checked); a link that fails although the task finished leads to one new request;
+   checked against the length the download announces); a link that fails although the
+   task finished leads to one new request;
 5. the archive and the archive inside it are unpacked with
    :func:`eostores.cache.extract_archive` (entries escaping the folder refused), the
    GeoTIFF tiles or NetCDF files become one dataset, written to the cache store as Zarr.
@@ -318,7 +319,7 @@ class PreloadJob:
             return self.api.download(
                 state.download_url,
                 self.staging / _ARCHIVE,
-                expected_size=state.file_size,
+                reported_size=state.file_size,
                 progress=task.progress_callback(0.4, 0.8, f"downloading task {state.task_id}"),
                 cancel=task.cancel_event,
             )

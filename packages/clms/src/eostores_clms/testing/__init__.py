@@ -25,7 +25,9 @@ endpoints):
   with ``Results/<name>.zip``, which holds GeoTIFF tiles named ``..._E##N##_...`` (or a
   NetCDF file) whose values are :func:`expected_value` of the pixel centres. Links expire
   after ``link_lifetime_s`` (the real service gives no expiry at all) or at once for the
-  scripted outcome ``"link_gone"``.
+  scripted outcome ``"link_gone"``. A task's ``FileSize`` is the archive's length in bytes,
+  or as ``file_size_as`` says (``"text"``: that number as a string; ``"KB"``, ``"MB"``:
+  in another unit), since the service does not document its unit.
 
 Search returns every task of the user, expired ones included, without saying which links
 still work — as the real service does. ``delete_blocked`` makes the delete endpoint fail
@@ -68,6 +70,13 @@ _FAILURE_MESSAGES = {
     "download (emulated)",
 }
 _OUTCOMES = ("Finished_ok", "Finished_nok", "Rejected", "link_gone")
+#: How ``FileSize`` may be written: FME sets it, and its unit is not documented.
+_FILE_SIZE_FORMS = {
+    "bytes": lambda size: size,
+    "text": str,
+    "KB": lambda size: round(size / 1024, 1),
+    "MB": lambda size: round(size / 1024**2, 2),
+}
 
 
 #: The token endpoint's answers must not be cached (RFC 6749 5.1).
@@ -158,6 +167,7 @@ class ClmsEmulator(EmulatorServer):
         next_outcomes: Sequence[str] = (),
         delete_blocked: bool = False,
         naive_times: bool = False,
+        file_size_as: str = "bytes",
         hostile: bool = False,
         clients: Mapping[str, Mapping[str, str]] | None = None,
         **kwargs: Any,
@@ -171,6 +181,9 @@ class ClmsEmulator(EmulatorServer):
         self.link_lifetime_s = None if link_lifetime_s is None else float(link_lifetime_s)
         self.delete_blocked = bool(delete_blocked)
         self.naive_times = bool(naive_times)
+        if file_size_as not in _FILE_SIZE_FORMS:
+            raise ValueError(f"file_size_as must be one of {sorted(_FILE_SIZE_FORMS)}")
+        self.file_size_as = file_size_as
         self.next_outcomes: list[str] = []
         self.script_outcomes(*next_outcomes)
         products = DEFAULT_PRODUCTS + (HOSTILE_PRODUCTS if hostile else ())
@@ -514,7 +527,8 @@ class ClmsEmulator(EmulatorServer):
             body["FinalizationDateTime"] = _iso(task.finished, self.naive_times)
         if status == "Finished_ok":
             body["DownloadURL"] = task.file.foreign_link or self._download_url(task)
-            body["FileSize"] = len(self._archives[task.file.name])
+            size = len(self._archives[task.file.name])
+            body["FileSize"] = _FILE_SIZE_FORMS[self.file_size_as](size)
         if status in ("Finished_nok", "Rejected"):
             body["Message"] = task.message
         return body
