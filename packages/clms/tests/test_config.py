@@ -63,6 +63,7 @@ def test_bad_service_key_files(tmp_path, content, message):
         {"poll_interval": 0},
         {"request_deadline": -1},
         {"link_ttl": "1 day"},
+        {"stale_task_age": 0},
         {"api_url": "land.copernicus.eu"},
         {"num_retries": -1},
         {"no_such_parameter": 1},
@@ -85,6 +86,7 @@ def test_construction_does_no_io_and_repr_hides_the_key(tmp_path):
     assert not (tmp_path / "cache").exists()
     schema = store.get_data_store_params_schema().to_dict()
     assert schema["properties"]["link_ttl"]["default"] == 86400
+    assert schema["properties"]["stale_task_age"]["default"] == 6 * 3600
     assert schema["properties"]["api_url"]["default"] == "https://land.copernicus.eu/api"
     with pytest.raises(InvalidParameterError, match="not a filesystem store"):
         new_data_store("clms", cache_store_id="clms", credentials=KEY).cache_store  # noqa: B018

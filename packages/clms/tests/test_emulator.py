@@ -206,6 +206,38 @@ def test_request_errors_carry_the_service_message(clms, auth):
     assert gone.status_code == 404
 
 
+def test_duplicate_too_many_and_failed_requests(fresh_clms):
+    auth = {"Authorization": f"Bearer {_token(fresh_clms.service_key()).json()['access_token']}"}
+    url = f"{fresh_clms.url}/api/@datarequest_post"
+    product, file = fresh_clms.find_file("tree-cover-density-2018", "TCD_2018_100m_eu_03035_v020")
+    one = {"Datasets": [{"DatasetID": product.uid, "FileID": product.file_id(file)}]}
+
+    def post(body):
+        return requests.post(url, json=body, headers=auth, timeout=30)
+
+    fresh_clms.script_outcomes("fme_failed", "stuck")
+    failed = post(one)
+    assert failed.status_code == 500
+    assert failed.json() == {"status": "error", "msg": "Error, all requests failed"}
+    (orphan,) = fresh_clms.task_ids
+    assert fresh_clms.task_status(orphan) == "Queued", "registered, never processed"
+    duplicate = post(one)
+    assert duplicate.status_code == 400
+    assert duplicate.json()["msg"].startswith("You have requested to download the same thing")
+    fresh_clms.cancel_task(orphan)
+    stuck = post(one)
+    assert stuck.status_code == 201 and stuck.json()["ErrorTaskIds"] == []
+    stuck_id = stuck.json()["TaskIds"][0]["TaskID"]
+    time.sleep(0.2)
+    assert fresh_clms.task_status(stuck_id) == "Queued"
+    fresh_clms.cancel_task(stuck_id)
+    twice = post({"Datasets": one["Datasets"] * 2})
+    assert twice.status_code == 400 and "same thing at least twice" in twice.json()["msg"]
+    many = post({"Datasets": one["Datasets"] * 6})
+    assert many.status_code == 400 and "only process 5 items" in many.json()["msg"]
+    assert post(one).status_code == 201
+
+
 def _delete(clms, auth, task_id):
     return requests.delete(
         f"{clms.url}/api/@datarequest_delete", json={"TaskID": task_id}, headers=auth, timeout=30

@@ -137,6 +137,57 @@ def test_a_pending_task_for_the_same_file_is_joined(fresh_clms, make_store):
     assert polled == {task_id}
 
 
+def test_a_stale_queued_task_is_cancelled_and_the_file_requested_again(fresh_clms, make_store):
+    stale = fresh_clms.add_task(*_file(TCD), status="Queued", age_s=7 * 3600)  # default: 6 h
+    store = make_store(fresh_clms, request_deadline=30)
+    store.preload_data(TCD, silent=True).raise_for_failures()
+    assert fresh_clms.task_status(stale) == "Cancelled"
+    assert [r.status for r in requests_to(fresh_clms, "/@datarequest_delete")] == [204]
+    assert [r.status for r in requests_to(fresh_clms, "/@datarequest_post")] == [201]
+    polled = {r.query.get("TaskID") for r in requests_to(fresh_clms, "/@datarequest_status_get")}
+    assert stale not in polled
+
+
+def test_a_stuck_task_is_replaced_once_it_is_stale(fresh_clms, make_store):
+    fresh_clms.script_outcomes("stuck")
+    settings = {"poll_interval": 0.1, "stale_task_age": 2.5}
+    first = make_store(fresh_clms, request_deadline=1.0, **settings).preload_data(TCD, silent=True)
+    assert "still Queued" in str(first.failures[TCD])
+    (stuck,) = fresh_clms.task_ids
+    time.sleep(2.6)  # registered before the first preload ended
+    store = make_store(fresh_clms, request_deadline=30, **settings)
+    store.preload_data(TCD, silent=True).raise_for_failures()
+    assert fresh_clms.task_status(stuck) == "Cancelled"
+    assert [r.status for r in requests_to(fresh_clms, "/@datarequest_post")] == [201, 201]
+
+
+def test_a_duplicate_refusal_joins_the_pending_task(fresh_clms, make_store):
+    stale = fresh_clms.add_task(*_file(TCD), status="Queued", age_s=7 * 3600)
+    fresh_clms.delete_blocked = True  # the stale task cannot be cancelled
+    store = make_store(fresh_clms, request_deadline=60)
+    handle = store.preload_data(TCD, blocking=False, silent=True)
+    _wait_for(lambda: requests_to(fresh_clms, "/@datarequest_status_get"))
+    fresh_clms.finish_task(stale)
+    assert handle.wait(timeout=60)
+    handle.raise_for_failures()
+    assert [r.status for r in requests_to(fresh_clms, "/@datarequest_delete")] == [403]
+    assert [r.status for r in requests_to(fresh_clms, "/@datarequest_post")] == [400]
+    polled = {r.query.get("TaskID") for r in requests_to(fresh_clms, "/@datarequest_status_get")}
+    assert polled == {stale}
+
+
+def test_a_request_the_back_end_refused_is_reported_and_its_task_cancelled(fresh_clms, make_store):
+    fresh_clms.script_outcomes("fme_failed")
+    store = make_store(fresh_clms, request_deadline=30)
+    error = store.preload_data(TCD, silent=True).failures[TCD]
+    assert isinstance(error, ServiceError) and error.status == 500
+    assert "Error, all requests failed" in str(error)
+    (orphan,) = fresh_clms.task_ids
+    assert fresh_clms.task_status(orphan) == "Cancelled", "not left to block the next request"
+    store.preload_data(TCD, silent=True).raise_for_failures()
+    assert [r.status for r in requests_to(fresh_clms, "/@datarequest_post")] == [500, 201]
+
+
 @pytest.mark.parametrize(
     ("outcome", "said"),
     [("Finished_nok", "raster translation error"), ("Rejected", "temporarily unavailable")],

@@ -20,12 +20,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from eostores.credentials import Secret
-from eostores.errors import AuthenticationError, DataStoreError, ServiceError
+from eostores.errors import (
+    AuthenticationError,
+    DataStoreError,
+    InvalidParameterError,
+    ServiceError,
+)
 from eostores.http import BearerAuth, HttpConfig, error_for_response, new_session, redact_url
 
 from .config import STORE_ID, ServiceKey
 
-__all__ = ["ClmsApi", "Task", "TokenSource", "parse_service_time"]
+__all__ = ["ClmsApi", "DuplicateRequestError", "Task", "TokenSource", "parse_service_time"]
 
 logger = logging.getLogger("eostores.clms")
 
@@ -37,6 +42,8 @@ _MAX_PAGES = 1000
 #: Calls refused with 401 get a new token this often before the refusal counts.
 _TOKEN_ATTEMPTS = 3
 _JSON = {"Accept": "application/json"}
+#: How ``@datarequest_post`` words its refusal of a file that is already pending.
+_DUPLICATED = "requested to download the same thing at least twice"
 #: OAuth error codes with which the token endpoint refuses a grant.
 _REFUSALS = frozenset({"invalid_grant", "invalid_request"})
 
@@ -50,6 +57,10 @@ def parse_service_time(text: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class DuplicateRequestError(ServiceError):
+    """The service refused a data request for a file it has ``Queued`` or ``In_progress``."""
 
 
 @dataclass(frozen=True)
@@ -95,9 +106,15 @@ class Task:
 
     def age(self, now: dt.datetime | None = None) -> float | None:
         """Seconds since the service finalised the task, by the service's own clock."""
-        if self.finalized is None:
-            return None
-        return ((now or dt.datetime.now(dt.UTC)) - self.finalized).total_seconds()
+        return _seconds_since(self.finalized, now)
+
+    def waited(self, now: dt.datetime | None = None) -> float | None:
+        """Seconds since the service registered the task, by the service's own clock."""
+        return _seconds_since(self.registered, now)
+
+
+def _seconds_since(when: dt.datetime | None, now: dt.datetime | None) -> float | None:
+    return None if when is None else ((now or dt.datetime.now(dt.UTC)) - when).total_seconds()
 
 
 class TokenSource:
@@ -311,9 +328,19 @@ class ClmsApi:
         raise AssertionError("unreachable")
 
     def submit(self, dataset_uid: str, file_id: str) -> str:
-        """``@datarequest_post`` for one file; the id of the task the service created."""
+        """``@datarequest_post`` for one file; the id of the task the service created.
+
+        :class:`DuplicateRequestError` when the service has the file pending already.
+        """
         payload = {"Datasets": [{"DatasetID": dataset_uid, "FileID": file_id}]}
-        response = self._call("POST", "@datarequest_post", json=payload)
+        try:
+            response = self._call("POST", "@datarequest_post", json=payload)
+        except InvalidParameterError as error:
+            if _DUPLICATED not in error.message:
+                raise
+            raise DuplicateRequestError(
+                error.message, status=400, url=getattr(error, "url", None), store_id=STORE_ID
+            ) from None
         body = _json_of(response, "@datarequest_post")
         errors = body.get("ErrorTaskIds") if isinstance(body, Mapping) else None
         task_ids = body.get("TaskIds") if isinstance(body, Mapping) else None

@@ -42,6 +42,9 @@ DEFAULT_REQUEST_DEADLINE = 12 * 3600.0
 DEFAULT_POLL_INTERVAL = 15.0
 #: Seconds after its finalisation during which a task's download link is trusted.
 DEFAULT_LINK_TTL = 24 * 3600.0
+#: Seconds after its registration after which a task still ``Queued`` counts as lost (the
+#: service keeps a task ``Queued`` for good when its processing back end refused it).
+DEFAULT_STALE_TASK_AGE = 6 * 3600.0
 #: Seconds the dataset catalogue stays cached on disk.
 DEFAULT_CATALOG_TTL = 24 * 3600.0
 #: Retry defaults of the store's HTTP calls.

@@ -5,7 +5,10 @@ Per data id, under a file lock shared by every thread and process using the same
 1. if the Zarr is in the cache store already, nothing else happens;
 2. a task of the user for the same file is reused when it is ``Finished_ok``, younger than
    ``link_ttl`` by the service's ``FinalizationDateTime`` and its link still answers, or
-   when it is still queued or in progress; otherwise a new data request is posted;
+   when it is still queued (for less than ``stale_task_age``) or in progress; a task queued
+   longer is cancelled; otherwise a new data request is posted. A request the service
+   refuses as a duplicate joins the pending task it lists; one it answers with a server
+   error leaves a task queued for good, which is cancelled;
 3. the task is polled with growing intervals until it finishes; ``Finished_nok``,
    ``Rejected`` and ``Cancelled`` end the id with the service's message, and the id's
    ``request_deadline`` bounds the whole wait;
@@ -39,9 +42,16 @@ from eostores.errors import (
 from eostores.http import call_deadline
 from eostores.paths import confine, safe_filename
 
-from .api import ClmsApi, Task
+from .api import ClmsApi, DuplicateRequestError, Task
 from .catalog import Entry
-from .config import FINISHED_OK, PENDING_STATUSES, STORE_ID, TERMINAL_FAILURES
+from .config import (
+    DEFAULT_STALE_TASK_AGE,
+    FINISHED_OK,
+    PENDING_STATUSES,
+    QUEUED,
+    STORE_ID,
+    TERMINAL_FAILURES,
+)
 from .convert import open_result, result_files
 
 __all__ = ["PreloadJob", "PreloadSettings", "cache_data_id"]
@@ -64,6 +74,7 @@ class PreloadSettings:
     request_deadline: float
     poll_interval: float
     link_ttl: float
+    stale_task_age: float = DEFAULT_STALE_TASK_AGE
     cleanup: bool = True
 
 
@@ -184,9 +195,12 @@ class PreloadJob:
     # -- data request ------------------------------------------------------------------------
 
     def _obtain_archive(self, task: Any, clock: _Clock) -> Path:
-        state = self._reusable_task(task)
+        task.report(0.02, "looking for an earlier request of this file")
+        mine = self._matching(self.api.tasks())
+        known = {t.task_id for t in mine}
+        state = self._reusable_task(task, mine)
         if state is None or state.status != FINISHED_OK:
-            task_id = state.task_id if state is not None else self._submit(task)
+            task_id = state.task_id if state is not None else self._submit(task, known)
             state = self._await(task, task_id, clock)
         try:
             return self._download(task, state)
@@ -201,7 +215,7 @@ class PreloadJob:
                 self.entry.data_id,
                 state.task_id,
             )
-        state = self._await(task, self._submit(task), clock)
+        state = self._await(task, self._submit(task, known), clock)
         try:
             return self._download(task, state)
         except _LinkFailed as failure:
@@ -218,10 +232,18 @@ class PreloadJob:
             t for t in tasks.values() if t.dataset_id == product.uid and t.file_id == file.file_id
         ]
 
-    def _reusable_task(self, task: Any) -> Task | None:
-        """A finished task with a trusted, answering link, else a pending one, else None."""
-        task.report(0.02, "looking for an earlier request of this file")
-        mine = self._matching(self.api.tasks())
+    def _stale(self, candidate: Task) -> bool:
+        """Whether ``candidate`` has been ``Queued`` longer than ``stale_task_age``."""
+        waited = candidate.waited()
+        return (
+            candidate.status == QUEUED
+            and waited is not None
+            and waited > self.settings.stale_task_age
+        )
+
+    def _reusable_task(self, task: Any, mine: list[Task]) -> Task | None:
+        """A finished task with a trusted, answering link, else a pending one that is not
+        stale (stale ones are cancelled), else None."""
         finished = [
             t
             for t in mine
@@ -236,13 +258,23 @@ class PreloadJob:
                 return candidate
             logger.info("finished task %s: its link no longer answers", candidate.task_id)
         pending = [t for t in mine if t.status in PENDING_STATUSES]
-        if pending:
-            newest = max(pending, key=lambda t: t.registered.timestamp() if t.registered else 0)
+        stale = [t for t in pending if self._stale(t)]
+        for lost in stale:
+            task.report(
+                0.03,
+                f"task {lost.task_id} has been Queued for {lost.waited():.0f} s "
+                f"(stale_task_age {self.settings.stale_task_age:g} s); cancelling it",
+            )
+            self._delete(lost.task_id)
+        live = [t for t in pending if t not in stale]
+        if live:
+            newest = _newest(live)
             task.report(0.1, f"joining task {newest.task_id} ({newest.status})")
             return newest
         return None
 
-    def _submit(self, task: Any) -> str:
+    def _submit(self, task: Any, known: set[str]) -> str:
+        """Post a data request; ``known`` are the ids of the file's tasks listed before."""
         product, file = self.entry.product, self.entry.file
         assert file is not None
         task.raise_if_cancelled()
@@ -250,17 +282,33 @@ class PreloadJob:
         try:
             task_id = self.api.submit(product.uid, file.file_id)
         except ServiceError as error:
-            if error.status is not None:
+            joined = self._join_after(error, known)
+            if joined is None:
                 raise
-            # The connection broke after the request was sent: the service may have
-            # registered it, and asking twice would queue the file twice.
-            pending = [t for t in self._matching(self.api.tasks()) if t.status in PENDING_STATUSES]
-            if not pending:
-                raise
-            newest = max(pending, key=lambda t: t.registered.timestamp() if t.registered else 0)
-            task_id = newest.task_id
+            task_id = joined
         task.report(0.1, f"task {task_id} requested")
         return task_id
+
+    def _join_after(self, error: ServiceError, known: set[str]) -> str | None:
+        """The pending task of the file to join after a request failed with ``error``.
+
+        A refusal as a duplicate says the service has one; a connection broken after the
+        request was sent may have left one (asking twice would queue the file twice).
+        """
+        if isinstance(error, DuplicateRequestError) or error.status is None:
+            pending = [t for t in self._matching(self.api.tasks()) if t.status in PENDING_STATUSES]
+            return _newest(pending).task_id if pending else None
+        if error.status >= 500:
+            self._cancel_orphans(known)
+        return None
+
+    def _cancel_orphans(self, known: set[str]) -> None:
+        """Cancel the file's queued tasks that appeared since ``known`` was listed: the
+        service registers a task before handing it to its processing back end, and when
+        that fails, answers with a server error and keeps the task Queued for good."""
+        for orphan in self._matching(self.api.tasks()):
+            if orphan.task_id not in known and orphan.status == QUEUED:
+                self._delete(orphan.task_id)
 
     def _await(self, task: Any, task_id: str, clock: _Clock) -> Task:
         """Poll ``task_id`` until it finished; raise on failure, deadline or cancellation."""
@@ -301,14 +349,22 @@ class PreloadJob:
 
     def _cancel_remote(self, task: Any, task_id: str) -> None:
         """Ask the service to cancel; the local cancellation holds whatever it answers."""
+        error = self._delete(task_id)
+        if error is not None:
+            task.report(None, f"cancelled here; the service kept task {task_id}: {error}")
+        else:
+            task.report(None, f"cancelled task {task_id} at the service")
+
+    def _delete(self, task_id: str) -> DataStoreError | None:
+        """Ask the service to cancel ``task_id``; its refusal is logged and returned."""
         try:
             with call_deadline(_DELETE_DEADLINE_S):
                 self.api.delete(task_id)
         except DataStoreError as error:
             logger.warning("the service did not cancel task %s: %s", task_id, error)
-            task.report(None, f"cancelled here; the service kept task {task_id}: {error}")
-        else:
-            task.report(None, f"cancelled task {task_id} at the service")
+            return error
+        logger.info("cancelled task %s at the service", task_id)
+        return None
 
     # -- download and conversion -------------------------------------------------------------
 
@@ -368,3 +424,8 @@ class PreloadJob:
         shutil.rmtree(self.staging / _EXTRACTED, ignore_errors=True)
         if self.settings.cleanup:
             (self.staging / _ARCHIVE).unlink(missing_ok=True)
+
+
+def _newest(tasks: list[Task]) -> Task:
+    """The task the service registered last."""
+    return max(tasks, key=lambda t: t.registered.timestamp() if t.registered else 0)

@@ -23,6 +23,7 @@ from .config import (
     DEFAULT_LINK_TTL,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_REQUEST_DEADLINE,
+    DEFAULT_STALE_TASK_AGE,
     HTTP_DEFAULTS,
 )
 
@@ -109,6 +110,13 @@ def store_params_schema() -> JsonObjectSchema:
                 description=f"{seconds} after the service finalised the task; older tasks are "
                 "not reused (the service does not say when links expire). A reused link must "
                 "also still answer.",
+            ),
+            stale_task_age=JsonNumberSchema(
+                default=DEFAULT_STALE_TASK_AGE,
+                exclusive_minimum=0,
+                title="How long a task may stay queued before it counts as lost",
+                description=f"{seconds} after the service registered it; such a task is "
+                "cancelled and the file requested again instead of joining it.",
             ),
             catalog_ttl=JsonNumberSchema(
                 default=DEFAULT_CATALOG_TTL,

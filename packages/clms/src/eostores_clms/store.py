@@ -332,6 +332,7 @@ class ClmsDataStore(DataStore):
             request_deadline=self._store_params["request_deadline"],
             poll_interval=self._store_params["poll_interval"],
             link_ttl=self._store_params["link_ttl"],
+            stale_task_age=self._store_params["stale_task_age"],
             cleanup=params["cleanup"],
         )
         jobs = {

@@ -17,7 +17,12 @@ endpoints):
   ``GET /api/@datarequest_status_get?TaskID=`` and ``DELETE /api/@datarequest_delete``
   manage the user's tasks, which move from ``Queued`` (``queue_s``) to ``In_progress``
   (``run_s``) to ``Finished_ok`` — or to ``Finished_nok``/``Rejected`` when scripted with
-  ``next_outcomes``; ``Cancelled`` after a delete, in any state (a task that does not
+  ``next_outcomes``, or stay ``Queued`` for good: ``"stuck"``, and ``"fme_failed"``, where
+  the processing back end refuses the task and the request is answered with 500
+  ``Error, all requests failed`` (the service registers the task first and never updates
+  it). A request for a file the user has ``Queued`` or ``In_progress`` is refused with
+  400 ``You have requested to download the same thing at least twice...``, one of more
+  than 5 files with 400 too. ``Cancelled`` after a delete, in any state (a task that does not
   exist: 403, another user's: 404, as the real service answers). Timestamps are ISO times
   with the UTC offset, as the service writes them today (``naive_times``: without it, as
   it wrote them before).
@@ -37,6 +42,7 @@ like the service's firewall does.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 import uuid
@@ -69,7 +75,17 @@ _FAILURE_MESSAGES = {
     "Rejected": "The request was rejected: the file is temporarily unavailable for "
     "download (emulated)",
 }
-_OUTCOMES = ("Finished_ok", "Finished_nok", "Rejected", "link_gone")
+_OUTCOMES = ("Finished_ok", "Finished_nok", "Rejected", "link_gone", "stuck", "fme_failed")
+#: Outcomes that leave the task Queued for good.
+_NEVER_STARTED = ("stuck", "fme_failed")
+_DOWNLOAD_LIMIT = 5
+_MESSAGES = {
+    "DOWNLOAD_LIMIT": "The download queue can only process 5 items at a time. "
+    "Please try again with fewer items.",
+    "DUPLICATED": "You have requested to download the same thing at least twice. "
+    "Please check your download cart and remove any duplicates.",
+    "ALL_FAILED": "Error, all requests failed",
+}
 #: How ``FileSize`` may be written: FME sets it, and its unit is not documented.
 _FILE_SIZE_FORMS = {
     "bytes": lambda size: size,
@@ -254,7 +270,8 @@ class ClmsEmulator(EmulatorServer):
         remaining_s: float = 3600.0,
     ) -> str:
         """Register a task of ``user`` that ended ``age_s`` seconds ago, or, for ``Queued``
-        and ``In_progress``, one that finishes (well) in ``remaining_s``; returns its id."""
+        and ``In_progress``, one registered ``age_s`` seconds ago that finishes (well) in
+        ``remaining_s``; returns its id."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         product, file = self.find_file(product_id, file_name)
@@ -271,7 +288,7 @@ class ClmsEmulator(EmulatorServer):
             user=user,
             product=product,
             file=file,
-            registered=min(ended, now) - 1.0,
+            registered=now - age_s - 1.0,
             started=started,
             finished=ended,
             outcome="Finished_ok" if status == "Cancelled" else outcome,
@@ -465,31 +482,53 @@ class ClmsEmulator(EmulatorServer):
             if file is None:
                 return _error(400, "Error, the FileID is not valid")
             chosen.append((product, file))
-        task_ids = [self._new_task(user, product, file) for product, file in chosen]
-        return Response.json(
-            {"TaskIds": [{"TaskID": task_id} for task_id in task_ids], "ErrorTaskIds": []}, 201
-        )
+        if len(chosen) > _DOWNLOAD_LIMIT:
+            return _error(400, _MESSAGES["DOWNLOAD_LIMIT"])
+        with self._state_lock:  # checked and registered at once
+            if self._duplicated(user, chosen):
+                return _error(400, _MESSAGES["DUPLICATED"])
+            outcomes = [self._new_task(user, product, file) for product, file in chosen]
+        accepted = [{"TaskID": task_id} for task_id, ok in outcomes if ok]
+        refused = [{"TaskID": task_id} for task_id, ok in outcomes if not ok]
+        if refused and not accepted:
+            return _error(500, _MESSAGES["ALL_FAILED"])
+        return Response.json({"TaskIds": accepted, "ErrorTaskIds": refused}, 201)
 
-    def _new_task(self, user: str, product: SampleProduct, file: SampleFile) -> str:
+    def _duplicated(self, user: str, chosen: list[tuple[SampleProduct, SampleFile]]) -> bool:
+        """Whether a file is asked for twice, or is Queued or In_progress for ``user``."""
+        now = time.time()
+        keys = [(product.uid, product.file_id(file)) for product, file in chosen]
+        with self._state_lock:
+            keys += [
+                (task.product.uid, task.product.file_id(task.file))
+                for task in self._tasks.values()
+                if task.user == user and self._status(task, now) in ("Queued", "In_progress")
+            ]
+        return len(keys) != len(set(keys))
+
+    def _new_task(self, user: str, product: SampleProduct, file: SampleFile) -> tuple[str, bool]:
+        """Register a task with the next scripted outcome; its id, and whether the
+        processing back end took it."""
         now = time.time()
         with self._state_lock:
             outcome = self.next_outcomes.pop(0) if self.next_outcomes else "Finished_ok"
+        never = outcome in _NEVER_STARTED
         task = _Task(
             id=uuid.uuid4().hex,
             user=user,
             product=product,
             file=file,
             registered=now,
-            started=now + self.queue_s,
-            finished=now + self.queue_s + self.run_s,
-            outcome=outcome,
+            started=math.inf if never else now + self.queue_s,
+            finished=math.inf if never else now + self.queue_s + self.run_s,
+            outcome="Finished_ok" if never else outcome,
             message=_FAILURE_MESSAGES.get(outcome, ""),
         )
-        if outcome in ("Finished_ok", "link_gone"):
+        if task.outcome in ("Finished_ok", "link_gone"):
             threading.Thread(target=self._archive, args=(file,), daemon=True).start()
         with self._state_lock:
             self._tasks[task.id] = task
-        return task.id
+        return task.id, outcome != "fme_failed"
 
     def _status(self, task: _Task, now: float) -> str:
         if task.cancelled_at is not None and task.cancelled_at <= now:
