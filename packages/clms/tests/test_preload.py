@@ -101,12 +101,18 @@ def test_a_cached_id_is_not_requested_again(store, clms, make_store, monkeypatch
     assert clms.request_log == []
 
 
-def test_a_valid_finished_task_is_reused_without_a_new_request(fresh_clms, make_store):
+@pytest.mark.parametrize("head_refused", [False, True])
+def test_a_valid_finished_task_is_reused_without_a_new_request(
+    fresh_clms, make_store, head_refused
+):
+    fresh_clms.head_refused = head_refused  # some hosts answer HEAD with 405
     task_id = fresh_clms.add_task(*_file(TCD), age_s=600)
     store = make_store(fresh_clms)
     store.preload_data(TCD, silent=True).raise_for_failures()
     assert not requests_to(fresh_clms, "/@datarequest_post")
-    assert [r.method for r in fresh_clms.request_log if task_id in r.path] == ["HEAD", "GET"]
+    *checks, fetched = [(r.method, r.status) for r in fresh_clms.request_log if task_id in r.path]
+    assert checks == ([("HEAD", 405), ("GET", 206)] if head_refused else [("HEAD", 200)])
+    assert fetched == ("GET", 200)
     assert _check_values(store.open_data(TCD), "tree_cover_density").all()
 
 

@@ -44,6 +44,8 @@ _TOKEN_ATTEMPTS = 3
 _JSON = {"Accept": "application/json"}
 #: How ``@datarequest_post`` words its refusal of a file that is already pending.
 _DUPLICATED = "requested to download the same thing at least twice"
+#: Answers of hosts that do not serve ``HEAD`` (a ``GET`` of one byte asks instead).
+_HEAD_REFUSED = frozenset({403, 405, 501})
 #: OAuth error codes with which the token endpoint refuses a grant.
 _REFUSALS = frozenset({"invalid_grant", "invalid_request"})
 
@@ -392,16 +394,25 @@ class ClmsApi:
         return url
 
     def link_answers(self, url: str) -> bool:
-        """Whether the result link still leads to the file (the service cannot tell)."""
+        """Whether the result link still leads to the file (the service cannot tell): a
+        ``HEAD`` request, or the first byte by ``GET`` where the host refuses ``HEAD``."""
+        link = self.check_link(url)
+        status = self._probe("HEAD", link)
+        if status in _HEAD_REFUSED:
+            status = self._probe("GET", link, headers={"Range": "bytes=0-0"}, stream=True)
+        return status is not None and status < 400
+
+    def _probe(self, method: str, url: str, **kwargs: Any) -> int | None:
+        """The status ``url`` answers to ``method`` (the body unread), None if it does not."""
         try:
-            response = self.session.head(
-                self.check_link(url), allow_redirects=True, raise_for_status=False
+            response = self.session.request(
+                method, url, allow_redirects=True, raise_for_status=False, **kwargs
             )
         except DataStoreError as error:
             logger.info("result link %s does not answer: %s", redact_url(url), error)
-            return False
+            return None
         response.close()
-        return response.status_code < 400
+        return response.status_code
 
     def download(
         self,

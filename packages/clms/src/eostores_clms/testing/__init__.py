@@ -32,7 +32,8 @@ endpoints):
   after ``link_lifetime_s`` (the real service gives no expiry at all) or at once for the
   scripted outcome ``"link_gone"``. A task's ``FileSize`` is the archive's length in bytes,
   or as ``file_size_as`` says (``"text"``: that number as a string; ``"KB"``, ``"MB"``:
-  in another unit), since the service does not document its unit.
+  in another unit), since the service does not document its unit. ``head_refused`` makes
+  the download host answer ``HEAD`` with 405, as some hosts do.
 
 Search returns every task of the user, expired ones included, without saying which links
 still work — as the real service does. ``delete_blocked`` makes the delete endpoint fail
@@ -184,6 +185,7 @@ class ClmsEmulator(EmulatorServer):
         delete_blocked: bool = False,
         naive_times: bool = False,
         file_size_as: str = "bytes",
+        head_refused: bool = False,
         hostile: bool = False,
         clients: Mapping[str, Mapping[str, str]] | None = None,
         **kwargs: Any,
@@ -200,6 +202,7 @@ class ClmsEmulator(EmulatorServer):
         if file_size_as not in _FILE_SIZE_FORMS:
             raise ValueError(f"file_size_as must be one of {sorted(_FILE_SIZE_FORMS)}")
         self.file_size_as = file_size_as
+        self.head_refused = bool(head_refused)
         self.next_outcomes: list[str] = []
         self.script_outcomes(*next_outcomes)
         products = DEFAULT_PRODUCTS + (HOSTILE_PRODUCTS if hostile else ())
@@ -636,6 +639,12 @@ class ClmsEmulator(EmulatorServer):
         return Response(204)
 
     # -- downloads ------------------------------------------------------------------------------
+
+    @route("HEAD", r"/downloads/(?P<task_id>[0-9a-f]+)/(?P<name>[^/]+)")
+    def download_head(self, request: Request, task_id: str, name: str) -> Response:
+        if self.head_refused:
+            return Response.html_error(405, "Method Not Allowed", headers={"Allow": "GET"})
+        return self.download(request, task_id, name)
 
     @route("GET", r"/downloads/(?P<task_id>[0-9a-f]+)/(?P<name>[^/]+)")
     def download(self, request: Request, task_id: str, name: str) -> Response:
