@@ -116,14 +116,16 @@ def test_unknown_and_malformed_ids(store):
             store.open_data(bad)
 
 
-def test_batching_link_to_another_origin_is_not_followed(tmp_path):
-    class RedirectingEmulator(ClmsEmulator):
+def test_batching_links_to_another_origin_keep_to_the_api_url(tmp_path):
+    class ProxiedEmulator(ClmsEmulator):  # links name the host the proxy was asked for
         def _search_url(self, request, start):
             url = super()._search_url(request, start)
-            return url.replace("127.0.0.1", "localhost") if start else url
+            return url.replace("http://127.0.0.1", "https://localhost") if start else url
 
-    with RedirectingEmulator(page_size=2) as emulator:
+    with ProxiedEmulator(page_size=2) as emulator:
         store = _anonymous(emulator, tmp_path)
-        with pytest.raises(ServiceError, match="another origin"):
-            store.list_data_ids()
-        assert len(requests_to(emulator, "/@search")) == 1
+        listed = {data_id.partition("|")[0] for data_id in store.list_data_ids()}
+        assert listed == {product.id for product in emulator.products.values()}
+        searches = requests_to(emulator, "/@search")
+        assert len(searches) == 3, "every batch of 5 datasets, 2 at a time"
+        assert {r.headers["host"] for r in searches} == {f"127.0.0.1:{emulator.port}"}

@@ -291,24 +291,22 @@ class ClmsApi:
             items.extend(item for item in body["items"] if isinstance(item, Mapping))
             batching = body.get("batching")
             following = batching.get("next") if isinstance(batching, Mapping) else None
-            url = self._same_origin(following, "batching link") if following else None
+            url = self._next_batch(following) if following else None
             params = None  # the link carries the query
         return items
 
-    def _same_origin(self, url: Any, what: str) -> str:
-        """``url`` if it lies on the API's own origin; service text is not trusted further."""
-        own = urlsplit(self.api_url)
+    def _next_batch(self, link: Any) -> str:
+        """The next batch of ``@search``: the query of the service's ``batching.next`` link
+        on the API's own URL. The service builds the link from the URL it was asked for,
+        which behind a proxy may carry another scheme or host; no other origin is asked."""
         try:
-            parts = urlsplit(str(url))
+            query = urlsplit(str(link)).query
         except ValueError:
-            parts = None
-        if parts is None or (parts.scheme, parts.netloc) != (own.scheme, own.netloc):
             raise ServiceError(
-                f"the service sent a {what} to another origin ({redact_url(str(url))}); "
-                f"only {own.scheme}://{own.netloc} is followed",
+                f"the service sent a batching link that is no URL: {redact_url(str(link))}",
                 store_id=STORE_ID,
-            )
-        return str(url)
+            ) from None
+        return f"{self.api_url}/@search?{query}"
 
     # -- data requests (authenticated) --------------------------------------------------------
 
