@@ -9,8 +9,8 @@ endpoints):
   Refusals are those of the real view (ftw.tokenauth): 400 with ``{"error",
   "error_description"}``, ``invalid_request`` for a missing or wrong grant type or assertion
   or another algorithm, ``invalid_grant`` for an unknown key, a bad signature or audience,
-  an expired grant, ``exp`` more than a day ahead, ``iat`` more than an hour old or more
-  than a minute ahead, an ``nbf`` or ``scope`` claim, or a subject other than the key's user.
+  an expired grant, ``exp`` more than a day ahead, ``iat`` more than an hour old or in the
+  future, an ``nbf`` or ``scope`` claim, or a subject other than the key's user.
 * ``GET /api/@search?portal_type=DataSet&fullobjects=1`` lists datasets in batches
   (``b_start``/``b_size``, ``batching.next``), anonymously.
 * ``POST /api/@datarequest_post``, ``GET /api/@datarequest_search[?status=]``,
