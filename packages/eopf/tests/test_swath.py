@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
+import pystac_client
 import pytest
+import xarray as xr
 from conftest import OLCI, S1, lonlat_grid, product_requests
+from eostores_eopf.products import component_groups
 from eostores_eopf.testing.scenes import NR_OFFSET, olci_radiance, s1_amplitude
 
 OLCI_OPEN = dict(
@@ -90,6 +96,40 @@ def test_s1_grd_from_ground_control_points(store):
     assert inside.mean() > 0.5
     assert np.abs(vv - s1_amplitude(lon, lat, 0, "vv"))[inside].max() < 0.5
     assert np.abs(vh - s1_amplitude(lon, lat, 0, "vh"))[inside].max() < 0.5
+
+
+def test_s1_polarisations_are_groups_named_after_their_component_products(shared_emulator):
+    item = next(pystac_client.Client.open(shared_emulator.url).search(collections=[S1]).items())
+    product = item.assets["product"].href
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = xr.open_datatree(product, engine="zarr", chunks={})
+    groups = {name[-2:]: name for name in tree.children}
+    assert set(groups) == {"VV", "VH"}
+    assert all(re.fullmatch(r"S01SIWGRH_\d{8}T\d{6}_\w+_V[VH]", name) for name in groups.values())
+    assert tree.attrs["stac_discovery"]["links"] == [groups["VV"], groups["VH"]]
+    for pol in ("vv", "vh"):
+        # the asset is the measurements group of the component, not an array
+        assert item.assets[pol].href == f"{product}/{groups[pol.upper()]}/measurements"
+        assert {"grd"} <= set(tree[f"{groups[pol.upper()]}/measurements"].data_vars)
+        assert "latitude" in tree[f"{groups[pol.upper()]}/conditions/gcp"].data_vars
+
+
+@pytest.mark.parametrize(
+    ("children", "component", "expected"),
+    [
+        (["S01SIWGRH_20250601_0025_A065_S000_5464A_VV", "S01SIWGRH_x_VH"], "VV",
+         ["S01SIWGRH_20250601_0025_A065_S000_5464A_VV"]),
+        (["s01siwgrh_x_vh", "s01siwgrh_x_vv"], "VH", ["s01siwgrh_x_vh"]),
+        (["vv", "VH", "conditions"], "VV", ["vv"]),
+        (["vv", "S01SIWGRH_x_VV"], "VV", ["S01SIWGRH_x_VV"]),  # the EOPF name first
+        (["S01SIWGRH_x_VV", "S01SIWGRH_x_HH"], "VH", []),
+        (["S01SIWGRH_XVV", "VVX"], "VV", []),
+        (["a_VV", "b_vv"], "VV", ["a_VV", "b_vv"]),
+    ],
+)  # fmt: skip
+def test_component_groups_of_a_product(children, component, expected):
+    assert component_groups(children, component) == expected
 
 
 def test_swath_reads_only_the_window_it_needs(shared_emulator, make_store):

@@ -9,7 +9,7 @@ conventions as data for every collection the store can cube; nothing here does I
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ __all__ = [
     "S2_RESOLUTIONS",
     "ProductType",
     "Variable",
+    "component_groups",
     "product_type",
     "s2_source_resolution",
 ]
@@ -74,6 +75,9 @@ class Variable:
     ``groups`` maps a resolution in metres to the DataTree group holding the variable at
     that resolution (Sentinel-2), or holds one group (swaths, key = native resolution).
     ``geolocation`` is the group with the latitude/longitude of a swath variable.
+    ``component`` names a product component (a Sentinel-1 polarisation, ``VV``) whose
+    group is found in each product by :func:`component_groups`; the paths of ``groups``
+    and ``geolocation`` are then relative to that group.
     """
 
     name: str
@@ -85,6 +89,7 @@ class Variable:
     geolocation: str | None = None
     categorical: bool = False
     array: str | None = None  # the array's name in the product, if not ``name``
+    component: str | None = None
 
     @property
     def native_resolution(self) -> int:
@@ -240,12 +245,13 @@ def _s1_grd() -> dict[str, Variable]:
     return {
         pol: Variable(
             name=pol,
-            groups={10: f"{pol}/measurements"},
+            groups={10: "measurements"},
             dtype="float32",
             units="1",
             long_name=f"Ground range detected amplitude, {pol.upper()} polarisation",
-            geolocation=f"{pol}/conditions/gcp",
+            geolocation="conditions/gcp",
             array="grd",
+            component=pol.upper(),
         )
         for pol in ("vv", "vh")
     }
@@ -300,6 +306,19 @@ COLLECTIONS: dict[str, ProductType] = {t.collection: t for t in _TYPES}
 def product_type(collection: str) -> ProductType | None:
     """The conventions of ``collection``; None if the store cannot cube it."""
     return COLLECTIONS.get(collection)
+
+
+def component_groups(children: Iterable[str], component: str) -> list[str]:
+    """The top-level groups of a product that hold ``component`` (e.g. ``VV``).
+
+    EOPF names the group of a Sentinel-1 polarisation after its component product
+    (``S01SIWGRH_<start>_..._VV``): the groups whose name ends in ``_VV``, in any case; if
+    there is none, a group named ``vv`` (any case). Several matches are returned as found.
+    """
+    names = list(children)
+    wanted = component.lower()
+    by_suffix = [name for name in names if name.lower().endswith(f"_{wanted}")]
+    return by_suffix or [name for name in names if name.lower() == wanted]
 
 
 def s2_source_resolution(resolution: float, geographic: bool) -> int:

@@ -21,7 +21,7 @@ from eostores.errors import ServiceError
 from .api import open_product
 from .catalog import EopfItem
 from .config import STORE_ID, EopfSettings
-from .products import Variable
+from .products import Variable, component_groups
 from .rectify import TargetGrid, interpolate_geolocation, rectify
 
 if TYPE_CHECKING:
@@ -32,14 +32,32 @@ __all__ = ["rectified_layers"]
 _COARSE_SAMPLES = 64
 
 
-def _geolocation_group(tree: Any, group: str, item_id: str) -> Any:
+def _geolocation_group(node: Any, group: str, where: str, item_id: str) -> Any:
     try:
-        return tree[group].to_dataset()
+        return node[group].to_dataset()
     except KeyError:
         raise ServiceError(
-            f"the product of item {item_id!r} has no group {group!r} with geolocation",
+            f"the product of item {item_id!r} has no group {where + group!r} with geolocation",
             store_id=STORE_ID,
         ) from None
+
+
+def _component_node(tree: Any, variable: Variable, item_id: str) -> tuple[Any, str]:
+    """The node of the product the paths of ``variable`` are relative to, and its path
+    (with a trailing ``/``; the root: ``""``)."""
+    if variable.component is None:
+        return tree, ""
+    found = component_groups(tree.children, variable.component)
+    if len(found) != 1:
+        what = "no group" if not found else f"{len(found)} groups"
+        raise ServiceError(
+            f"the product of item {item_id!r} has {what} for {variable.component} (a group "
+            f"named like '..._{variable.component}'); its groups: "
+            + ", ".join(sorted(tree.children)[:20]),
+            store_id=STORE_ID,
+        )
+    # the child itself, not a path: a name from the service never walks the tree
+    return tree.children[found[0]], f"{found[0]}/"
 
 
 def _lonlat_arrays(dataset: Any, item_id: str) -> tuple[Any, Any]:
@@ -141,23 +159,27 @@ def _item_layers(
 ) -> dict[str, Any]:
     """The rectified dask arrays of one item's product."""
     tree = open_product(settings, item.product_href, item_id=item.id)
-    by_geolocation: dict[str, dict[str, Any]] = {}
+    by_geolocation: dict[str, tuple[Any, str, str, dict[str, Any]]] = {}
     for name, variable in variables.items():
-        resolution = variable.native_resolution
-        group, _, array_name = variable.path(resolution).rpartition("/")
+        node, where = _component_node(tree, variable, item.id)
+        path = variable.path(variable.native_resolution)
+        group, _, array_name = path.rpartition("/")
         try:
-            array = tree[group].to_dataset()[array_name]
+            array = node[group].to_dataset()[array_name]
         except KeyError:
             raise ServiceError(
-                f"the product of item {item.id!r} has no variable {variable.path(resolution)!r}",
+                f"the product of item {item.id!r} has no variable {where + path!r}",
                 store_id=STORE_ID,
             ) from None
-        by_geolocation.setdefault(variable.geolocation or group, {})[name] = array
+        geolocation = variable.geolocation or group
+        entry = by_geolocation.setdefault(where + geolocation, (node, geolocation, where, {}))
+        entry[3][name] = array
     layers: dict[str, Any] = {}
-    for group, arrays in by_geolocation.items():
+    for node, group, where, arrays in by_geolocation.values():
         first = next(iter(arrays.values()))
         shape = (first.shape[-2], first.shape[-1])
-        geolocation = _Geolocation(_geolocation_group(tree, group, item.id), shape, item.id)
+        dataset = _geolocation_group(node, group, where, item.id)
+        geolocation = _Geolocation(dataset, shape, item.id)
         window = _window(geolocation, lonlat_bbox)
         if window is None:
             continue

@@ -2,8 +2,9 @@
 
 Items carry the projection, processing, product, grid and satellite extensions; Sentinel-2
 items have one asset per band and resolution group (``B02_10m`` -> ``.../r10m/b02``) with
-its grid, Sentinel-3 and Sentinel-1 items one per variable, and every item a ``product``
-asset: the Zarr store itself.
+its grid, Sentinel-3 items one per variable, Sentinel-1 items one per polarisation (the
+``measurements`` group of its component product), and every item a ``product`` asset: the
+Zarr store itself.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .scenes import (
     S2_L2A_GROUPS,
     S2_TILES,
     Acquisition,
+    s1_component,
 )
 
 __all__ = ["COLLECTIONS", "collection_document", "item_document"]
@@ -110,12 +112,13 @@ def _swath_assets(kind: str) -> dict[str, dict[str, Any]]:
         }
     return {
         pol: {
-            "title": f"{pol.upper()} amplitude",
+            "title": f"{pol.upper()} Data",
             "type": ZARR,
-            "roles": ["data"],
+            "roles": ["data", "dataset"],
             "gsd": 10,
             "raster:bands": [{"data_type": "float32"}],
-            "_path": f"{pol}/measurements/grd",
+            "_path": "measurements",
+            "_component": pol,
         }
         for pol in ("vv", "vh")
     }
@@ -249,8 +252,13 @@ def item_document(
                 "product:timeliness_category": acquisition.timeliness,
             }
         )
+        if kind == "s1":
+            properties["sar:polarizations"] = ["VV", "VH"]
         for key, fields in _templates(acquisition.collection).items():
-            assets[key] = {**_public(fields), "href": f"{href}/{fields['_path']}"}
+            path = fields["_path"]
+            if "_component" in fields:  # a group of the polarisation's component product
+                path = f"{s1_component(acquisition, fields['_component'])}/{path}"
+            assets[key] = {**_public(fields), "href": f"{href}/{path}"}
     return {
         "type": "Feature",
         "stac_version": "1.1.0",

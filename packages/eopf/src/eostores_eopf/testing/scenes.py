@@ -13,7 +13,8 @@ same acquisition twice, in near-real-time (``NR``, offset ``NR_OFFSET``) and non
 critical (``NT``) timeliness.
 
 Sentinel-1 GRD: a small swath in radar geometry whose geolocation is a coarse grid of
-ground control points; amplitudes follow :func:`s1_amplitude`.
+ground control points; amplitudes follow :func:`s1_amplitude`. Each polarisation is a
+component product whose group is named as EOPF names it (:func:`s1_component`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "acquisitions",
     "olci_radiance",
     "s1_amplitude",
+    "s1_component",
     "s2_classification",
     "s2_probability",
     "s2_reflectance",
@@ -233,6 +235,14 @@ class Acquisition:
         if self.kind == "olci" and self.timeliness == "NR":
             return NR_OFFSET
         return 0.0
+
+
+def s1_component(acquisition: Acquisition, polarisation: str) -> str:
+    """The name of the component product (and group) of a Sentinel-1 GRD polarisation:
+    ``S01SIWGRH_<start>_<duration>_<platform><relative orbit>_<crc>_<datatake>_<POL>``."""
+    stamp = acquisition.start.strftime("%Y%m%dT%H%M%S")
+    datatake = acquisition.item_id.rsplit("_", 2)[-2][-5:].upper()
+    return f"S01SIWGRH_{stamp}_0180_A065_S000_{datatake}_{polarisation.upper()}"
 
 
 def _s2_id(level: str, start: datetime, version: str, tile: S2Tile) -> str:

@@ -4,8 +4,10 @@ Each product is a DataTree stored as Zarr (format 2 with ``.zmetadata``, or form
 consolidated metadata in the root ``zarr.json``), laid out as the EOPF products are:
 ``measurements/reflectance/r10m|r20m|r60m``, ``conditions/mask/l2a_classification/...``
 and ``quality/probability/...`` for Sentinel-2; ``measurements`` with ``latitude`` and
-``longitude`` and ``quality`` for OLCI; ``<pol>/measurements`` and ``<pol>/conditions/gcp``
-for Sentinel-1. Values follow the functions of :mod:`.scenes`.
+``longitude`` and ``quality`` for OLCI; per polarisation a group named after its component
+product (``S01SIWGRH_..._VV``) with ``measurements`` (array ``grd``) and ``conditions/gcp``
+for Sentinel-1, the components listed in the root's ``stac_discovery.links``. Values follow
+the functions of :mod:`.scenes`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .scenes import (
     Acquisition,
     olci_radiance,
     s1_amplitude,
+    s1_component,
     s2_classification,
     s2_probability,
     s2_reflectance,
@@ -219,15 +222,18 @@ def _s1_tree(acquisition: Acquisition) -> Any:
         np.arange(swath.rows) * np.timedelta64(1_500_000, "ns")
     )
     ranges = np.arange(swath.cols) * swath.spacing
-    nodes: dict[str, Any] = {"/": xr.Dataset(attrs=_root_attrs(acquisition, {}))}
-    for polarisation in ("vv", "vh"):
+    attrs = _root_attrs(acquisition, {})
+    components = {pol: s1_component(acquisition, pol) for pol in ("vv", "vh")}
+    attrs["stac_discovery"]["links"] = list(components.values())
+    nodes: dict[str, Any] = {"/": xr.Dataset(attrs=attrs)}
+    for polarisation, component in components.items():
         values = s1_amplitude(lon, lat, acquisition.day, polarisation)
         grd = xr.Variable(dims, values, attrs={"units": "1"})
         grd.encoding = {"dtype": "float32", "chunks": (150, 200)}
-        nodes[f"/{polarisation}/measurements"] = xr.Dataset(
+        nodes[f"/{component}/measurements"] = xr.Dataset(
             {"grd": grd}, coords={"azimuth_time": times, "ground_range": ranges}
         )
-        nodes[f"/{polarisation}/conditions/gcp"] = xr.Dataset(
+        nodes[f"/{component}/conditions/gcp"] = xr.Dataset(
             {
                 "latitude": (dims, gcp_lat, {"units": "degrees_north"}),
                 "longitude": (dims, gcp_lon, {"units": "degrees_east"}),
