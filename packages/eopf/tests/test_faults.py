@@ -10,10 +10,12 @@ import time
 
 import numpy as np
 import pytest
-from conftest import OLCI, lonlat_grid
-from eostores_eopf.testing.scenes import olci_radiance
+from conftest import OLCI, S2, S2_TIME, ZONE32_BBOX, lonlat_grid
+from eostores_eopf.catalog import ItemLeftOutWarning
+from eostores_eopf.testing import EopfEmulator
+from eostores_eopf.testing.scenes import olci_radiance, s2_reflectance
 
-from eostores import DataStoreTimeoutError, ServiceError
+from eostores import DataNotFoundError, DataStoreTimeoutError, ServiceError
 from eostores.testing import FaultProfile
 
 OPEN = dict(
@@ -101,3 +103,50 @@ def test_slow_service_times_out_within_the_deadline(emulator, make_store):
     with pytest.raises(DataStoreTimeoutError):
         store.open_data(OLCI, **OPEN).load()
     assert time.monotonic() - started < 20
+
+
+def _item_of(emulator, collection, day, tile=None):
+    return next(
+        a.item_id
+        for a in emulator.acquisitions
+        if a.collection == collection and a.day == day and not a.deprecated
+        and a.version == "05.11" and a.timeliness == "NT"
+        and (tile is None or a.tile.code == tile)
+    )  # fmt: skip
+
+
+def test_a_missing_s2_product_is_left_out_or_fails(shared_emulator, make_store):
+    kept, gone = (_item_of(shared_emulator, S2, day, "32TQR") for day in (0, 1))
+    root = str(shared_emulator.files.root)
+    with EopfEmulator(missing_products=[gone], data_dir=root) as emulator:
+        store = make_store(emulator)
+        params = dict(
+            crs="native", bbox=ZONE32_BBOX, spatial_res=20, time_range=S2_TIME, variables="b04"
+        )
+        with pytest.warns(ItemLeftOutWarning, match=gone) as caught:
+            cube = store.open_data(S2, **params)
+        message = next(str(w.message) for w in caught if gone in str(w.message))
+        assert "missing" in message and "404" in message
+        assert cube.attrs["stac_items_per_time"] == [[kept]]
+        lon, lat = lonlat_grid(cube)
+        expected = s2_reflectance(lon, lat, 0, "b04", "05.11")
+        assert np.abs(cube.b04.isel(time=0).values - expected).max() < 1.1e-4
+        with pytest.raises(DataNotFoundError, match=gone) as failed:
+            store.open_data(S2, error_policy="fail", **params)
+        assert "missing" in str(failed.value)
+
+
+def test_a_missing_swath_product_is_left_out_or_fails(shared_emulator, make_store):
+    gone = _item_of(shared_emulator, OLCI, 1)
+    with EopfEmulator(missing_products=[gone], data_dir=str(shared_emulator.files.root)) as emu:
+        store = make_store(emu)
+        params = {**OPEN, "time_range": ["2025-06-01", "2025-06-05"]}
+        with pytest.warns(ItemLeftOutWarning, match=gone):
+            cube = store.open_data(OLCI, **params)
+        assert cube.sizes["time"] == 1 and str(cube.time.values[0])[:10] == "2025-06-01"
+        assert gone not in cube.attrs["stac_item_ids"]
+        lon, lat = lonlat_grid(cube)
+        values = cube.oa01_radiance.isel(time=0).values
+        assert np.abs(values - olci_radiance(lon, lat, 0, "oa01_radiance")).max() < 0.2
+        with pytest.raises(DataNotFoundError, match=gone):
+            store.open_data(OLCI, error_policy="fail", **params)

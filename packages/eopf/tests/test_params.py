@@ -64,6 +64,7 @@ def test_default_resolution_and_methods():
         ({"bbox": None}, "bbox", None),
         ({"bbox": [11.99, 45.02, 11.96, 45.045]}, "bbox", None),
         ({"force_cube": "yes"}, "force_cube", None),
+        ({"error_policy": "skip"}, "error_policy", None),
     ],
     ids=lambda v: str(v)[:40] if isinstance(v, dict) else None,
 )

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from eostores.errors import DataNotFoundError, DataStoreError, ServiceError
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import requests
     import xarray as xr
 
-__all__ = ["EopfApi", "check_product_href", "open_product", "product_key_url"]
+__all__ = ["EopfApi", "check_product_href", "open_product", "product_key_url", "run_parallel"]
 
 _WEB = ("http", "https")
 _S3 = ("s3",)
@@ -38,6 +38,9 @@ _lock = threading.Lock()
 _sessions: dict[Any, Any] = {}
 _trees: OrderedDict[tuple[Any, str], Any] = OrderedDict()
 _tree_locks: dict[tuple[Any, str], threading.Lock] = {}
+
+_Value = TypeVar("_Value")
+_Result = TypeVar("_Result")
 
 
 def _settings_key(settings: EopfSettings) -> Any:
@@ -55,6 +58,24 @@ def session_for(settings: EopfSettings) -> requests.Session:
         if session is None:
             session = _sessions[key] = new_session(settings.http)
     return session
+
+
+def run_parallel(
+    settings: EopfSettings, function: Callable[[_Value], _Result], values: Sequence[_Value]
+) -> list[_Result]:
+    """``function`` of every value, in order, on up to ``settings.max_workers`` threads.
+
+    Each call runs in a copy of the caller's context, so that the call's deadline holds.
+    """
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not values:
+        return []
+    contexts = [contextvars.copy_context() for _ in values]
+    workers = max(1, min(settings.max_workers, len(values)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda c, v: c.run(function, v), contexts, values))
 
 
 # --------------------------------------------------------------------------- STAC API

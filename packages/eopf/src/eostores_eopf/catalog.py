@@ -5,7 +5,8 @@ types of :mod:`.products`). Descriptions come from the collection document and i
 ``item_assets``, never from a product. Item searches drop deprecated items and items whose
 product href is not one the store may read (with a warning naming the item), and keep per
 tile and solar day (Sentinel-2) or per acquisition (swaths) only the latest processing
-version, preferring non-time-critical over near-real-time products.
+version, preferring non-time-critical over near-real-time products. While a cube is made,
+items whose product is missing are left out or fail the cube (:func:`for_each_product`).
 """
 
 from __future__ import annotations
@@ -13,29 +14,45 @@ from __future__ import annotations
 import re
 import threading
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eostores.errors import DataNotFoundError, DataStoreError
 
-from .api import EopfApi, check_product_href
-from .config import STORE_ID
+from .api import EopfApi, check_product_href, run_parallel
+from .config import STORE_ID, EopfSettings
 from .products import COLLECTIONS, ProductType
 
 if TYPE_CHECKING:
     from eostores.descriptor import DatasetDescriptor
     from eostores.schema import JsonObjectSchema, TimeRange
 
-__all__ = ["Catalog", "EopfItem", "ItemLeftOutWarning", "latest_versions"]
+__all__ = [
+    "Catalog",
+    "EopfItem",
+    "ItemLeftOutWarning",
+    "for_each_product",
+    "latest_versions",
+]
+_Result = TypeVar("_Result")
 
 _EPOCH = datetime(1970, 1, 1)
 _TIMELINESS_RANK = {"NT": 2, "NTC": 2, "ST": 1, "STC": 1, "NR": 0, "NRT": 0}
 
 
 class ItemLeftOutWarning(UserWarning):
-    """An item of the service was left out of a cube (e.g. its product href is unsafe)."""
+    """An item of the service was left out (its product href is unsafe, or its product is
+    missing)."""
+
+
+def _warn_left_out(item_id: str, collection: Any, reason: str) -> None:
+    warnings.warn(
+        f"item {item_id!r} of {collection!r} is left out: {reason}",
+        ItemLeftOutWarning,
+        stacklevel=4,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,11 +161,7 @@ def parse_item(document: Mapping[str, Any], allow_s3: bool = True) -> EopfItem |
         except DataStoreError as error:
             reason = error.message
     if reason is not None:
-        warnings.warn(
-            f"item {item_id!r} of {document.get('collection')!r} is left out: {reason}",
-            ItemLeftOutWarning,
-            stacklevel=3,
-        )
+        _warn_left_out(item_id, document.get("collection"), reason)
         return None
     values = [float(v) for v in (*box[:2], *box[-2:])]  # type: ignore[index]
     assert start is not None and end is not None
@@ -179,6 +192,37 @@ def latest_versions(items: Iterable[EopfItem], tiled: bool) -> list[EopfItem]:
         if known is None or rank > (known.timeliness, known.version, known.created, known.id):
             best[key] = item
     return sorted(best.values(), key=lambda i: (i.time, i.id))
+
+
+def for_each_product(
+    settings: EopfSettings,
+    items: Sequence[EopfItem],
+    work: Callable[[EopfItem], _Result],
+    error_policy: str,
+) -> list[tuple[EopfItem, _Result]]:
+    """``work`` on every item (in parallel, see :func:`.api.run_parallel`), in order.
+
+    ``work`` raises DataNotFoundError for an item whose product is missing (a service may
+    list products it has removed or not yet converted). With ``error_policy`` "warn" such
+    an item is left out with an ItemLeftOutWarning naming it; with "fail" the error is
+    raised. Any other error is raised.
+    """
+
+    def attempt(item: EopfItem) -> tuple[bool, Any]:
+        try:
+            return True, work(item)
+        except DataNotFoundError as error:
+            if error_policy == "fail":
+                raise
+            return False, error.message
+
+    kept = []
+    for item, (found, outcome) in zip(items, run_parallel(settings, attempt, items), strict=True):
+        if found:
+            kept.append((item, outcome))
+        else:
+            _warn_left_out(item.id, item.collection, outcome)
+    return kept
 
 
 class Catalog:

@@ -19,6 +19,7 @@ __all__ = [
     "CONVERSION_FACTOR_DEG_METER",
     "DEFAULT_STAC_URL",
     "DEFAULT_TILE_SIZE",
+    "ERROR_POLICIES",
     "HTTP_DEFAULTS",
     "OPENER_ID",
     "OPEN_PARAM_ALIASES",
@@ -52,6 +53,10 @@ DEFAULT_TILE_SIZE = 1830
 
 #: Other names of open parameters: the spec's ``variables`` and the conventions' name.
 OPEN_PARAM_ALIASES = {"variables": "variable_names"}
+
+#: What a cube does with an item whose product is missing (the first is the default):
+#: leave it out with a warning naming it, as xcube-eopf does, or fail.
+ERROR_POLICIES = ("warn", "fail")
 
 #: Items per page of a STAC search.
 SEARCH_PAGE_SIZE = 100

@@ -131,7 +131,7 @@ def _open_swath_cube(
         request.params, request.variables, sources, request.resolution_m, data_id
     )
     coords = spatial_coords(request.crs, grid.transform, grid.shape, request.geographic)
-    layers = rectified_layers(
+    found = rectified_layers(
         settings,
         items,
         request.variables,
@@ -139,8 +139,9 @@ def _open_swath_cube(
         request.lonlat_bbox,
         methods,
         request.tile_size,
+        request.error_policy,
     )
-    times, stacked, groups = stack_days(layers, items, list(request.variables), grid.shape)
+    times, stacked, groups = stack_days(found, list(request.variables), grid.shape)
     if not times:
         import dask.array as da
         import xarray as xr

@@ -18,11 +18,11 @@ import threading
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from eostores.errors import ServiceError
+from eostores.errors import DataNotFoundError, ServiceError
 
 from .api import open_product, product_key_url
 from .arrayview import ArrayView, ArrayViewFileSystem
-from .catalog import EopfItem
+from .catalog import EopfItem, for_each_product
 from .config import STORE_ID, EopfSettings
 from .products import Variable, s2_resolution_order, s2_source_resolution
 from .schema import OpenRequest, resampling_methods
@@ -165,45 +165,74 @@ def _grid_from_product(
     return Grid(str(crs), transform, (len(y), len(x)))
 
 
-def stac_records(
-    settings: EopfSettings, items: list[EopfItem], request: OpenRequest
-) -> tuple[list[Any], dict[str, ArrayView], dict[str, int]]:
-    """The items as eostores-stac records with one asset per output variable."""
+def _check_product(settings: EopfSettings, item: EopfItem) -> None:
+    """Read the product's metadata (once per process); DataNotFoundError if it is missing."""
+    try:
+        _view_fs(settings).product_metadata(item.product_href)
+    except FileNotFoundError as error:
+        raise DataNotFoundError(
+            f"the product of item {item.id!r} is missing ({error})", store_id=STORE_ID
+        ) from None
+
+
+def _item_record(
+    settings: EopfSettings,
+    item: EopfItem,
+    variables: dict[str, Variable],
+    resolutions: dict[str, int],
+) -> tuple[Any, dict[str, ArrayView]]:
+    """The item as an eostores-stac record with one asset per output variable, and the
+    array views of those assets."""
     import dataclasses
 
     from eostores_stac.records import Asset, parse_item
 
+    _check_product(settings, item)
+    views: dict[str, ArrayView] = {}
+    assets = {}
+    for name, variable in variables.items():
+        resolution = resolutions[name]
+        path = variable.path(resolution)
+        href = product_key_url(item.product_href, path)
+        group, _, array = path.rpartition("/")
+        views[href] = ArrayView(item.product_href, group, array)
+        grid = _grid_from_item(item, variable, resolution)
+        if grid is None:
+            grid = _grid_from_product(settings, item, variable, resolution)
+        assets[name] = Asset(
+            key=name,
+            href=href,
+            format="zarr",
+            media_type="application/vnd+zarr",
+            title=variable.long_name,
+            roles=("data",),
+            dtype="float32",
+            grid=grid,
+        )
+    record = parse_item(item.document, data_id=item.id)
+    return dataclasses.replace(record, assets=assets), views
+
+
+def stac_records(
+    settings: EopfSettings, items: list[EopfItem], request: OpenRequest
+) -> tuple[list[Any], dict[str, ArrayView], dict[str, int]]:
+    """The items as eostores-stac records with one asset per output variable.
+
+    Products are read in parallel; items whose product is missing are left out or fail
+    the call, as ``request.error_policy`` says (:func:`.catalog.for_each_product`).
+    """
     resolutions = band_resolutions(request)
     names = list(request.variables) or [next(iter(request.product.variables))]
     variables = {n: request.variables.get(n) or request.product.variables[n] for n in names}
     if not request.variables:
         resolutions = {names[0]: min(variables[names[0]].groups)}
-    views: dict[str, ArrayView] = {}
-    records = []
-    for item in items:
-        assets = {}
-        for name, variable in variables.items():
-            resolution = resolutions[name]
-            path = variable.path(resolution)
-            href = product_key_url(item.product_href, path)
-            group, _, array = path.rpartition("/")
-            views[href] = ArrayView(item.product_href, group, array)
-            grid = _grid_from_item(item, variable, resolution)
-            if grid is None:
-                grid = _grid_from_product(settings, item, variable, resolution)
-            assets[name] = Asset(
-                key=name,
-                href=href,
-                format="zarr",
-                media_type="application/vnd+zarr",
-                title=variable.long_name,
-                roles=("data",),
-                dtype="float32",
-                grid=grid,
-            )
-        record = parse_item(item.document, data_id=item.id)
-        records.append(dataclasses.replace(record, assets=assets))
-    return records, views, resolutions
+
+    def one(item: EopfItem) -> tuple[Any, dict[str, ArrayView]]:
+        return _item_record(settings, item, variables, resolutions)
+
+    found = for_each_product(settings, items, one, request.error_policy)
+    views = {href: view for _, (_, item_views) in found for href, view in item_views.items()}
+    return [record for _, (record, _) in found], views, resolutions
 
 
 def open_s2_cube(

@@ -37,6 +37,7 @@ from .config import (
     CONVERSION_FACTOR_DEG_METER,
     DEFAULT_STAC_URL,
     DEFAULT_TILE_SIZE,
+    ERROR_POLICIES,
     HTTP_DEFAULTS,
     OPEN_PARAM_ALIASES,
     STORE_ID,
@@ -196,6 +197,14 @@ def open_params_schema(product: ProductType | None = None) -> JsonObjectSchema:
                 "dtype. Default: nearest for integer variables (classes), else bilinear.",
             ),
             force_cube=force_cube_schema(),
+            error_policy=JsonStringSchema(
+                enum=list(ERROR_POLICIES),
+                default=ERROR_POLICIES[0],
+                title="What to do with an item whose product is missing",
+                description="The service may list products it has removed or not yet "
+                "converted. warn: leave the item out with an ItemLeftOutWarning naming it; "
+                "fail: raise DataNotFoundError naming it.",
+            ),
         ),
         required=["bbox", "time_range"],
         additional_properties=False,
@@ -247,6 +256,7 @@ class OpenRequest:
     tile_size: tuple[int, int]
     query: Mapping[str, Any] | None
     force_cube: bool
+    error_policy: str = ERROR_POLICIES[0]
     methods: dict[str, str] = field(default_factory=dict)  # output name -> method
     params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -452,6 +462,7 @@ def parse_open_params(
         tile_size=(int(tile[0]), int(tile[1])),
         query=params.get("query"),
         force_cube=bool(params.get("force_cube")),
+        error_policy=params.get("error_policy") or ERROR_POLICIES[0],
         params=params,
     )
     return request

@@ -9,9 +9,7 @@ solar day are mosaicked, first valid pixel in time order.
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +17,7 @@ import numpy as np
 from eostores.errors import ServiceError
 
 from .api import open_product
-from .catalog import EopfItem
+from .catalog import EopfItem, for_each_product
 from .config import STORE_ID, EopfSettings
 from .products import Variable, component_groups
 from .rectify import TargetGrid, interpolate_geolocation, rectify
@@ -202,49 +200,46 @@ def rectified_layers(
     lonlat_bbox: Sequence[float],
     methods: dict[str, str],
     tile_size: tuple[int, int],
-) -> list[dict[str, Any]]:
-    """Per item (in order), its variables rectified onto ``grid`` (missing: not covered).
+    error_policy: str = "warn",
+) -> list[tuple[EopfItem, dict[str, Any]]]:
+    """Per item (in order) whose product exists, its variables rectified onto ``grid``
+    (missing: not covered); items whose product is missing follow ``error_policy``
+    (:func:`.catalog.for_each_product`).
 
     Products are opened in parallel (``settings.max_workers`` threads), within the call's
     deadline.
     """
-    if not items:
-        return []
 
     def one(item: EopfItem) -> dict[str, Any]:
         return _item_layers(settings, item, variables, grid, lonlat_bbox, methods, tile_size)
 
-    run: list[Callable[[], Any]] = []
-    for item in items:
-        context = contextvars.copy_context()
-        run.append(lambda c=context, i=item: c.run(one, i))
-    workers = max(1, min(settings.max_workers, len(items)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda task: task(), run))
+    return for_each_product(settings, items, one, error_policy)
 
 
 def stack_days(
-    layers: Sequence[dict[str, Any]],
-    items: Sequence[EopfItem],
+    found: Sequence[tuple[EopfItem, dict[str, Any]]],
     names: Sequence[str],
     shape: tuple[int, int],
 ) -> tuple[list[Any], dict[str, list[Any]], list[list[str]]]:
-    """Per solar day: its time, its mosaicked variables and the ids of its items."""
+    """Per solar day: its time, its mosaicked variables and the ids of its items.
+
+    ``found``: the items and their layers (:func:`rectified_layers`).
+    """
     import dask.array as da
 
     from .convert import mosaic_first
 
-    days: dict[str, list[int]] = {}
-    for index, item in enumerate(items):
-        days.setdefault(item.solar_day, []).append(index)
+    days: dict[str, list[tuple[EopfItem, dict[str, Any]]]] = {}
+    for item, layers in found:
+        days.setdefault(item.solar_day, []).append((item, layers))
     times, ids = [], []
     stacked: dict[str, list[Any]] = {name: [] for name in names}
     for day in sorted(days):
-        members = sorted(days[day], key=lambda i: (items[i].time, items[i].id))
-        times.append(np.datetime64(items[members[0]].time, "ns"))
-        ids.append([items[i].id for i in members])
+        members = sorted(days[day], key=lambda pair: (pair[0].time, pair[0].id))
+        times.append(np.datetime64(members[0][0].time, "ns"))
+        ids.append([item.id for item, _ in members])
         for name in names:
-            parts = [layers[i][name] for i in members if name in layers[i]]
+            parts = [layers[name] for _, layers in members if name in layers]
             if not parts:
                 parts = [da.full(shape, np.nan, dtype="float32")]
             stacked[name].append(mosaic_first(parts))

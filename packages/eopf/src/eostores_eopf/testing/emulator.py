@@ -14,12 +14,15 @@ Products are written on first use into a folder shared between runs
 (:func:`.zarrdata.sample_dir`). ``days`` sets the number of Sentinel-2 L2A acquisition
 days (two tiles each), ``tile_pixels`` the side of a tile in 10 m pixels;
 ``hostile=True`` adds items whose product hrefs try to leave the object store (a path
-with ``..`` and a ``file://`` URL).
+with ``..`` and a ``file://`` URL); ``missing_products`` lists item ids the STAC API still
+lists whose products are gone (every key of them answers 404, as when the service has
+removed or not yet converted a product).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -65,11 +68,13 @@ class EopfEmulator(EmulatorServer):
         hostile: bool = False,
         tile_pixels: int = 360,
         data_dir: str | None = None,
+        missing_products: Iterable[str] = (),
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.days = days
         self.hostile = hostile
+        self.missing_products = frozenset(missing_products)
         self.files = ProductFiles(data_dir)
         if tile_pixels <= 0 or tile_pixels % 6:
             raise ValueError(f"tile_pixels must be a positive multiple of 6, got {tile_pixels}")
@@ -111,8 +116,12 @@ class EopfEmulator(EmulatorServer):
     def prepare(self) -> None:
         """Write every product now (otherwise each is written on its first request)."""
         for acquisition in self.acquisitions:
-            if acquisition.item_id not in HOSTILE_ITEMS:
+            if self._has_product(acquisition):
                 self.files.folder(acquisition)
+
+    def _has_product(self, acquisition: Acquisition) -> bool:
+        item_id = acquisition.item_id
+        return item_id not in HOSTILE_ITEMS and item_id not in self.missing_products
 
     # -- documents
 
@@ -243,7 +252,7 @@ class EopfEmulator(EmulatorServer):
     @route("GET", "/products/(?P<collection>[^/]+)/(?P<name>[^/]+\\.zarr)/(?P<key>.+)")
     def product_file(self, request: Request, collection: str, name: str, key: str) -> Response:
         acquisition = self._by_id.get((collection, name[: -len(".zarr")]))
-        if acquisition is None or acquisition.item_id in HOSTILE_ITEMS:
+        if acquisition is None or not self._has_product(acquisition):
             return _no_such_key(key)
         folder = self.files.folder(acquisition)
         try:
