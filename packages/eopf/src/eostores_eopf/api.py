@@ -7,6 +7,11 @@ which are read lazily as xarray DataTrees over zarr 3 through
 parameters govern every chunk read as well. Products on ``s3://`` are read with s3fs and
 the store's ``storage_options`` (anonymous by default, as the sample service's bucket).
 
+A product's Zarr format is the one its item names, else found by probing its consolidated
+metadata: ``.zmetadata`` (format 2, the sample service's) first, then ``zarr.json``; a
+probe answered 403 counts as absent, since object stores answer 403 for a missing key to
+whoever may not list the bucket.
+
 Product hrefs come from the service and are refused unless they are http(s) (or s3) URLs
 whose paths stay where they point (no ``..``, no encoded separators); paths inside a
 product are built from the store's own tables with :func:`eostores.paths.confine_url`.
@@ -20,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from eostores.errors import DataNotFoundError, DataStoreError, ServiceError
+from eostores.errors import AuthenticationError, DataNotFoundError, DataStoreError, ServiceError
 
 from .config import SEARCH_PAGE_SIZE, STORE_ID, EopfSettings
 
@@ -28,7 +33,19 @@ if TYPE_CHECKING:
     import requests
     import xarray as xr
 
-__all__ = ["EopfApi", "check_product_href", "open_product", "product_key_url", "run_parallel"]
+__all__ = [
+    "METADATA_KEYS",
+    "EopfApi",
+    "absence",
+    "check_product_href",
+    "open_product",
+    "probe_order",
+    "product_key_url",
+    "run_parallel",
+]
+
+#: The key of a product's consolidated metadata, per Zarr format.
+METADATA_KEYS = {2: ".zmetadata", 3: "zarr.json"}
 
 _WEB = ("http", "https")
 _S3 = ("s3",)
@@ -228,8 +245,33 @@ def _zarr_store(settings: EopfSettings, href: str) -> Any:
     return zarr_store(RangeFileSystem(session=session_for(settings)), href)
 
 
-def open_product(settings: EopfSettings, href: str, *, item_id: str | None = None) -> xr.DataTree:
-    """The product at ``href`` as a lazy DataTree (dask arrays; one metadata read).
+def absence(zarr_format: int, error: BaseException) -> str | None:
+    """If ``error``, from reading the metadata of a product as ``zarr_format``, says the
+    metadata do not exist, why (for a message); else None. A key does not exist when it
+    is answered 404 or 410, or 403 (what object stores answer for a missing key to
+    whoever may not list the bucket)."""
+    forbidden = isinstance(error, AuthenticationError) and getattr(error, "status", None) == 403
+    if not (forbidden or isinstance(error, FileNotFoundError)):
+        return None
+    reason = error.message if isinstance(error, DataStoreError) else str(error)
+    return f"format {zarr_format} ({METADATA_KEYS[zarr_format]}): {reason}"
+
+
+def probe_order(zarr_format: int | None) -> tuple[int, ...]:
+    """The Zarr formats to try for a product: the one its item names first, else format 2
+    (the sample service's) before format 3."""
+    return (3, 2) if zarr_format == 3 else (2, 3)
+
+
+def open_product(
+    settings: EopfSettings,
+    href: str,
+    *,
+    item_id: str | None = None,
+    zarr_format: int | None = None,
+) -> xr.DataTree:
+    """The product at ``href`` as a lazy DataTree (dask arrays; one metadata read when
+    ``zarr_format`` is right, see :func:`probe_order`).
 
     Opened once per process and settings; a missing product is DataNotFoundError, an
     unreadable one ServiceError, both naming the item.
@@ -245,7 +287,7 @@ def open_product(settings: EopfSettings, href: str, *, item_id: str | None = Non
         with _lock:
             tree = _trees.get(key)
         if tree is None:
-            tree = _open_tree(settings, href, item_id)
+            tree = _open_tree(settings, href, item_id, zarr_format)
             with _lock:
                 _trees[key] = tree
                 while len(_trees) > _TREES_PER_PROCESS:
@@ -254,26 +296,48 @@ def open_product(settings: EopfSettings, href: str, *, item_id: str | None = Non
     return tree
 
 
-def _open_tree(settings: EopfSettings, href: str, item_id: str | None) -> xr.DataTree:
+def _open_tree(
+    settings: EopfSettings, href: str, item_id: str | None, zarr_format: int | None
+) -> xr.DataTree:
+    what = f"the product of item {item_id!r}" if item_id else f"the product {href}"
+    absent: list[str] = []
+    for candidate in probe_order(zarr_format):
+        try:
+            return _open_tree_as(settings, href, candidate)
+        except Exception as error:
+            reason = absence(candidate, error)
+            if reason is None:
+                raise _product_error(what, error) from None
+            absent.append(reason)
+    raise DataNotFoundError(f"{what} is missing ({'; '.join(absent)})", store_id=STORE_ID)
+
+
+def _open_tree_as(settings: EopfSettings, href: str, zarr_format: int) -> xr.DataTree:
     import warnings
 
     import xarray as xr
 
-    what = f"the product of item {item_id!r}" if item_id else f"the product {href}"
-    try:
-        store = _zarr_store(settings, href)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            return xr.open_datatree(
-                store, engine="zarr", chunks={}, consolidated=True, decode_timedelta=False
-            )
-    except FileNotFoundError as error:
-        raise DataNotFoundError(f"{what} is missing ({error})", store_id=STORE_ID) from None
-    except DataStoreError as error:
+    store = _zarr_store(settings, href)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        return xr.open_datatree(
+            store,
+            engine="zarr",
+            chunks={},
+            consolidated=True,
+            zarr_format=zarr_format,
+            decode_timedelta=False,
+        )
+
+
+def _product_error(what: str, error: Exception) -> Exception:
+    """The eostores error for a product that could not be opened."""
+    if isinstance(error, DataStoreError):
         error.message = f"{what}: {error.message}"
-        raise
-    except (KeyError, ValueError, TypeError) as error:
-        raise ServiceError(
+        return error
+    if isinstance(error, KeyError | ValueError | TypeError):
+        return ServiceError(
             f"{what} is not a readable Zarr product: {type(error).__name__}: {error}",
             store_id=STORE_ID,
-        ) from None
+        )
+    return error

@@ -22,7 +22,7 @@ from fsspec.spec import AbstractFileSystem
 
 from eostores.errors import DataStoreError
 
-from .api import session_for
+from .api import METADATA_KEYS, absence, probe_order, session_for
 from .config import EopfSettings
 
 __all__ = ["ArrayView", "ArrayViewFileSystem"]
@@ -34,21 +34,23 @@ CHUNK_CACHE_BYTES = 32 * 2**20
 
 
 class ArrayView:
-    """Where an array lies: its product's URL, its group path and its name."""
+    """Where an array lies: its product's URL, its group path and its name; the product's
+    Zarr format if known."""
 
-    __slots__ = ("group", "name", "product")
+    __slots__ = ("group", "name", "product", "zarr_format")
 
-    def __init__(self, product: str, group: str, name: str):
+    def __init__(self, product: str, group: str, name: str, zarr_format: int | None = None):
         self.product = product.rstrip("/")
         self.group = group.strip("/")
         self.name = name
+        self.zarr_format = zarr_format
 
     @property
     def root(self) -> str:
         return f"{self.product}/{self.group}/{self.name}"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return ArrayView, (self.product, self.group, self.name)
+        return ArrayView, (self.product, self.group, self.name, self.zarr_format)
 
 
 class ArrayViewFileSystem(AbstractFileSystem):
@@ -92,8 +94,14 @@ class ArrayViewFileSystem(AbstractFileSystem):
                 self._range = RangeFileSystem(session=session_for(self.settings))
             return self._range
 
-    def product_metadata(self, product: str) -> tuple[int, dict[str, Any]]:
-        """(zarr format, consolidated metadata by key) of a product, read once."""
+    def product_metadata(
+        self, product: str, zarr_format: int | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """(zarr format, consolidated metadata by key) of a product, read once.
+
+        The format ``zarr_format`` (if given) is tried first (:func:`.api.probe_order`); a
+        product with neither metadata key is FileNotFoundError.
+        """
         with self._lock:
             known = self._metadata.get(product)
             if known is not None:
@@ -104,14 +112,7 @@ class ArrayViewFileSystem(AbstractFileSystem):
                 known = self._metadata.get(product)
             if known is not None:
                 return known
-            fs = self._range_fs()
-            try:
-                document = json.loads(fs.cat_file(f"{product}/zarr.json"))
-                consolidated = document.get("consolidated_metadata") or {}
-                found = (3, dict(consolidated.get("metadata") or {}))
-            except FileNotFoundError:
-                document = json.loads(fs.cat_file(f"{product}/.zmetadata"))
-                found = (2, dict(document.get("metadata") or {}))
+            found = self._read_metadata(product, zarr_format)
             with self._lock:
                 self._metadata[product] = found
                 while len(self._metadata) > _PRODUCTS_PER_PROCESS:
@@ -119,6 +120,23 @@ class ArrayViewFileSystem(AbstractFileSystem):
                     del self._metadata[oldest]
                     self._product_locks.pop(oldest, None)
             return found
+
+    def _read_metadata(self, product: str, zarr_format: int | None) -> tuple[int, dict[str, Any]]:
+        fs = self._range_fs()
+        absent = []
+        for candidate in probe_order(zarr_format):
+            try:
+                document = json.loads(fs.cat_file(f"{product}/{METADATA_KEYS[candidate]}"))
+            except Exception as error:
+                reason = absence(candidate, error)
+                if reason is None:
+                    raise
+                absent.append(reason)
+                continue
+            if candidate == 3:
+                document = document.get("consolidated_metadata") or {}
+            return candidate, dict(document.get("metadata") or {})
+        raise FileNotFoundError("; ".join(absent))
 
     def _locate(self, path: str) -> tuple[ArrayView, str]:
         path = self._strip_protocol(path)
@@ -134,7 +152,7 @@ class ArrayViewFileSystem(AbstractFileSystem):
 
     def _virtual(self, view: ArrayView, key: str) -> bytes | None:
         """The bytes of a metadata key of the view's group, or None for a product file."""
-        zarr_format, metadata = self.product_metadata(view.product)
+        zarr_format, metadata = self.product_metadata(view.product, view.zarr_format)
         prefix = f"{view.group}/"
         if zarr_format == 3:
             array = metadata.get(prefix + view.name)

@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from eostores.errors import DataNotFoundError, DataStoreError
 
-from .api import EopfApi, check_product_href, run_parallel
+from .api import METADATA_KEYS, EopfApi, check_product_href, run_parallel
 from .config import STORE_ID, EopfSettings
 from .products import COLLECTIONS, ProductType
 
@@ -116,6 +117,18 @@ class EopfItem:
     def created(self) -> str:
         value = self.properties.get("updated") or self.properties.get("created") or ""
         return str(value)
+
+    @property
+    def zarr_format(self) -> int | None:
+        """The product's Zarr format as the item says it (by the key its
+        ``product_metadata`` asset points at); None if it does not."""
+        assets = self.document.get("assets")
+        asset = assets.get("product_metadata") if isinstance(assets, Mapping) else None
+        href = asset.get("href") if isinstance(asset, Mapping) else None
+        if not isinstance(href, str):
+            return None
+        key = urlsplit(href).path.rstrip("/").rpartition("/")[2]
+        return {key_name: number for number, key_name in METADATA_KEYS.items()}.get(key)
 
     @property
     def acquisition(self) -> tuple[Any, ...]:

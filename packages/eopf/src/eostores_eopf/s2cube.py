@@ -96,7 +96,7 @@ class EopfAssetAccess:
         try:
             if view is None:
                 raise FileNotFoundError(href)
-            _view_fs(self.settings).product_metadata(view.product)
+            _view_fs(self.settings).product_metadata(view.product, view.zarr_format)
         except Exception as error:
             return error
         return None
@@ -135,12 +135,12 @@ def _grid_from_item(item: EopfItem, variable: Variable, resolution: int) -> Any:
 
 
 def _grid_from_product(
-    settings: EopfSettings, item: EopfItem, variable: Variable, resolution: int
+    settings: EopfSettings, item: EopfItem, variable: Variable, resolution: int, zarr_format: int
 ) -> Any:
     """The band's grid from the product's x/y coordinates and CRS attributes."""
     from eostores_stac.records import Grid
 
-    tree = open_product(settings, item.product_href, item_id=item.id)
+    tree = open_product(settings, item.product_href, item_id=item.id, zarr_format=zarr_format)
     group = variable.groups[resolution]
     try:
         dataset = tree[group].to_dataset()
@@ -165,10 +165,11 @@ def _grid_from_product(
     return Grid(str(crs), transform, (len(y), len(x)))
 
 
-def _check_product(settings: EopfSettings, item: EopfItem) -> None:
-    """Read the product's metadata (once per process); DataNotFoundError if it is missing."""
+def _product_format(settings: EopfSettings, item: EopfItem) -> int:
+    """The product's Zarr format, its metadata read (once per process); DataNotFoundError
+    if the product is missing."""
     try:
-        _view_fs(settings).product_metadata(item.product_href)
+        return _view_fs(settings).product_metadata(item.product_href, item.zarr_format)[0]
     except FileNotFoundError as error:
         raise DataNotFoundError(
             f"the product of item {item.id!r} is missing ({error})", store_id=STORE_ID
@@ -187,7 +188,7 @@ def _item_record(
 
     from eostores_stac.records import Asset, parse_item
 
-    _check_product(settings, item)
+    zarr_format = _product_format(settings, item)
     views: dict[str, ArrayView] = {}
     assets = {}
     for name, variable in variables.items():
@@ -195,10 +196,10 @@ def _item_record(
         path = variable.path(resolution)
         href = product_key_url(item.product_href, path)
         group, _, array = path.rpartition("/")
-        views[href] = ArrayView(item.product_href, group, array)
+        views[href] = ArrayView(item.product_href, group, array, zarr_format)
         grid = _grid_from_item(item, variable, resolution)
         if grid is None:
-            grid = _grid_from_product(settings, item, variable, resolution)
+            grid = _grid_from_product(settings, item, variable, resolution, zarr_format)
         assets[name] = Asset(
             key=name,
             href=href,

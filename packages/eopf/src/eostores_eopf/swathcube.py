@@ -156,7 +156,7 @@ def _item_layers(
     tile_size: tuple[int, int],
 ) -> dict[str, Any]:
     """The rectified dask arrays of one item's product."""
-    tree = open_product(settings, item.product_href, item_id=item.id)
+    tree = open_product(settings, item.product_href, item_id=item.id, zarr_format=item.zarr_format)
     by_geolocation: dict[str, tuple[Any, str, str, dict[str, Any]]] = {}
     for name, variable in variables.items():
         node, where = _component_node(tree, variable, item.id)

@@ -4,7 +4,7 @@ Items carry the projection, processing, product, grid and satellite extensions; 
 items have one asset per band and resolution group (``B02_10m`` -> ``.../r10m/b02``) with
 its grid, Sentinel-3 items one per variable, Sentinel-1 items one per polarisation (the
 ``measurements`` group of its component product), and every item a ``product`` asset: the
-Zarr store itself.
+Zarr store itself, and a ``product_metadata`` asset: its consolidated metadata.
 """
 
 from __future__ import annotations
@@ -213,13 +213,20 @@ def item_document(
     if acquisition.deprecated:
         properties["deprecated"] = True
     href = hostile if hostile is not None else product_url
+    metadata_key = "zarr.json" if acquisition.zarr_format == 3 else ".zmetadata"
     assets: dict[str, Any] = {
         "product": {
             "href": href,
             "type": ZARR,
-            "title": "EOPF product",
+            "title": "EOPF Product",
             "roles": ["data", "metadata"],
-        }
+        },
+        "product_metadata": {
+            "href": f"{href}/{metadata_key}",
+            "type": "application/json",
+            "title": "Consolidated Metadata",
+            "roles": ["metadata"],
+        },
     }
     if kind == "s2":
         tile = acquisition.tile

@@ -16,7 +16,10 @@ days (two tiles each), ``tile_pixels`` the side of a tile in 10 m pixels;
 ``hostile=True`` adds items whose product hrefs try to leave the object store (a path
 with ``..`` and a ``file://`` URL); ``missing_products`` lists item ids the STAC API still
 lists whose products are gone (every key of them answers 404, as when the service has
-removed or not yet converted a product).
+removed or not yet converted a product). ``missing_key_status`` is the status of a GET for
+a key a product does not have: 404 ``NoSuchKey``, or 403 ``AccessDenied``, as object stores
+answer whoever may not list the bucket (whether the sample service's store does is not
+documented).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from xml.sax.saxutils import escape
 
 from eostores.errors import DataStoreError
 from eostores.paths import confine
@@ -69,9 +73,13 @@ class EopfEmulator(EmulatorServer):
         tile_pixels: int = 360,
         data_dir: str | None = None,
         missing_products: Iterable[str] = (),
+        missing_key_status: int = 404,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        if missing_key_status not in (403, 404):
+            raise ValueError(f"missing_key_status must be 403 or 404, got {missing_key_status}")
+        self.missing_key_status = missing_key_status
         self.days = days
         self.hostile = hostile
         self.missing_products = frozenset(missing_products)
@@ -253,15 +261,28 @@ class EopfEmulator(EmulatorServer):
     def product_file(self, request: Request, collection: str, name: str, key: str) -> Response:
         acquisition = self._by_id.get((collection, name[: -len(".zarr")]))
         if acquisition is None or not self._has_product(acquisition):
-            return _no_such_key(key)
+            return self._no_such_key(key)
         folder = self.files.folder(acquisition)
         try:
             path = confine(folder, key)
         except DataStoreError:
-            return _no_such_key(key)
+            return self._no_such_key(key)
         if not path.is_file():
-            return _no_such_key(key)
+            return self._no_such_key(key)
         return Response.file(path, request, content_type="application/octet-stream")
+
+    def _no_such_key(self, key: str) -> Response:
+        """The object store's answer for a key that does not exist (S3's XML error)."""
+        code, message = (
+            ("AccessDenied", "Access Denied")
+            if self.missing_key_status == 403
+            else ("NoSuchKey", "The specified key does not exist.")
+        )
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+            f"<Message>{message}</Message><Key>{escape(key)}</Key></Error>"
+        )
+        return Response(self.missing_key_status, body.encode(), content_type="application/xml")
 
 
 def _not_found(message: str) -> Response:
@@ -270,14 +291,6 @@ def _not_found(message: str) -> Response:
 
 def _bad_request(message: str) -> Response:
     return Response.json({"code": "BadRequest", "description": message}, 400)
-
-
-def _no_such_key(key: str) -> Response:
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code>'
-        f"<Message>The specified key does not exist.</Message><Key>{key}</Key></Error>"
-    )
-    return Response(404, body.encode(), content_type="application/xml")
 
 
 def _query_text(value: Any) -> str:
