@@ -151,3 +151,39 @@ def test_swath_acquisitions_prefer_non_time_critical():
     nt = _document("S3A_NT", "003", **base, **{"product:timeliness_category": "NT"})
     kept = latest_versions([parse_item(nr), parse_item(nt)], tiled=False)
     assert [i.id for i in kept] == ["S3A_NT"]
+
+
+def _gridded(**assets):
+    document = _document("g", "05.11", **{"proj:code": "EPSG:32632"})
+    document["assets"].update(assets)
+    return parse_item(document)
+
+
+_B02 = {"proj:shape": [360, 360], "proj:transform": [10, 0, 700000, 0, -10, 5000000]}
+_B05 = {"proj:shape": [180, 180], "proj:transform": [20, 0, 700000, 0, -20, 5000000]}
+
+
+@pytest.mark.parametrize(
+    ("assets", "band", "resolution", "expected"),
+    [
+        ({"B02_10m": _B02, "B05_20m": _B05}, "b02", 10, ((10, 0, 700000, 0, -10, 5e6), (360, 360))),
+        ({"B02_10m": _B02, "B05_20m": _B05}, "b02", 20, ((20, 0, 700000, 0, -20, 5e6), (180, 180))),
+        ({"B02_10m": _B02}, "b02", 60, ((60, 0, 700000, 0, -60, 5e6), (60, 60))),
+        # proj:bbox and proj:shape without proj:transform
+        ({"B09_60m": {"proj:shape": [60, 60], "proj:bbox": [700000, 4996400, 703600, 5e6]}},
+         "b02", 20, ((20, 0, 700000, 0, -20, 5e6), (180, 180))),
+        ({"B02_10m": _B02}, "b02", 70, None),  # 70 m cells do not tile the extent
+        ({"B02_10m": {"proj:shape": [360, 360]}}, "b02", 10, None),
+        ({}, "b02", 10, None),
+    ],
+)  # fmt: skip
+def test_band_grids_from_the_items_projection_metadata(assets, band, resolution, expected):
+    from eostores_eopf.products import COLLECTIONS
+    from eostores_eopf.s2cube import grid_from_item
+
+    grid = grid_from_item(_gridded(**assets), COLLECTIONS[S2].variables[band], resolution)
+    if expected is None:
+        assert grid is None
+    else:
+        assert grid.crs == "EPSG:32632"
+        assert grid.transform == pytest.approx(expected[0]) and grid.shape == expected[1]

@@ -67,20 +67,41 @@ def test_two_zones_are_mosaicked_on_a_lonlat_grid(store):
 def test_interpolation_methods_are_honoured(store):
     common = dict(
         crs="native", bbox=ZONE32_BBOX, spatial_res=10, time_range=["2025-06-04", "2025-06-04"],
-        variables=["b01"],
+        variables=["b09"],
     )  # fmt: skip
     nearest = store.open_data(S2, interp_methods=0, **common)
-    bilinear = store.open_data(S2, interp_methods={"b01": "bilinear"}, **common)
-    assert nearest.attrs["resampling"] == {"b01": "nearest"}
-    assert bilinear.attrs["resampling"] == {"b01": "bilinear"}
-    near = nearest.b01.isel(time=0).values
-    smooth = bilinear.b01.isel(time=0).values
-    expected = _expected(nearest, "b01", 0, 1)
+    bilinear = store.open_data(S2, interp_methods={"b09": "bilinear"}, **common)
+    assert nearest.attrs["resampling"] == {"b09": "nearest"}
+    assert bilinear.attrs["resampling"] == {"b09": "bilinear"}
+    near = nearest.b09.isel(time=0).values
+    smooth = bilinear.b09.isel(time=0).values
+    expected = _expected(nearest, "b09", 0, 1)
     inner = (slice(6, -6), slice(6, -6))
-    # b01 exists at 60 m only: nearest repeats each 60 m value, bilinear follows the slope
+    # b09 exists at 60 m only: nearest repeats each 60 m value, bilinear follows the slope
     assert (np.diff(near, axis=1) == 0).mean() > 0.7
     assert np.abs(near - expected)[inner].max() > 5e-4
     assert np.abs(smooth - expected)[inner].max() < 2e-4
+
+
+@pytest.mark.parametrize("band", ["b01", "b02"])
+def test_bands_at_20m_come_from_the_20m_group_with_its_grid_from_the_item(
+    emulator, make_store, band
+):
+    # b01 (native 20 m in L2A) and b02 (native 10 m) are both in the 20 m group; the items
+    # publish b01 at 20 m and b02 at 10 m only, so b02's 20 m grid comes from other assets
+    store = make_store(emulator)  # a fresh emulator: no chunk was read by this process
+    cube = store.open_data(
+        S2, crs="native", bbox=ZONE32_BBOX, spatial_res=20,
+        time_range=["2025-06-04", "2025-06-04"], variables=[band], interp_methods="nearest",
+    )  # fmt: skip
+    values = cube[band].isel(time=0).values
+    assert np.isfinite(values).all()
+    assert np.abs(values - _expected(cube, band, 0, 1)).max() < 1.1e-4  # copied, not resampled
+    paths = [r.path for r in product_requests(emulator)]
+    assert any(f"/r20m/{band}/" in p for p in paths)
+    assert not [p for p in paths if f"/r60m/{band}/" in p or f"/r10m/{band}/" in p]
+    # the grid came from the item: the product's DataTree was never opened
+    assert not [p for p in paths if p.endswith((".zgroup", ".zattrs"))]
 
 
 def test_aggregation_methods_are_honoured(store):

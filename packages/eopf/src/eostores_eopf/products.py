@@ -148,7 +148,7 @@ def _s2_band(name: str, resolutions: tuple[int, ...], level: str) -> Variable:
 def _s2_l2a() -> dict[str, Variable]:
     all_res = (10, 20, 60)
     bands = {
-        "b01": (60,), "b02": all_res, "b03": all_res, "b04": all_res, "b05": (20, 60),
+        "b01": (20, 60), "b02": all_res, "b03": all_res, "b04": all_res, "b05": (20, 60),
         "b06": (20, 60), "b07": (20, 60), "b08": (10,), "b8a": (20, 60), "b09": (60,),
         "b11": (20, 60), "b12": (20, 60),
     }  # fmt: skip

@@ -14,7 +14,9 @@ own (:mod:`.arrayview`) read through the store's range-reading file system.
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +32,7 @@ from .schema import OpenRequest, resampling_methods
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["EopfAssetAccess", "open_s2_cube"]
+__all__ = ["EopfAssetAccess", "grid_from_item", "open_s2_cube"]
 
 #: Our method names -> the resampling names of the builder (rasterio's).
 _RESAMPLING = {
@@ -112,26 +114,63 @@ def band_resolutions(request: OpenRequest) -> dict[str, int]:
     return chosen
 
 
-def _grid_from_item(item: EopfItem, variable: Variable, resolution: int) -> Any:
-    """The band's grid from the item's projection metadata (None if it has none)."""
+def _asset_grid(asset: Any, properties: Mapping[str, Any]) -> Any:
+    """The grid of an asset from its projection metadata (``proj:transform``, or
+    ``proj:bbox``, and ``proj:shape``); None if it has none or an unusable one."""
     from eostores_stac.records import Grid
 
-    assets = item.document.get("assets") or {}
-    array = variable.array or variable.name
-    asset = assets.get(f"{array.upper()}_{resolution}m") or {}
-    properties = item.properties
+    if not isinstance(asset, Mapping):
+        return None
     crs = asset.get("proj:code") or properties.get("proj:code")
     epsg = asset.get("proj:epsg") or properties.get("proj:epsg")
     if not crs and isinstance(epsg, int):
         crs = f"EPSG:{epsg}"
-    transform, shape = asset.get("proj:transform"), asset.get("proj:shape")
+    transform, box, shape = (asset.get(k) for k in ("proj:transform", "proj:bbox", "proj:shape"))
     try:
-        if crs and transform and shape and len(transform) >= 6 and len(shape) == 2:
+        rows, cols = (int(n) for n in shape)
+        if transform and len(transform) >= 6:
             numbers = tuple(float(v) for v in transform[:6])
-            return Grid(str(crs), numbers, (int(shape[0]), int(shape[1])))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        else:
+            west, south, east, north = (float(v) for v in box)
+            numbers = ((east - west) / cols, 0.0, west, 0.0, (south - north) / rows, north)
+    except (TypeError, ValueError, ZeroDivisionError):
         return None
-    return None
+    if not crs or rows < 1 or cols < 1 or numbers[1] or numbers[3] or not numbers[0]:
+        return None
+    return Grid(str(crs), numbers, (rows, cols))  # type: ignore[arg-type]
+
+
+def _regridded(grid: Any, resolution: int) -> Any:
+    """``grid``'s extent in cells of ``resolution`` (None if they do not tile it)."""
+    from eostores_stac.records import Grid
+
+    a, _, c, _, e, f = grid.transform
+    size = (grid.shape[0] * abs(e) / resolution, grid.shape[1] * abs(a) / resolution)
+    if any(n < 1 or abs(n - round(n)) > 1e-6 for n in size):
+        return None
+    step_x, step_y = math.copysign(resolution, a), math.copysign(resolution, e)
+    return Grid(grid.crs, (step_x, 0.0, c, 0.0, step_y, f), (round(size[0]), round(size[1])))
+
+
+def grid_from_item(item: EopfItem, variable: Variable, resolution: int) -> Any:
+    """The grid of the band's resolution group from the item's projection metadata.
+
+    The sample service publishes each band at its native resolution only, and the groups
+    of a tile share one extent: the grid is that of an asset at ``resolution`` (the band's
+    own first), else that of another asset (the band's own first) in cells of
+    ``resolution``; None if no asset has a grid.
+    """
+    assets = item.document.get("assets")
+    if not isinstance(assets, Mapping):
+        return None
+    own = f"{(variable.array or variable.name).upper()}_"
+    keys = sorted(assets, key=lambda key: not str(key).upper().startswith(own))
+    grids = [g for g in (_asset_grid(assets[k], item.properties) for k in keys) if g is not None]
+    for grid in grids:
+        if abs(grid.resolution - resolution) < 1e-9:
+            return grid
+    regridded = (_regridded(grid, resolution) for grid in grids)
+    return next((grid for grid in regridded if grid is not None), None)
 
 
 def _grid_from_product(
@@ -197,7 +236,7 @@ def _item_record(
         href = product_key_url(item.product_href, path)
         group, _, array = path.rpartition("/")
         views[href] = ArrayView(item.product_href, group, array, zarr_format)
-        grid = _grid_from_item(item, variable, resolution)
+        grid = grid_from_item(item, variable, resolution)
         if grid is None:
             grid = _grid_from_product(settings, item, variable, resolution, zarr_format)
         assets[name] = Asset(

@@ -1,8 +1,8 @@
 """STAC documents of the emulator: collections and items shaped like the sample service's.
 
 Items carry the projection, processing, product, grid and satellite extensions; Sentinel-2
-items have one asset per band and resolution group (``B02_10m`` -> ``.../r10m/b02``) with
-its grid, Sentinel-3 items one per variable, Sentinel-1 items one per polarisation (the
+items have one asset per band at its native resolution (``B02_10m`` -> ``.../r10m/b02``)
+with its grid, Sentinel-3 items one per variable, Sentinel-1 items one per polarisation (the
 ``measurements`` group of its component product), and every item a ``product`` asset: the
 Zarr store itself, and a ``product_metadata`` asset: its consolidated metadata.
 """
@@ -58,10 +58,17 @@ def _s2_groups(collection: str) -> dict[int, tuple[str, ...]]:
 
 
 def _s2_assets(collection: str) -> dict[str, dict[str, Any]]:
-    """Asset templates of a Sentinel-2 collection: key -> (fields, path in the product)."""
+    """Asset templates of a Sentinel-2 collection: key -> (fields, path in the product).
+
+    As the sample service publishes them: each band at its native resolution only (the
+    finest group holding it: ``B01_20m`` in L2A, ``B01_60m`` in L1C), the scene
+    classification at 20 m, its href the group (``.../l2a_classification/r20m``).
+    """
     assets: dict[str, dict[str, Any]] = {}
-    for resolution, bands in _s2_groups(collection).items():
-        for band in bands:
+    published: set[str] = set()
+    for resolution, bands in sorted(_s2_groups(collection).items()):
+        for band in (b for b in bands if b not in published):
+            published.add(band)
             assets[f"{band.upper()}_{resolution}m"] = {
                 "title": f"{band.upper()} at {resolution} m",
                 "type": ZARR,
@@ -72,26 +79,26 @@ def _s2_assets(collection: str) -> dict[str, dict[str, Any]]:
                 "_path": f"measurements/reflectance/r{resolution}m/{band}",
                 "_resolution": resolution,
             }
-        if collection == "sentinel-2-l2a" and resolution in (20, 60):
-            assets[f"SCL_{resolution}m"] = {
-                "title": f"Scene classification at {resolution} m",
+    if collection == "sentinel-2-l2a":
+        assets["SCL_20m"] = {
+            "title": "Scene classification at 20 m",
+            "type": ZARR,
+            "roles": ["data", "dataset"],
+            "gsd": 20,
+            "raster:bands": [{"data_type": "uint8", "nodata": 0}],
+            "_path": "conditions/mask/l2a_classification/r20m",
+            "_resolution": 20,
+        }
+        for name in ("cld", "snw"):
+            assets[f"{name.upper()}_20m"] = {
+                "title": f"{name.upper()} probability at 20 m",
                 "type": ZARR,
                 "roles": ["data"],
-                "gsd": resolution,
-                "raster:bands": [{"data_type": "uint8", "nodata": 0}],
-                "_path": f"conditions/mask/l2a_classification/r{resolution}m/scl",
-                "_resolution": resolution,
+                "gsd": 20,
+                "raster:bands": [{"data_type": "uint8", "unit": "percent"}],
+                "_path": f"quality/probability/r20m/{name}",
+                "_resolution": 20,
             }
-            for name in ("cld", "snw"):
-                assets[f"{name.upper()}_{resolution}m"] = {
-                    "title": f"{name.upper()} probability at {resolution} m",
-                    "type": ZARR,
-                    "roles": ["data"],
-                    "gsd": resolution,
-                    "raster:bands": [{"data_type": "uint8", "unit": "percent"}],
-                    "_path": f"quality/probability/r{resolution}m/{name}",
-                    "_resolution": resolution,
-                }
     return assets
 
 

@@ -58,7 +58,7 @@ S2_BANDS = (
 #: Bands per resolution group of the EOPF Sentinel-2 products.
 S2_L2A_GROUPS = {
     10: ("b02", "b03", "b04", "b08"),
-    20: ("b02", "b03", "b04", "b05", "b06", "b07", "b8a", "b11", "b12"),
+    20: ("b01", "b02", "b03", "b04", "b05", "b06", "b07", "b8a", "b11", "b12"),
     60: ("b01", "b02", "b03", "b04", "b05", "b06", "b07", "b8a", "b09", "b11", "b12"),
 }
 S2_L1C_GROUPS = {
