@@ -88,6 +88,23 @@ def test_search_parameters_are_checked_before_any_request(shared_emulator, make_
     assert len(shared_emulator.request_log) == before
 
 
+def test_a_time_range_ends_at_its_fraction_of_a_second(store):
+    # the zone-33 tile is acquired at 10:15:04.25 on June 1st, the zone-32 one at 10:15:00
+    found = list(
+        store.search_data(
+            collections=[S2], time_range=["2025-06-01T10:14:00", "2025-06-01T10:15:04.5"]
+        )
+    )
+    assert {d.attrs["grid:code"] for d in found} == {"MGRS-32TQR", "MGRS-33TTL"}
+    assert next(d for d in found if d.attrs["grid:code"] == "MGRS-33TTL").time_range[0] == (
+        "2025-06-01T10:15:04.250000Z"
+    )
+    early = store.search_data(
+        collections=[S2], time_range=["2025-06-01T10:14:00", "2025-06-01T10:15:04.2"]
+    )
+    assert {d.attrs["grid:code"] for d in early} == {"MGRS-32TQR"}
+
+
 def test_paging_through_many_items(make_store):
     with EopfEmulator(days=60) as emulator:  # 120 tile-days: two pages of 100
         store = make_store(emulator)

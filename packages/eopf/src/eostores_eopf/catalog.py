@@ -295,7 +295,7 @@ class Catalog:
         span = time_range or _TimeRange()
         datetime_text = None
         if span.start is not None or span.end is not None:
-            datetime_text = span.isoformat(timespec="seconds")
+            datetime_text = span.isoformat()  # to the microsecond: STAC times have fractions
         found = []
         for document in self.api.search(
             [collection], bbox=bbox, datetime=datetime_text, query=query, max_items=max_items

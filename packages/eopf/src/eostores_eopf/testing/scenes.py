@@ -78,7 +78,7 @@ class S2Tile:
     x0: float
     y0: float
     size_10m: int = 360
-    time_offset_s: int = 0
+    time_offset_s: float = 0.0
 
     def transform(self, resolution: int) -> tuple[float, float, float, float, float, float]:
         return (float(resolution), 0.0, self.x0, 0.0, -float(resolution), self.y0)
@@ -122,10 +122,11 @@ def _tile_lonlat(tile: S2Tile, resolution: int) -> tuple[np.ndarray, np.ndarray]
     return np.asarray(lon), np.asarray(lat)
 
 
-#: Two tiles overlapping across the boundary of UTM zones 32N and 33N (12 degrees east).
+#: Two tiles overlapping across the boundary of UTM zones 32N and 33N (12 degrees east);
+#: the second is acquired at a fractional second, as real items often are.
 S2_TILES = (
     S2Tile("32TQR", 32632, 732660.0, 4992720.0),
-    S2Tile("33TTL", 32633, 263340.0, 4992900.0, time_offset_s=4),
+    S2Tile("33TTL", 32633, 263340.0, 4992900.0, time_offset_s=4.25),
 )
 
 
