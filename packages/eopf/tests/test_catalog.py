@@ -7,7 +7,14 @@ import warnings
 
 import pytest
 from conftest import OLCI, S2, product_requests
-from eostores_eopf.catalog import ItemLeftOutWarning, latest_versions, parse_item
+from eostores_eopf.catalog import (
+    Catalog,
+    ItemLeftOutWarning,
+    describe_collection,
+    latest_versions,
+    parse_item,
+)
+from eostores_eopf.products import COLLECTIONS
 from eostores_eopf.testing import HOSTILE_ITEMS, EopfEmulator
 
 from eostores import DataNotFoundError, InvalidParameterError
@@ -195,7 +202,6 @@ _B05 = {"proj:shape": [180, 180], "proj:transform": [20, 0, 700000, 0, -20, 5000
     ],
 )  # fmt: skip
 def test_band_grids_from_the_items_projection_metadata(assets, band, resolution, expected):
-    from eostores_eopf.products import COLLECTIONS
     from eostores_eopf.s2cube import grid_from_item
 
     grid = grid_from_item(_gridded(**assets), COLLECTIONS[S2].variables[band], resolution)
@@ -204,3 +210,30 @@ def test_band_grids_from_the_items_projection_metadata(assets, band, resolution,
     else:
         assert grid.crs == "EPSG:32632"
         assert grid.transform == pytest.approx(expected[0]) and grid.shape == expected[1]
+
+
+class _Documents:
+    """A stand-in for the STAC API that answers every search with fixed item documents."""
+
+    def __init__(self, documents):
+        self.documents = documents
+
+    def search(self, collections, **kwargs):
+        return iter(self.documents)
+
+
+def test_bboxes_with_heights_are_read_as_minx_miny_minz_maxx_maxy_maxz():
+    item = parse_item(_document("h", "05.11", bbox=[11.9, 45.0, -20.0, 12.0, 45.1, 3000.0]))
+    assert item.bbox == (11.9, 45.0, 12.0, 45.1)
+    documents = [
+        # near the antimeridian but 10 degrees wide: kept
+        _document("narrow", "05.11", bbox=[-170.0, 10.0, 0.0, -160.0, 20.0, 3000.0]),
+        # a footprint reported across the antimeridian (350 degrees wide): left out
+        _document("wide", "05.11", tile="MGRS-01ABC", bbox=[-175.0, 10.0, 0, 175.0, 20.0, 9]),
+    ]
+    found = Catalog(_Documents(documents)).find_items(S2, bbox=None, time_range=None)
+    assert [i.id for i in found] == ["narrow"]
+    assert found[0].bbox == (-170.0, 10.0, -160.0, 20.0)
+    collection = {"extent": {"spatial": {"bbox": [[10.0, 44.0, -5.0, 13.0, 46.0, 500.0]]}}}
+    descriptor = describe_collection(collection, COLLECTIONS[S2], None)
+    assert descriptor.bbox == (10.0, 44.0, 13.0, 46.0)

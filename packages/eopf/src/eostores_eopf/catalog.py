@@ -34,6 +34,7 @@ __all__ = [
     "Catalog",
     "EopfItem",
     "ItemLeftOutWarning",
+    "flat_bbox",
     "for_each_product",
     "latest_versions",
 ]
@@ -150,6 +151,18 @@ def _parse_time(text: Any) -> datetime | None:
     return value
 
 
+def flat_bbox(box: Any) -> tuple[float, float, float, float] | None:
+    """``(west, south, east, north)`` of a STAC bbox: 4 numbers, or 6 with the heights
+    (``[minx, miny, minz, maxx, maxy, maxz]``); None if it is neither."""
+    if not isinstance(box, list | tuple) or len(box) not in (4, 6):
+        return None
+    west, south, east, north = box if len(box) == 4 else (box[0], box[1], box[3], box[4])
+    try:
+        return float(west), float(south), float(east), float(north)
+    except (TypeError, ValueError):
+        return None
+
+
 def parse_item(document: Mapping[str, Any], allow_s3: bool = True) -> EopfItem | None:
     """The record of an item document; None (with a warning) if it cannot be used."""
     item_id = str(document.get("id", ""))
@@ -159,14 +172,14 @@ def parse_item(document: Mapping[str, Any], allow_s3: bool = True) -> EopfItem |
     when = _parse_time(properties.get("datetime"))
     start = _parse_time(properties.get("start_datetime")) or when
     end = _parse_time(properties.get("end_datetime")) or when
-    box = document.get("bbox")
+    box = flat_bbox(document.get("bbox"))
     assets = document.get("assets") or {}
     product = assets.get("product") if isinstance(assets, Mapping) else None
     href = product.get("href") if isinstance(product, Mapping) else None
     reason = None
     if start is None or end is None:
         reason = "it has no valid datetime"
-    elif not isinstance(box, list | tuple) or len(box) not in (4, 6):
+    elif box is None:
         reason = "it has no bbox"
     if reason is None:
         try:
@@ -176,15 +189,14 @@ def parse_item(document: Mapping[str, Any], allow_s3: bool = True) -> EopfItem |
     if reason is not None:
         _warn_left_out(item_id, document.get("collection"), reason)
         return None
-    values = [float(v) for v in (*box[:2], *box[-2:])]  # type: ignore[index]
-    assert start is not None and end is not None
+    assert start is not None and end is not None and box is not None
     return EopfItem(
         id=item_id,
         collection=str(document.get("collection") or ""),
         time=when or start,
         start=start,
         end=end,
-        bbox=(values[0], values[1], values[2], values[3]),
+        bbox=box,
         properties=properties,
         product_href=href,
         document=document,
@@ -303,8 +315,8 @@ class Catalog:
             properties = document.get("properties") or {}
             if properties.get("deprecated") is True:
                 continue
-            box = document.get("bbox") or [0, 0, 0, 0]
-            if isinstance(box, list | tuple) and len(box) >= 4 and box[-2] - box[0] >= 180:
+            box = flat_bbox(document.get("bbox"))
+            if box is not None and box[2] - box[0] >= 180:
                 continue  # footprints across the antimeridian, mis-reported by the service
             item = parse_item(document, allow_s3=True)
             if item is not None and item.collection == collection:
@@ -332,7 +344,7 @@ def describe_collection(
 
     extent = document.get("extent") or {}
     boxes = (extent.get("spatial") or {}).get("bbox") or [None]
-    box = boxes[0] if boxes and isinstance(boxes[0], list) and len(boxes[0]) >= 4 else None
+    bbox = flat_bbox(boxes[0]) if isinstance(boxes, list) else None
     intervals = (extent.get("temporal") or {}).get("interval") or [[None, None]]
     interval = intervals[0] if intervals and isinstance(intervals[0], list) else [None, None]
     templates = document.get("item_assets") or {}
@@ -350,9 +362,6 @@ def describe_collection(
         "stac_collection": product.collection,
         "default_spatial_res_m": product.default_resolution,
     }
-    bbox = None
-    if box is not None:
-        bbox = (float(box[0]), float(box[1]), float(box[-2]), float(box[-1]))
     return DatasetDescriptor(
         data_id=product.collection,
         crs="EPSG:4326",
