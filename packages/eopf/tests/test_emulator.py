@@ -10,7 +10,7 @@ import pystac_client
 import pytest
 import requests
 import xarray as xr
-from conftest import OLCI, S2
+from conftest import OLCI, S1, S2
 from eostores_eopf.testing.scenes import S2_TILES, s2_reflectance
 
 
@@ -83,3 +83,49 @@ def test_both_zarr_formats_are_served(shared_emulator, kind):
     )  # fmt: skip
     answer = requests.get(f"{shared_emulator.product_url(acquisition)}/{kind}", timeout=10)
     assert answer.status_code == 200
+
+
+_POINT = {"type": "Point", "coordinates": [12.0, 45.0]}
+_REVERSED = "2025-06-05T00:00:00Z/2025-06-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("body", "query"),
+    [
+        ({"datetime": _REVERSED}, {"datetime": _REVERSED}),
+        ({"datetime": "../.."}, {"datetime": "../.."}),
+        ({"datetime": "2025-13-01T00:00:00Z"}, {"datetime": "2025-13-01T00:00:00Z"}),
+        ({"datetime": 20250601}, None),
+        (
+            {"bbox": [11.0, 44.0, 13.0, 46.0], "intersects": _POINT},
+            {"bbox": "11,44,13,46", "intersects": json.dumps(_POINT)},
+        ),
+        ({"bbox": 5}, None),
+        ({"intersects": [12.0, 45.0]}, {"intersects": "[12.0, 45.0]"}),
+        ({"collections": [5]}, None),
+        ({"query": {"eo:cloud_cover": {"in": 5}}}, {"query": '{"eo:cloud_cover": {"in": 5}}'}),
+        ({"query": {"eo:cloud_cover": {"lt": True}}}, None),
+        ({"query": {"platform": {"startsWith": 5}}}, None),
+        ({"collections": [S2], "query": {"eo:cloud_cover": {"lt": "ten"}}}, None),
+    ],
+    ids=lambda v: str(v)[:60],
+)
+def test_bad_searches_are_400_never_500(shared_emulator, body, query):
+    answers = [requests.post(f"{shared_emulator.url}/search", json=body, timeout=10)]
+    if query is not None:
+        answers.append(requests.get(f"{shared_emulator.url}/search", params=query, timeout=10))
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["code"] == "BadRequest"
+
+
+def test_items_with_only_a_datetime_are_searched_by_it(shared_emulator):
+    client = pystac_client.Client.open(shared_emulator.url)
+    item = next(client.search(collections=[S1]).items_as_dicts())
+    assert "start_datetime" not in item["properties"]  # as the service's S1 items
+    when = item["properties"]["datetime"]
+    for interval, found in (
+        (f"{when}/..", 1), (f"../{when}", 1), ("2025-06-02T00:00:00Z/..", 0), (when, 1),
+    ):  # fmt: skip
+        ids = [i["id"] for i in client.search(collections=[S1], datetime=interval).items_as_dicts()]
+        assert len(ids) == found

@@ -268,6 +268,9 @@ def item_document(
         )
         if kind == "s1":
             properties["sar:polarizations"] = ["VV", "VH"]
+            # the generator of the sample service gives Sentinel-1 items start and end
+            # times only when their product has no datetime
+            del properties["start_datetime"], properties["end_datetime"]
         for key, fields in _templates(acquisition.collection).items():
             path = fields["_path"]
             if "_component" in fields:  # a group of the polarisation's component product

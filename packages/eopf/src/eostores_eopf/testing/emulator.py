@@ -6,7 +6,10 @@ Endpoints (as the sample service's STAC API and object store):
   ``GET /collections/{id}``, ``GET /collections/{id}/items`` (``limit``, ``token``),
   ``GET /collections/{id}/items/{item}``;
 * ``GET|POST /search``: ``collections``, ``ids``, ``bbox``, ``intersects``, ``datetime``,
-  ``query`` (the query extension), ``limit``, paging by ``token`` in ``next`` links;
+  ``query`` (the query extension), ``limit``, paging by ``token`` in ``next`` links; items
+  match by ``start_datetime``/``end_datetime``, else ``datetime``; a malformed parameter,
+  ``bbox`` with ``intersects``, an interval whose start is after its end or that is open
+  at both ends, and a query operand of the wrong type are answered 400;
 * ``GET|HEAD /products/{collection}/{item}.zarr/{key}``: the files of each product's
   Zarr store, with ``Range`` support (as an object store serves them).
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -218,9 +222,10 @@ class EopfEmulator(EmulatorServer):
 
     def _search(self, params: dict[str, Any], href: str, method: str) -> Response:
         try:
-            matched = [a for a in self.acquisitions if _matches(self._item(a), params)]
+            search = _Search.parse(params)
             limit = _limit(params.get("limit"))
             offset = _token(params.get("token"))
+            matched = [a for a in self.acquisitions if search.matches(self._item(a))]
         except _BadRequest as error:
             return _bad_request(str(error))
         page = matched[offset : offset + limit]
@@ -322,19 +327,23 @@ def _token(value: Any) -> int:
     return int(text[5:])
 
 
-def _as_list(value: Any) -> list[str] | None:
+def _as_list(value: Any, name: str) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
         return [v for v in value.split(",") if v]
-    return [str(v) for v in value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise _BadRequest(f"{name} must be a list of strings, got {value!r}")
 
 
 def _bbox(value: Any) -> list[float] | None:
     if value is None:
         return None
-    parts = value.split(",") if isinstance(value, str) else list(value)
+    parts = value.split(",") if isinstance(value, str) else value
     try:
+        if not isinstance(parts, list | tuple):
+            raise TypeError
         numbers = [float(v) for v in parts]
     except (TypeError, ValueError):
         raise _BadRequest(f"invalid bbox {value!r}") from None
@@ -353,25 +362,29 @@ def _geometry_bbox(geometry: Any) -> list[float] | None:
             geometry = json.loads(geometry)
         except ValueError:
             raise _BadRequest("intersects is not valid GeoJSON") from None
+    if not isinstance(geometry, dict) or "type" not in geometry:
+        raise _BadRequest("intersects must be a GeoJSON geometry")
     points: list[tuple[float, float]] = []
 
     def walk(coords: Any) -> None:
-        if isinstance(coords, list | tuple) and coords and isinstance(coords[0], int | float):
+        if isinstance(coords, list) and len(coords) >= 2 and isinstance(coords[0], int | float):
             points.append((float(coords[0]), float(coords[1])))
-        elif isinstance(coords, list | tuple):
+        elif isinstance(coords, list):
             for part in coords:
                 walk(part)
 
-    walk((geometry or {}).get("coordinates"))
+    walk(geometry.get("coordinates"))
     if not points:
         raise _BadRequest("intersects has no coordinates")
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     return [min(xs), min(ys), max(xs), max(ys)]
 
 
-def _instant(text: str) -> datetime | None:
+def _instant(text: Any) -> datetime | None:
     if text in ("", ".."):
         return None
+    if not isinstance(text, str):
+        raise _BadRequest(f"invalid datetime {text!r}")
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -384,12 +397,20 @@ def _instant(text: str) -> datetime | None:
 def _interval(value: Any) -> tuple[datetime | None, datetime | None] | None:
     if value is None:
         return None
-    text = str(value)
-    if "/" in text:
-        start, _, end = text.partition("/")
-        return _instant(start), _instant(end)
-    instant = _instant(text)
-    return instant, instant
+    if not isinstance(value, str):
+        raise _BadRequest(f"datetime must be an RFC 3339 instant or interval, got {value!r}")
+    if "/" not in value:
+        instant = _instant(value)
+        if instant is None:
+            raise _BadRequest(f"invalid datetime {value!r}")
+        return instant, instant
+    first, _, last = value.partition("/")
+    start, end = _instant(first), _instant(last)
+    if start is None and end is None:
+        raise _BadRequest("datetime: double open-ended intervals are not allowed")
+    if start is not None and end is not None and start > end:
+        raise _BadRequest(f"datetime: the start of {value!r} is after its end")
+    return start, end
 
 
 _OPERATORS = {
@@ -403,6 +424,12 @@ _OPERATORS = {
     "endsWith": lambda a, b: isinstance(a, str) and a.endswith(b),
     "contains": lambda a, b: isinstance(a, str) and b in a,
     "in": lambda a, b: a in b,
+}
+#: The operand types of the query operators (the others take any JSON value).
+_OPERAND_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("lt", "lte", "gt", "gte"), (int, float, str)),
+    **dict.fromkeys(("startsWith", "endsWith", "contains"), (str,)),
+    "in": (list,),
 }
 
 
@@ -419,37 +446,74 @@ def _query(value: Any) -> dict[str, Any] | None:
     for name, condition in value.items():
         if not isinstance(condition, dict) or not set(condition) <= set(_OPERATORS):
             raise _BadRequest(f"query on {name!r}: operators must be among {', '.join(_OPERATORS)}")
+        for operator, operand in condition.items():
+            allowed = _OPERAND_TYPES.get(operator)
+            if allowed and (not isinstance(operand, allowed) or isinstance(operand, bool)):
+                raise _BadRequest(f"query on {name!r}: {operator} cannot take {operand!r}")
     return value
 
 
-def _matches(item: dict[str, Any], params: dict[str, Any]) -> bool:
-    collections = _as_list(params.get("collections"))
-    if collections is not None and item["collection"] not in collections:
-        return False
-    ids = _as_list(params.get("ids"))
-    if ids is not None and item["id"] not in ids:
-        return False
-    box = _bbox(params.get("bbox")) or _geometry_bbox(params.get("intersects"))
-    if box is not None:
-        x0, y0, x1, y1 = item["bbox"]
-        if x0 > box[2] or x1 < box[0] or y0 > box[3] or y1 < box[1]:
+def _item_instant(properties: dict[str, Any], name: str) -> datetime | None:
+    """The item's ``name`` time (``start_datetime``/``end_datetime``), else its
+    ``datetime``."""
+    text = properties.get(name) or properties.get("datetime")
+    return _instant(text) if isinstance(text, str) else None
+
+
+@dataclass(frozen=True)
+class _Search:
+    """The parameters of a search, checked once (400 for any that is wrong)."""
+
+    collections: list[str] | None
+    ids: list[str] | None
+    box: list[float] | None
+    interval: tuple[datetime | None, datetime | None] | None
+    query: dict[str, Any] | None
+
+    @classmethod
+    def parse(cls, params: dict[str, Any]) -> _Search:
+        box = _bbox(params.get("bbox"))
+        if box is not None and params.get("intersects") is not None:
+            raise _BadRequest("bbox and intersects must not be given together")
+        return cls(
+            collections=_as_list(params.get("collections"), "collections"),
+            ids=_as_list(params.get("ids"), "ids"),
+            box=box or _geometry_bbox(params.get("intersects")),
+            interval=_interval(params.get("datetime")),
+            query=_query(params.get("query")),
+        )
+
+    def matches(self, item: dict[str, Any]) -> bool:
+        if self.collections is not None and item["collection"] not in self.collections:
             return False
-    interval = _interval(params.get("datetime"))
-    properties = item["properties"]
-    if interval is not None:
-        start = _instant(properties["start_datetime"])
-        end = _instant(properties["end_datetime"])
-        if interval[0] is not None and end is not None and end < interval[0]:
+        if self.ids is not None and item["id"] not in self.ids:
             return False
-        if interval[1] is not None and start is not None and start > interval[1]:
-            return False
-    query = _query(params.get("query"))
-    for name, condition in (query or {}).items():
-        actual = properties.get(name)
+        if self.box is not None:
+            x0, y0, x1, y1 = item["bbox"]
+            box = self.box
+            if x0 > box[2] or x1 < box[0] or y0 > box[3] or y1 < box[1]:
+                return False
+        properties = item["properties"]
+        if self.interval is not None:
+            start = _item_instant(properties, "start_datetime")
+            end = _item_instant(properties, "end_datetime")
+            if self.interval[0] is not None and end is not None and end < self.interval[0]:
+                return False
+            if self.interval[1] is not None and start is not None and start > self.interval[1]:
+                return False
+        return all(
+            self._holds(name, properties.get(name), condition)
+            for name, condition in (self.query or {}).items()
+        )
+
+    @staticmethod
+    def _holds(name: str, actual: Any, condition: dict[str, Any]) -> bool:
         for operator, expected in condition.items():
             try:
                 if not _OPERATORS[operator](actual, expected):
                     return False
             except TypeError:
-                return False
-    return True
+                raise _BadRequest(
+                    f"query on {name!r}: {operator} {expected!r} cannot be compared with {actual!r}"
+                ) from None
+        return True
