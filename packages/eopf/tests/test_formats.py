@@ -104,7 +104,10 @@ def test_products_are_probed_format_2_first(shared_emulator, make_store, status)
             assert ArrayViewFileSystem(settings).product_metadata(href, wrong)[0] == zarr_format
             before = len(emulator.request_log)
             tree = open_product(settings, href, item_id=acquisition.item_id)
-            assert _metadata_requests(emulator, before) == expected
+            # zarr asks for the format-2 keys at once and gives up at the first 403, so the
+            # others may still be under way: their order is not checked
+            assert sorted(set(_metadata_requests(emulator, before))) == sorted(expected)
+            assert _metadata_requests(emulator, before).count(expected[-1]) == 1
             lon, lat = acquisition.tile.lonlat(20)
             expected_b05 = s2_reflectance(lon, lat, acquisition.day, "b05", acquisition.version)
             b05 = tree["measurements/reflectance/r20m/b05"].values
