@@ -38,6 +38,7 @@ __all__ = [
     "for_each_product",
     "latest_versions",
 ]
+
 _Result = TypeVar("_Result")
 
 _EPOCH = datetime(1970, 1, 1)

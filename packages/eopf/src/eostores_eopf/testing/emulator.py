@@ -18,11 +18,11 @@ Products are written on first use into a folder shared between runs
 days (two tiles each), ``tile_pixels`` the side of a tile in 10 m pixels;
 ``hostile=True`` adds items whose product hrefs try to leave the object store (a path
 with ``..`` and a ``file://`` URL); ``missing_products`` lists item ids the STAC API still
-lists whose products are gone (every key of them answers 404, as when the service has
-removed or not yet converted a product). ``missing_key_status`` is the status of a GET for
-a key a product does not have: 404 ``NoSuchKey``, or 403 ``AccessDenied``, as object stores
-answer whoever may not list the bucket (whether the sample service's store does is not
-documented).
+lists whose products are gone (every key of them is answered as a missing key, as when
+the service has removed or not yet converted a product). ``missing_key_status`` is the
+status of a GET for a key a product does not have: 404 ``NoSuchKey``, or 403
+``AccessDenied``, as object stores answer whoever may not list the bucket (whether the
+sample service's store does is not documented).
 """
 
 from __future__ import annotations
