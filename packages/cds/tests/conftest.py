@@ -32,7 +32,6 @@ def cds_emulator() -> Iterator[CdsEmulator]:
         licence_pending_keys=[LICENCE_PENDING_KEY],
         job_run_s=0.05,
         max_page_size=3,
-        resolutions={"satellite-soil-moisture": 1.0, "reanalysis-era5-land": 0.1},
     ) as server:
         yield server
 
@@ -94,17 +93,32 @@ def fresh_log(emulator) -> CdsEmulator:
 
 
 @pytest.fixture
-def cost_limit(emulator) -> Callable[[str, int], Any]:
-    """``with cost_limit(dataset_id, n):`` lowers the emulator's cost limit of a dataset."""
+def changed_dataset(emulator) -> Callable[..., Any]:
+    """``with changed_dataset(dataset_id, **changes):`` the emulator serves the dataset
+    with these fields changed; with ``id=`` among them, as a further dataset."""
 
     @contextlib.contextmanager
-    def lowered(dataset_id: str, limit: int) -> Iterator[None]:
+    def changed(dataset_id: str, **changes: Any) -> Iterator[Any]:
         original = emulator.datasets[dataset_id]
-        emulator.datasets[dataset_id] = dataclasses.replace(original, cost_limit=limit)
+        dataset = dataclasses.replace(original, **changes)
+        emulator.datasets[dataset.id] = dataset
         try:
-            yield
+            yield dataset
         finally:
-            emulator.datasets[dataset_id] = original
+            if dataset.id == dataset_id:
+                emulator.datasets[dataset_id] = original
+            else:
+                del emulator.datasets[dataset.id]
+
+    return changed
+
+
+@pytest.fixture
+def cost_limit(changed_dataset) -> Callable[[str, int], Any]:
+    """``with cost_limit(dataset_id, n):`` lowers the emulator's cost limit of a dataset."""
+
+    def lowered(dataset_id: str, limit: int) -> Any:
+        return changed_dataset(dataset_id, cost_limit=limit)
 
     return lowered
 

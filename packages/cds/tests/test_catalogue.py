@@ -7,6 +7,10 @@ import pytest
 from eostores.errors import InvalidParameterError
 
 ERA5 = "reanalysis-era5-single-levels"
+LAND = "reanalysis-era5-land"
+DAILY = "derived-era5-single-levels-daily-statistics"
+#: A gridded dataset of a family whose native grid the store does not know.
+UNKNOWN = "sis-agrometeorological-indicators"
 
 
 def catalogue_requests(emulator):
@@ -60,7 +64,8 @@ def test_describe_from_metadata_only(store, emulator, fresh_log):
     assert descriptor.spatial_res == 0.25
     assert descriptor.time_period == "1H"
     temperature = descriptor.data_vars["temperature"]
-    assert temperature.attrs["units"] == "K" and temperature.attrs["title"] == "Temperature"
+    assert temperature.attrs["title"] == "Temperature"
+    assert "units" not in temperature.attrs, "the catalogue states no units; none invented"
     assert temperature.dims == ("time", "pressure_level", "lat", "lon")
     assert descriptor.attrs["pressure_levels"][-1] == "1000"
     assert not any("/retrieve/" in r.path for r in emulator.request_log)
@@ -75,11 +80,67 @@ def test_open_schema_from_form(store):
     ]
     assert schema.properties["daily_statistic"].default == "daily_mean"
     variables = schema.properties["variable_names"].to_dict()["items"]["oneOf"]
-    assert {"const": "2m_temperature", "title": "2m temperature [K]", "type": "string"} in variables
+    assert {"const": "2m_temperature", "title": "2m temperature", "type": "string"} in variables
     soil = store.get_open_data_params_schema("satellite-soil-moisture")
     assert soil.properties["time_period"].enum == ["1D", "10D", "1M"]
     assert "time_aggregation" not in soil.properties
-    assert soil.properties["spatial_res"].enum == [1.0]
+    assert soil.properties["spatial_res"].enum == [0.25]
+
+
+def test_records_state_no_units_or_grid_like_the_service(emulator):
+    """Since 2022 the CDS catalogue has no tmp:variables or tmp:description."""
+    import requests
+
+    base = emulator.store_params()["endpoint_url"]
+    record = requests.get(f"{base}/catalogue/v1/collections/{LAND}", timeout=10).json()
+    assert record["id"] == LAND and "extent" in record
+    assert not [key for key in record if key.startswith("tmp:")]
+    listing = requests.get(f"{base}/catalogue/v1/datasets", timeout=10).json()
+    assert not [key for r in listing["collections"] for key in r if key.startswith("tmp:")]
+
+
+@pytest.mark.parametrize(
+    ("data_id", "native"),
+    [(ERA5, 0.25), (LAND, 0.1), ("satellite-soil-moisture", 0.25), (DAILY, 0.25)],
+)
+def test_native_grid_of_known_dataset_families(store, data_id, native):
+    assert store.describe_data(data_id).spatial_res == native
+    spatial_res = store.get_open_data_params_schema(data_id).properties["spatial_res"]
+    assert spatial_res.default == native and not spatial_res.nullable
+    if data_id == "satellite-soil-moisture":  # no sub-areas, no regridding
+        assert spatial_res.enum == [native]
+    else:
+        assert spatial_res.minimum == native and spatial_res.enum is None
+
+
+def test_dataset_of_an_unknown_family_has_no_invented_grid(store, changed_dataset):
+    with changed_dataset(LAND, id=UNKNOWN, title="Agrometeorological indicators"):
+        descriptor = store.describe_data(UNKNOWN)
+        spatial_res = store.get_open_data_params_schema(UNKNOWN).properties["spatial_res"]
+    assert descriptor.spatial_res is None
+    assert "units" not in descriptor.data_vars["2m_temperature"].attrs
+    assert spatial_res.default is None and spatial_res.nullable
+    assert spatial_res.minimum is None and spatial_res.enum is None
+
+
+def test_tmp_fields_of_an_older_catalogue_are_read_when_present(tmp_path, store_params):
+    """Units and grid spacing of ``tmp:variables``/``tmp:description`` take precedence."""
+    from eostores_cds.testing import CdsEmulator
+
+    from eostores import new_data_store
+
+    with CdsEmulator(tmp_fields=True, resolutions={"satellite-soil-moisture": 1.0}) as older:
+        params = {**store_params, **older.store_params(), "cache_dir": str(tmp_path / "old")}
+        store = new_data_store("cds", **params)
+        temperature = store.describe_data("reanalysis-era5-pressure-levels").data_vars[
+            "temperature"
+        ]
+        soil = store.get_open_data_params_schema("satellite-soil-moisture")
+        daily = store.get_open_data_params_schema(DAILY)
+    assert temperature.attrs["units"] == "K" and temperature.attrs["long_name"] == "Temperature"
+    assert soil.properties["spatial_res"].enum == [1.0], "the record's spacing, not the table's"
+    variables = daily.properties["variable_names"].to_dict()["items"]["oneOf"]
+    assert {"const": "2m_temperature", "title": "2m temperature [K]", "type": "string"} in variables
 
 
 def test_search_by_variable_and_bbox(store):

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from eostores_cds.testing import DAILY_STATISTIC_OFFSETS, expected_value
 
+from eostores.errors import InvalidParameterError
+
 
 def offset(emulator, dataset_id: str, variable: str) -> float:
     return emulator.datasets[dataset_id].variable(variable).offset
@@ -115,8 +117,8 @@ def test_soil_moisture_aggregations(store, emulator, period, days):
         time_period=period,
     )
     assert [str(t)[8:10] for t in ds["time"].values] == days
-    np.testing.assert_allclose(ds["lat"].values, [0.5, 1.5, 2.5, 3.5, 4.5])
-    assert ds.sizes["lon"] == 10
+    np.testing.assert_allclose(ds["lat"].values, 0.125 + 0.25 * np.arange(20))
+    np.testing.assert_allclose(ds["lon"].values, 0.125 + 0.25 * np.arange(40))
     np.testing.assert_allclose(ds["sm"].values, expected(ds, "sm", 0.0), atol=1e-3)
     assert "sm_uncertainty" in ds.data_vars
 
@@ -127,8 +129,8 @@ def test_soil_moisture_global_uses_dataset_longitudes(store):
         variable_names=["volumetric_surface_soil_moisture"],
         time_range=["2020-01-01", "2020-01-01"],
     )
-    assert ds.sizes["lat"] == 180 and ds.sizes["lon"] == 360
-    assert ds["lon"].values[0] == -179.5 and ds["lat"].values[0] == -89.5
+    assert ds.sizes["lat"] == 720 and ds.sizes["lon"] == 1440
+    assert ds["lon"].values[0] == -179.875 and ds["lat"].values[0] == -89.875
 
 
 def test_monthly_means_one_request_per_year(store, emulator, fresh_log, executions):
@@ -226,4 +228,54 @@ def test_empty_variable_list_makes_no_request(store, fresh_log, executions):
     )
     assert not ds.data_vars
     assert ds.sizes == {"time": 8, "lat": 21, "lon": 41}
+    assert executions() == []
+
+
+def test_dataset_of_an_unknown_family_opens_on_the_service_grid(
+    make_store, emulator, changed_dataset, executions
+):
+    """The catalogue states no grid: the service's own comes through; a size bound and an
+    empty cube need one, so they use spatial_res when given."""
+    unknown = "sis-agrometeorological-indicators"
+    store = make_store(max_request_bytes=1000)
+    with changed_dataset("reanalysis-era5-land", id=unknown):
+        ds = store.open_data(
+            unknown,
+            variable_names=["skin_temperature"],
+            bbox=[10.0, 45.0, 10.5, 45.3],
+            time_range=["2021-07-01", "2021-07-01"],
+        )
+        assert "grid" not in emulator.submitted_jobs[-1]["request"]
+        np.testing.assert_allclose(ds["lat"].values, [45.0, 45.1, 45.2, 45.3])
+        want = expected(ds, "skt", offset(emulator, unknown, "skin_temperature"))
+        np.testing.assert_allclose(ds["skt"].values, want, atol=1e-3)
+        submitted = len(executions())
+        with pytest.raises(InvalidParameterError, match="max_request_bytes") as caught:
+            store.open_data(
+                unknown,
+                variable_names=["skin_temperature"],
+                spatial_res=0.5,
+                time_range=["2021-07-01", "2021-07-31"],
+            )
+        assert caught.value.parameter == "spatial_res"
+        empty = store.open_data(unknown, variable_names=[], time_range=["2021-07-01", "2021-07-01"])
+    assert dict(empty.sizes) == {"time": 24}, "no invented lat/lon"
+    assert len(executions()) == submitted
+
+
+def test_unknown_grid_without_regridding_refuses_spatial_res(
+    store, changed_dataset, fresh_log, executions
+):
+    unknown = "satellite-lake-water-temperature"
+    with (
+        changed_dataset("satellite-soil-moisture", id=unknown),
+        pytest.raises(InvalidParameterError) as caught,
+    ):
+        store.open_data(
+            unknown,
+            variable_names=["volumetric_surface_soil_moisture"],
+            spatial_res=0.5,
+            time_range=["2020-01-01", "2020-01-01"],
+        )
+    assert caught.value.parameter == "spatial_res" and "native grid" in str(caught.value)
     assert executions() == []

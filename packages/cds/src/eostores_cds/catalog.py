@@ -2,9 +2,12 @@
 
 The catalogue listing (all pages) gives the data ids; a dataset's collection record, its
 request form (``form.json``) and its constraints (``constraints.json``) give its variables,
-product types, levels, time extent, area support and native grid. All of it is cached on
-disk with an expiry, so that listing, describing and validating usually make no request;
-a stale copy is used when the service cannot be reached.
+product types, levels, time extent and area support. The records of the CDS state neither
+units nor grid spacing, so the native grid comes from :data:`NATIVE_GRIDS` (known dataset
+families); the ``tmp:variables`` and ``tmp:description`` fields of older catalogues are
+read when present. All of it is cached on disk with an expiry, so that listing,
+describing and validating usually make no request; a stale copy is used when the service
+cannot be reached.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from .constraints import Constraints
 from .layout import write_json_atomically
 
 __all__ = [
+    "NATIVE_GRIDS",
     "Catalogue",
     "ChoiceParam",
     "DatasetInfo",
     "VariableInfo",
     "describe",
+    "native_grid",
     "split_data_id",
 ]
 
@@ -72,6 +77,16 @@ PERIOD_WORDS = {
     "yearly": "1Y",
 }
 _HOUR_STEPS = (1, 2, 3, 6, 12)
+#: Native grid spacing in degrees of dataset families, by dataset id prefix (the longest
+#: matching prefix wins): ERA5 and its derived products 0.25, ERA5-Land 0.1, the C3S
+#: satellite soil moisture 0.25.
+NATIVE_GRIDS: dict[str, float] = {
+    "reanalysis-era5-": 0.25,
+    "reanalysis-era5-land": 0.1,
+    "derived-era5-": 0.25,
+    "derived-era5-land-": 0.1,
+    "satellite-soil-moisture": 0.25,
+}
 
 
 def split_data_id(data_id: str) -> tuple[str, str | None]:
@@ -126,7 +141,6 @@ class DatasetInfo:
     data_formats: list[str]
     download_formats: list[str]
     native_res: float | None
-    temporal_resolution: str | None
     constraints: Constraints = field(repr=False, default_factory=lambda: Constraints([]))
 
     # -- derived facts
@@ -213,17 +227,7 @@ class DatasetInfo:
             start, end = extent["temporal"]["interval"][0]
         except (KeyError, IndexError, TypeError, ValueError):
             start = end = None
-        units = collection.get("tmp:variables") or {}
-        variable_labels = _widget_labels(widgets.get("variable"))
-        variables = {}
-        for name, label in variable_labels.items():
-            meta = units.get(label) or units.get(name) or {}
-            variables[name] = VariableInfo(
-                name=name,
-                title=label,
-                units=meta.get("units") if isinstance(meta, Mapping) else None,
-                description=meta.get("description") if isinstance(meta, Mapping) else None,
-            )
+        variables = _variables(widgets.get("variable"), collection.get("tmp:variables"))
         choices: dict[str, ChoiceParam] = {}
         period_key, period_values = None, {}
         for name, widget in widgets.items():
@@ -255,7 +259,6 @@ class DatasetInfo:
         data_format_key = "data_format" if "data_format" in widgets else None
         if data_format_key is None and "format" in widgets:
             data_format_key = "format"
-        description = collection.get("tmp:description") or {}
         return cls(
             id=str(collection.get("id")),
             title=str(collection.get("title") or collection.get("id")),
@@ -277,14 +280,30 @@ class DatasetInfo:
             data_format_key=data_format_key,
             data_formats=list(_widget_labels(widgets.get(data_format_key or ""))),
             download_formats=list(_widget_labels(widgets.get("download_format"))),
-            native_res=_resolution(description),
-            temporal_resolution=(
-                str(description.get("temporal-resolution"))
-                if isinstance(description, Mapping) and description.get("temporal-resolution")
-                else None
-            ),
+            native_res=native_grid(collection),
             constraints=Constraints(constraints),
         )
+
+
+def _variables(widget: Mapping[str, Any] | None, extras: Any) -> dict[str, VariableInfo]:
+    """The variables of the form, with units and descriptions where ``extras`` (an older
+    catalogue's ``tmp:variables``, keyed by label or name) has them."""
+    extras = extras if isinstance(extras, Mapping) else {}
+    variables = {}
+    for name, label in _widget_labels(widget).items():
+        meta = extras.get(label) or extras.get(name)
+        meta = meta if isinstance(meta, Mapping) else {}
+        variables[name] = VariableInfo(
+            name=name,
+            title=label,
+            units=_text(meta.get("units")),
+            description=_text(meta.get("description")),
+        )
+    return variables
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _widget_labels(widget: Mapping[str, Any] | None) -> dict[str, str]:
@@ -303,14 +322,30 @@ def _widget_labels(widget: Mapping[str, Any] | None) -> dict[str, str]:
     return labels
 
 
-def _resolution(description: Any) -> float | None:
+def native_grid(collection: Mapping[str, Any]) -> float | None:
+    """The native grid spacing of a dataset in degrees; None if unknown.
+
+    From the record's ``tmp:description`` where an older catalogue still has it, else
+    from :data:`NATIVE_GRIDS`.
+    """
+    stated = _stated_resolution(collection.get("tmp:description"))
+    if stated is not None:
+        return stated
+    dataset_id = str(collection.get("id") or "")
+    prefixes = [prefix for prefix in NATIVE_GRIDS if dataset_id.startswith(prefix)]
+    return NATIVE_GRIDS[max(prefixes, key=len)] if prefixes else None
+
+
+def _stated_resolution(description: Any) -> float | None:
+    """The first spacing in ``tmp:description["horizontal-resolution"]`` ("0.25° x 0.25°")."""
     if not isinstance(description, Mapping):
         return None
     text = description.get("horizontal-resolution")
     if not isinstance(text, str):
         return None
     match = re.search(r"(\d+(?:\.\d+)?)\s*°", text) or re.search(r"(\d+(?:\.\d+)?)", text)
-    return float(match.group(1)) if match else None
+    value = float(match.group(1)) if match else 0.0
+    return value if value > 0 else None
 
 
 # --------------------------------------------------------------------------- catalogue

@@ -265,27 +265,32 @@ def empty_cube(
     *,
     attrs: dict[str, Any],
 ) -> Any:
-    """A dataset without variables, with the time, lat and lon a request would yield."""
+    """A dataset without variables, with the time, lat and lon a request would yield.
+
+    Without a ``resolution`` (a native grid the catalogue does not state) it has time only.
+    """
     import numpy as np
     import xarray as xr
 
-    res = resolution or 0.25
+    times = ("time", np.array(stamps, dtype="datetime64[ns]"))
+    if resolution is None:
+        return xr.Dataset(coords={"time": times}, attrs=dict(attrs))
+    step = float(resolution)
     xmin, ymin, xmax, ymax = (float(v) for v in bbox)
 
     def axis(low: float, high: float, wrap: bool) -> Any:
-        first = np.ceil((low - origin * res) / res - 1e-9)
-        last = np.floor((high - origin * res) / res + 1e-9)
-        values = np.round((np.arange(first, last + 1) + origin) * res, 9)
+        first = np.ceil((low - origin * step) / step - 1e-9)
+        last = np.floor((high - origin * step) / step + 1e-9)
+        values = np.round((np.arange(first, last + 1) + origin) * step, 9)
         if wrap and values.size and values[-1] - values[0] >= 360 - 1e-9:
             values = values[:-1]
         return values
 
-    ds = xr.Dataset(
+    return xr.Dataset(
         coords={
-            "time": ("time", np.array(stamps, dtype="datetime64[ns]")),
+            "time": times,
             "lat": ("lat", axis(ymin, ymax, False)),
             "lon": ("lon", axis(xmin, xmax, True)),
         },
         attrs=dict(attrs),
     )
-    return ds

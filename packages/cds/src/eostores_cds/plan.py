@@ -155,10 +155,19 @@ def make_plan(
         xmin, ymin, xmax, ymax = bbox
         base["area"] = [ymax, xmin, ymin, xmax]
     native = info.native_res
-    if info.supports_area and res is not None and (native is None or abs(res - native) > 1e-9):
+    regrid = res is not None and (native is None or abs(res - native) > 1e-9)
+    if regrid and not info.supports_area:
+        raise InvalidParameterError(
+            f"spatial_res {res:g} is not offered: this dataset comes on its native grid "
+            f"only ({native if native is not None else 'not stated by the catalogue'}); "
+            "leave spatial_res out",
+            parameter="spatial_res",
+            **context,
+        )
+    if regrid:
         base["grid"] = [res, res]
     grid_res = res if res is not None else native
-    if grid_res:
+    if grid_res:  # an unknown native grid leaves the bound to the service's cost limit
         check_grid_size(
             (
                 len(variables),

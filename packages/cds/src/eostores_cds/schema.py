@@ -131,20 +131,7 @@ def open_params_schema(info: DatasetInfo, product_type: str | None) -> JsonObjec
         f"{[west, south, east, north]}.",
     )
     properties["crs"] = crs_schema(enum=["EPSG:4326"])
-    native = info.native_res
-    if info.supports_area:
-        properties["spatial_res"] = spatial_res_schema(
-            default=native,
-            minimum=native,
-            maximum=10.0,
-            nullable=native is None,
-            description=f"Grid spacing in degrees (native {native}); coarser grids are "
-            "interpolated by the service.",
-        )
-    else:
-        properties["spatial_res"] = spatial_res_schema(
-            default=native, enum=[native] if native else None, nullable=native is None
-        )
+    properties["spatial_res"] = _spatial_res_schema(info)
     start, end = _day(info.start), _day(info.end)
     properties["time_range"] = time_range_schema(start, end, required=True)
     periods = info.time_periods(product_type)
@@ -203,6 +190,43 @@ def open_params_schema(info: DatasetInfo, product_type: str | None) -> JsonObjec
         additional_properties=False,
         title=info.title + (f" ({info.product_types[product_type]})" if product_type else ""),
         description=_NOT_LAZY,
+    )
+
+
+def _spatial_res_schema(info: DatasetInfo) -> JsonSchema:
+    """``spatial_res``: the native grid by default; other grids where the service regrids.
+
+    Where the native grid is not known (see :func:`.catalog.native_grid`), null stands
+    for it.
+    """
+    native = info.native_res
+    if native is None and info.supports_area:
+        return spatial_res_schema(
+            default=None,
+            maximum=10.0,
+            nullable=True,
+            description="Grid spacing in degrees; null: the dataset's native grid (the "
+            "catalogue does not state it); other spacings are interpolated by the service.",
+        )
+    if native is None:
+        return spatial_res_schema(
+            default=None,
+            nullable=True,
+            description="Must be null: the dataset comes on its native grid only (the "
+            "catalogue does not state it).",
+        )
+    if info.supports_area:
+        return spatial_res_schema(
+            default=native,
+            minimum=native,
+            maximum=10.0,
+            description=f"Grid spacing in degrees (native {native}); coarser grids are "
+            "interpolated by the service.",
+        )
+    return spatial_res_schema(
+        default=native,
+        enum=[native],
+        description=f"Grid spacing in degrees: the dataset comes on its native {native} grid only.",
     )
 
 

@@ -183,11 +183,14 @@ class EmulatedDataset:
 
     # -- documents
 
-    def collection(self, base_url: str) -> dict[str, Any]:
-        """The catalogue record (``/catalogue/v1/collections/{id}``)."""
+    def collection(self, base_url: str, *, tmp_fields: bool = False) -> dict[str, Any]:
+        """The catalogue record (``/catalogue/v1/collections/{id}``).
+
+        Like the service's, it states neither units nor grid spacing; ``tmp_fields`` adds
+        the ``tmp:variables`` and ``tmp:description`` the catalogue had until 2022.
+        """
         api = f"{base_url}/api"
         collection_url = f"{api}/catalogue/v1/collections/{self.id}"
-        units = {v.label: {"units": v.units, "description": v.long_name} for v in self.variables}
         links = [
             {"rel": "self", "href": collection_url, "type": "application/json"},
             {"rel": "parent", "href": f"{api}/catalogue/v1/", "type": "application/json"},
@@ -212,22 +215,13 @@ class EmulatedDataset:
             }
             for lic in self.licences
         ]
-        description = {
-            "data-type": "Gridded" if self.gridded else "Point",
-            "projection": "Regular latitude-longitude grid",
-            "horizontal-coverage": "Global",
-            "horizontal-resolution": self.horizontal_resolution
-            or f"{self.resolution:g}° x {self.resolution:g}°",
-            "temporal-coverage": f"{self.begin} to present",
-            "temporal-resolution": self.temporal_resolution,
-            "file-format": self.data_format_description,
-        }
-        return {
+        record = {
             "type": "Collection",
             "id": self.id,
-            "stac_version": "1.0.0",
+            "stac_version": "1.1.0",
             "title": self.title,
             "description": self.abstract,
+            "summaries": {},
             "keywords": list(self.keywords),
             "license": "proprietary",
             "providers": [{"name": "Copernicus Climate Change Service", "roles": ["producer"]}],
@@ -239,8 +233,25 @@ class EmulatedDataset:
             "published": "2018-06-14T00:00:00Z",
             "updated": f"{self.end}T00:00:00Z",
             "sci:doi": f"10.24381/cds.{abs(hash(self.id)) % 10**8:08x}",
-            "tmp:variables": units,
-            "tmp:description": description,
+        }
+        if tmp_fields:
+            record["tmp:variables"] = {
+                v.label: {"units": v.units, "description": v.long_name} for v in self.variables
+            }
+            record["tmp:description"] = self._tmp_description()
+        return record
+
+    def _tmp_description(self) -> dict[str, str]:
+        """The ``tmp:description`` of the catalogue until 2022."""
+        return {
+            "data-type": "Gridded" if self.gridded else "Point",
+            "projection": "Regular latitude-longitude grid",
+            "horizontal-coverage": "Global",
+            "horizontal-resolution": self.horizontal_resolution
+            or f"{self.resolution:g}° x {self.resolution:g}°",
+            "temporal-coverage": f"{self.begin} to present",
+            "temporal-resolution": self.temporal_resolution,
+            "file-format": self.data_format_description,
         }
 
     def form(self) -> list[dict[str, Any]]:

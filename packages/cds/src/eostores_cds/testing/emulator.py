@@ -106,8 +106,10 @@ class CdsEmulator(EmulatorServer):
     free) and running; ``max_running_jobs`` is the per-user limit of running jobs (more
     wait as accepted). ``resolutions`` and ``cost_limits`` override, per dataset id, the
     native grid spacing and the largest request size (in fields). ``fail_next`` /
-    ``reject_next`` make the next N jobs fail or be rejected. All arguments are
-    JSON-serialisable so that the emulator can run in a child process.
+    ``reject_next`` make the next N jobs fail or be rejected. ``tmp_fields`` adds to the
+    collection records the ``tmp:variables`` (units) and ``tmp:description`` (grid
+    spacing) the catalogue had until 2022. All arguments are JSON-serialisable so that
+    the emulator can run in a child process.
 
     Hostile answers, for tests of the store's defences: ``result_name`` is the file name
     the result href ends with (percent-encoded, e.g. ``../../x.nc``), ``member_prefix`` is
@@ -131,6 +133,7 @@ class CdsEmulator(EmulatorServer):
         relative_hrefs: bool = False,
         resolutions: Mapping[str, float] | None = None,
         cost_limits: Mapping[str, int] | None = None,
+        tmp_fields: bool = False,
         fail_next: int = 0,
         reject_next: int = 0,
         result_name: str | None = None,
@@ -148,6 +151,7 @@ class CdsEmulator(EmulatorServer):
         self.max_running_jobs = int(max_running_jobs)
         self.max_page_size = int(max_page_size)
         self.relative_hrefs = bool(relative_hrefs)
+        self.tmp_fields = bool(tmp_fields)
         self.fail_next = int(fail_next)
         self.reject_next = int(reject_next)
         self.result_name = result_name
@@ -243,12 +247,7 @@ class CdsEmulator(EmulatorServer):
         except ValueError:
             return _problem(400, "invalid parameter", "limit and cursor must be integers")
         page = matching[offset : offset + limit]
-        records = []
-        for dataset in page:
-            record = dataset.collection(base)
-            record.pop("tmp:variables")
-            record.pop("tmp:description")
-            records.append(record)
+        records = [dataset.collection(base) for dataset in page]
         links = [{"rel": "self", "href": f"{base}{request.raw_path}"}]
         if offset + limit < len(matching):
             params = [(k, v) for k, v in request.query_list if k not in ("cursor", "limit")]
@@ -269,7 +268,7 @@ class CdsEmulator(EmulatorServer):
         dataset = self._dataset(cid)
         if dataset is None:
             return _problem(404, "not found", f"collection {cid} not found")
-        return Response.json(dataset.collection(self._base(request)))
+        return Response.json(dataset.collection(self._base(request), tmp_fields=self.tmp_fields))
 
     @route("GET", rf"{_CATALOGUE}/collections/(?P<cid>[^/]+)/form\.json")
     def form(self, request: Request, cid: str) -> Response:
