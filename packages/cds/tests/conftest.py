@@ -14,6 +14,8 @@ from eostores import new_data_store
 
 #: A valid key whose account has not accepted the dataset licences.
 LICENCE_PENDING_KEY = "0d3c7b1a-9e2f-4c5d-8a6b-1f2e3d4c5b6a"
+#: A valid key of another account.
+OTHER_ACCOUNT_KEY = "5e4d3c2b-1a09-4f8e-b7d6-c5b4a3928170"
 #: Fast polling, few retries: tests run against a local emulator.
 FAST = dict(
     poll_interval=0.02,
@@ -28,7 +30,7 @@ FAST = dict(
 @pytest.fixture(scope="session")
 def cds_emulator() -> Iterator[CdsEmulator]:
     with CdsEmulator(
-        keys=[DEFAULT_KEY],
+        keys=[DEFAULT_KEY, OTHER_ACCOUNT_KEY],
         licence_pending_keys=[LICENCE_PENDING_KEY],
         job_run_s=0.05,
         max_page_size=3,
@@ -79,6 +81,11 @@ def make_store(store_params) -> Callable[..., Any]:
 @pytest.fixture
 def licence_pending_key() -> str:
     return LICENCE_PENDING_KEY
+
+
+@pytest.fixture
+def other_account_key() -> str:
+    return OTHER_ACCOUNT_KEY
 
 
 @pytest.fixture

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 import zipfile
 
 import cdsapi
 import numpy as np
+import pytest
+import requests
 import xarray as xr
+from ecmwf.datastores import Client
 
 
 def test_cdsapi_retrieves_files_like_the_service(emulator, tmp_path):
@@ -51,8 +55,6 @@ def test_cdsapi_retrieves_files_like_the_service(emulator, tmp_path):
 
 
 def test_catalogue_pages_and_cost_estimate(emulator):
-    from ecmwf.datastores import Client
-
     params = emulator.store_params()
     client = Client(url=params["endpoint_url"], key=params["cds_api_key"], maximum_tries=1)
     page = client.get_collections(limit=2)
@@ -75,3 +77,48 @@ def test_catalogue_pages_and_cost_estimate(emulator):
         costs["cost"] == 6
         and costs["limit"] == emulator.datasets["reanalysis-era5-land"].cost_limit
     )
+
+
+def small_request() -> dict:
+    return {
+        "variable": ["2m_temperature"],
+        "year": "2020",
+        "month": "01",
+        "day": "01",
+        "time": "00:00",
+        "area": [1, 0, 0, 1],
+        "data_format": "netcdf",
+    }
+
+
+def test_another_accounts_job_and_expired_results(emulator, other_account_key):
+    """403 "permission denied" for another account's job; 404 "results expired" once
+    the results are gone, and the download link 404s too."""
+    url = emulator.store_params()["endpoint_url"]
+    mine = Client(url=url, key=emulator.store_params()["cds_api_key"], maximum_tries=1)
+    theirs = Client(url=url, key=other_account_key, maximum_tries=1)
+    remote = mine.submit("reanalysis-era5-land", small_request())
+    while remote.status != "successful":
+        time.sleep(0.05)
+    with pytest.raises(requests.HTTPError) as caught:
+        theirs.get_remote(remote.request_id)
+    assert caught.value.response.status_code == 403
+    assert caught.value.response.json()["title"] == "permission denied"
+    results = requests.get(
+        f"{url}/retrieve/v1/jobs/{remote.request_id}/results",
+        headers={"PRIVATE-TOKEN": other_account_key},
+        timeout=10,
+    )
+    assert results.status_code == 403 and results.json()["detail"] == "operation not allowed"
+    href = mine.get_results(remote.request_id).location
+    assert requests.get(href, timeout=10).status_code == 200
+    emulator.results_ttl_s = 0.0
+    try:
+        with pytest.raises(requests.HTTPError) as caught:
+            mine.get_results(remote.request_id)
+        assert caught.value.response.status_code == 404
+        assert caught.value.response.json()["title"] == "results expired"
+        assert requests.get(href, timeout=10).status_code == 404
+        assert remote.status == "successful", "the job itself is still known"
+    finally:
+        emulator.results_ttl_s = None

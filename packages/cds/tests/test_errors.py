@@ -6,6 +6,7 @@ import time
 
 import pytest
 from eostores_cds.api import LicenceNotAcceptedError
+from eostores_cds.testing import DEFAULT_KEY
 
 from eostores.errors import (
     AuthenticationError,
@@ -68,6 +69,39 @@ def test_licence_not_accepted_names_licence_and_page(make_store, licence_pending
     assert "Licence to use Copernicus Products" in str(error)
     assert error.url.endswith(f"/datasets/{ERA5}?tab=download#manage-licences")
     assert error.url in str(error)
+
+
+def test_another_accounts_job_in_a_shared_cache_is_submitted_again(
+    make_store, emulator, other_account_key, fresh_log
+):
+    """A ticket of a job started with another key (a team cache): the service answers
+    403 "permission denied" for it; the store submits the request for its own key."""
+    params = {**OPEN, "time_range": ["2021-05-01", "2021-05-01"]}
+    make_store().describe_data(ERA5)  # the catalogue, so that the deadline covers the job
+    emulator.job_run_s = 30.0
+    try:
+        with pytest.raises(DataStoreTimeoutError):
+            make_store(cds_api_key=other_account_key, call_deadline=1.0).open_data(ERA5, **params)
+    finally:
+        emulator.job_run_s = 0.05
+    theirs = max(emulator.jobs.values(), key=lambda job: job.created)
+    ds = make_store().open_data(ERA5, **params)
+    assert ds.sizes["time"] == 2
+    refused = [r for r in emulator.request_log if r.path.endswith(f"/jobs/{theirs.id}")]
+    assert refused[-1].status == 403
+    mine = max(emulator.jobs.values(), key=lambda job: job.created)
+    assert theirs.user == other_account_key and mine.user == DEFAULT_KEY
+    assert mine.request == theirs.request
+
+
+def test_non_authentication_refusal_is_a_service_error(store, changed_dataset, fresh_log):
+    """A 403 that is not about the key (here a disabled dataset) keeps the service's words."""
+    reason = "This dataset is temporarily disabled for maintenance."
+    with changed_dataset(ERA5, disabled_reason=reason), pytest.raises(ServiceError) as caught:
+        store.open_data(ERA5, **{**OPEN, "time_range": ["2021-05-02", "2021-05-02"]})
+    assert not isinstance(caught.value, AuthenticationError)
+    assert caught.value.status == 403 and caught.value.parameter is None
+    assert reason in str(caught.value)
 
 
 def test_failed_job_reports_the_service_message(store, emulator):

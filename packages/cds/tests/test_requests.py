@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from eostores_cds.api import ResultsExpiredError
 
 from eostores.errors import DataStoreTimeoutError, InvalidParameterError
+from eostores.testing import FaultProfile
 
 ERA5 = "reanalysis-era5-single-levels"
 SMALL = dict(bbox=[0, 0, 0.5, 0.5], time_period="6H")
@@ -134,6 +136,71 @@ def test_timed_out_request_resumes_the_same_job(make_store, emulator, fresh_log,
         emulator.job_run_s = 0.05
     assert len(executions()) == 1, "the second run polled the job of the first"
     assert ds.sizes["time"] == 4
+
+
+def job_of_a_timed_out_call(make_store, emulator, executions, params):
+    """Submit the request in a call that times out, leaving its ticket; the job, made to
+    have finished an hour ago."""
+    make_store().describe_data(ERA5)  # the catalogue, so that the deadline covers the job
+    emulator.job_run_s = 30.0
+    try:
+        with pytest.raises(DataStoreTimeoutError):
+            make_store(call_deadline=1.0).open_data(ERA5, **params, **SMALL)
+    finally:
+        emulator.job_run_s = 0.05
+    assert len(executions()) == 1
+    job = max(emulator.jobs.values(), key=lambda job: job.created)
+    job.start, job.end = job.start - 3600, job.end - 3600 - 30
+    return job
+
+
+def test_resumed_job_whose_results_expired_is_submitted_again(
+    make_store, emulator, fresh_log, executions, tmp_path
+):
+    params = dict(variable_names=["2m_temperature"], time_range=["2020-08-02", "2020-08-02"])
+    first = job_of_a_timed_out_call(make_store, emulator, executions, params)
+    emulator.results_ttl_s = 600.0
+    try:
+        ds = make_store().open_data(ERA5, **params, **SMALL)
+    finally:
+        emulator.results_ttl_s = None
+    assert ds.sizes["time"] == 4
+    assert len(executions()) == 2, "the expired job was replaced by one new job"
+    asked = [r for r in emulator.request_log if r.path.endswith(f"/jobs/{first.id}/results")]
+    assert asked and all(r.status == 404 for r in asked)
+    assert not list((tmp_path / "cache").rglob("*.job.json"))
+
+
+def test_resumed_job_whose_download_link_is_gone_is_submitted_again(
+    make_store, emulator, fresh_log, executions
+):
+    params = dict(variable_names=["2m_temperature"], time_range=["2020-08-03", "2020-08-03"])
+    first = job_of_a_timed_out_call(make_store, emulator, executions, params)
+    emulator.faults = FaultProfile(fail_first=1, error_statuses=(404,), paths=r"/download/.*")
+    try:
+        ds = make_store().open_data(ERA5, **params, **SMALL)
+    finally:
+        emulator.faults = None
+    assert ds.sizes["time"] == 4
+    assert len(executions()) == 2
+    downloads = [r for r in emulator.request_log if r.path.startswith("/download/")]
+    assert downloads[0].path.startswith(f"/download/{first.id}/") and downloads[0].status == 404
+
+
+def test_expired_results_of_a_new_job_are_an_error_not_a_loop(store, emulator, executions):
+    emulator.reset_log()
+    emulator.results_ttl_s = 0.0
+    try:
+        with pytest.raises(ResultsExpiredError, match="results expired"):
+            store.open_data(
+                ERA5,
+                variable_names=["2m_temperature"],
+                time_range=["2020-08-04", "2020-08-04"],
+                **SMALL,
+            )
+    finally:
+        emulator.results_ttl_s = None
+    assert len(executions()) == 1
 
 
 def test_invalid_combination_is_refused_before_submitting(store, fresh_log, executions):

@@ -41,12 +41,16 @@ __all__ = [
     "CostLimitExceeded",
     "JobResult",
     "LicenceNotAcceptedError",
+    "ResultsExpiredError",
 ]
 
 logger = logging.getLogger("eostores.cds")
 
 #: The header the CDS reads the personal access token from.
 TOKEN_HEADER = "PRIVATE-TOKEN"
+#: Words in the title of a 403 that is about the API key (other 403s are refusals of
+#: what was asked, e.g. "permission denied" for another account's job).
+_AUTHENTICATION_WORDS = ("authenticat", "token", "credential")
 
 
 class LicenceNotAcceptedError(AuthenticationError):
@@ -60,6 +64,10 @@ class LicenceNotAcceptedError(AuthenticationError):
 
 class CostLimitExceeded(DataStoreError):
     """The service refused a request as too large (internal: the store splits or explains)."""
+
+
+class ResultsExpiredError(ServiceError):
+    """The results of a successful job are no longer kept by the service."""
 
 
 @dataclass(frozen=True)
@@ -330,10 +338,20 @@ class CdsApi:
             return _licence_error(error.message, response, dataset_id, self.endpoint_url, context)
         if status in (400, 403, 413) and "cost" in title:
             return CostLimitExceeded(error.message, **context)
+        if status in (404, 410) and "expired" in title:
+            return ResultsExpiredError(
+                f"the results of the CDS job are no longer available: {error.message}",
+                status=status,
+                url=error.url,
+                **context,
+            )
         if job and status in (400, 404, 500):
             return ServiceError(
                 f"the CDS job failed: {error.message}", status=status, url=error.url, **context
             )
+        if status == 403 and not any(word in title for word in _AUTHENTICATION_WORDS):
+            # e.g. "permission denied" (another account's job, a disabled dataset)
+            return ServiceError(error.message, status=status, url=error.url, **context)
         if isinstance(error, AuthenticationError):
             error.parameter = "cds_api_key"
         return error

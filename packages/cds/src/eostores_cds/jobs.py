@@ -24,14 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from eostores.errors import (
+    AuthenticationError,
     DataNotFoundError,
     DataStoreError,
     DataStoreTimeoutError,
     InvalidParameterError,
+    QuotaExceededError,
     ServiceError,
 )
 
-from .api import CdsApi, CostLimitExceeded, LicenceNotAcceptedError
+from .api import CdsApi, CostLimitExceeded, LicenceNotAcceptedError, ResultsExpiredError
 from .layout import CacheLayout, file_lock
 from .plan import piece_key, split_to_limit
 
@@ -46,6 +48,15 @@ _FINAL_FAILURES = ("failed", "rejected", "dismissed", "deleted")
 
 class _Stopped(Exception):
     """Another piece failed; this one gives up quietly."""
+
+
+def _ticket_refused(error: DataStoreError) -> bool:
+    """Whether an error about a ticket's job means that job cannot be resumed, rather
+    than a wrong key, a rate limit, a failing service (5xx) or the deadline."""
+    if isinstance(error, DataStoreTimeoutError | AuthenticationError | QuotaExceededError):
+        return False
+    status = getattr(error, "status", None)
+    return not (isinstance(status, int) and status >= 500)
 
 
 class JobRunner:
@@ -184,9 +195,16 @@ class JobRunner:
         self._set(index, "done", 1.0)
         return [prepared]
 
-    def _fetch_locked(self, index: int, piece: dict[str, Any], key: str) -> Path | list[Any]:
-        """Submit (or resume), wait, download and unpack one piece; the caller holds its lock."""
-        remote = self._resume(key)
+    def _fetch_locked(
+        self, index: int, piece: dict[str, Any], key: str, *, resume: bool = True
+    ) -> Path | list[Any]:
+        """Submit (or resume), wait, download and unpack one piece; the caller holds its lock.
+
+        A resumed job whose results the service no longer keeps (they expire some time
+        after the job) is forgotten and the piece submitted once more.
+        """
+        remote = self._resume(key) if resume else None
+        resumed = remote is not None
         if remote is None:
             try:
                 remote = self.api.submit(self.dataset_id, piece)
@@ -205,6 +223,21 @@ class JobRunner:
                 self.api.delete(remote)
                 self.layout.remove_ticket(self.dataset_id, key)
             raise
+        try:
+            return self._download(index, remote, key)
+        except (ResultsExpiredError, DataNotFoundError) as error:
+            if not resumed:
+                raise
+            logger.info(
+                "the results of CDS job %s are gone (%s); submitting the request again",
+                remote.request_id,
+                error,
+            )
+            self.layout.remove_ticket(self.dataset_id, key)
+            return self._fetch_locked(index, piece, key, resume=False)
+
+    def _download(self, index: int, remote: Any, key: str) -> Path:
+        """Download and unpack the file of a successful job, then forget its ticket."""
         result = self.api.result(remote, self.dataset_id)
         target = self.layout.piece_target(self.dataset_id, key, result.content_type, result.url)
         self._set(index, "downloading", 0.0)
@@ -224,14 +257,23 @@ class JobRunner:
         )
 
     def _resume(self, key: str) -> Any | None:
+        """The job of the piece's ticket, if the service still has it for this API key.
+
+        A ticket whose job cannot be resumed (unknown to the service, another
+        account's, a malformed id, failed) is removed; a wrong key, a rate limit, a
+        failing service (5xx) and the deadline are errors, and the ticket is kept.
+        """
         ticket = self.layout.read_ticket(self.dataset_id, key)
         if ticket is None:
             return None
         try:
             remote = self.api.remote(str(ticket["job_id"]), self.dataset_id)
             status = self.api.status(remote, self.dataset_id)
-        except (DataNotFoundError, ServiceError, InvalidParameterError):
-            status, remote = "missing", None
+        except DataStoreError as error:
+            if not _ticket_refused(error):
+                raise
+            logger.info("cannot resume CDS job %s: %s", ticket["job_id"], error)
+            status, remote = "unusable", None
         if remote is None or status in _FINAL_FAILURES:
             self.layout.remove_ticket(self.dataset_id, key)
             return None

@@ -161,6 +161,7 @@ class EmulatedDataset:
     horizontal_resolution: str = ""
     temporal_resolution: str = "Hourly"
     data_format_description: str = "GRIB, NetCDF"
+    disabled_reason: str | None = None
 
     # -- facts derived from the definition
 
@@ -233,6 +234,7 @@ class EmulatedDataset:
             "published": "2018-06-14T00:00:00Z",
             "updated": f"{self.end}T00:00:00Z",
             "sci:doi": f"10.24381/cds.{abs(hash(self.id)) % 10**8:08x}",
+            "cads:disabled_reason": self.disabled_reason,
         }
         if tmp_fields:
             record["tmp:variables"] = {

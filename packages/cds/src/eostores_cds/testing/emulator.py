@@ -11,7 +11,9 @@ results with absolute or relative hrefs, and downloads with ``Content-Length`` a
 a request yields several files. Values are :func:`eostores_cds.testing.expected_value`.
 
 ``PRIVATE-TOKEN`` is checked on the retrieve API, the cost limit is enforced, and keys
-listed in ``licence_pending_keys`` have not accepted the dataset licences.
+listed in ``licence_pending_keys`` have not accepted the dataset licences. Another
+account's job answers 403 "permission denied"; the results of a job expire after
+``results_ttl_s`` (404 "results expired", and its download link 404s).
 """
 
 from __future__ import annotations
@@ -105,11 +107,13 @@ class CdsEmulator(EmulatorServer):
     ``job_queue_s`` and ``job_run_s`` are how long a job stays accepted (once a slot is
     free) and running; ``max_running_jobs`` is the per-user limit of running jobs (more
     wait as accepted). ``resolutions`` and ``cost_limits`` override, per dataset id, the
-    native grid spacing and the largest request size (in fields). ``fail_next`` /
-    ``reject_next`` make the next N jobs fail or be rejected. ``tmp_fields`` adds to the
-    collection records the ``tmp:variables`` (units) and ``tmp:description`` (grid
-    spacing) the catalogue had until 2022. All arguments are JSON-serialisable so that
-    the emulator can run in a child process.
+    native grid spacing and the largest request size (in fields); ``disabled`` maps
+    dataset ids to the reason they are disabled (submissions answer 403 with it).
+    ``fail_next`` / ``reject_next`` make the next N jobs fail or be rejected.
+    ``results_ttl_s`` is how long the results of a successful job stay available (None:
+    for ever). ``tmp_fields`` adds to the collection records the ``tmp:variables``
+    (units) and ``tmp:description`` (grid spacing) the catalogue had until 2022. All
+    arguments are JSON-serialisable so that the emulator can run in a child process.
 
     Hostile answers, for tests of the store's defences: ``result_name`` is the file name
     the result href ends with (percent-encoded, e.g. ``../../x.nc``), ``member_prefix`` is
@@ -133,6 +137,8 @@ class CdsEmulator(EmulatorServer):
         relative_hrefs: bool = False,
         resolutions: Mapping[str, float] | None = None,
         cost_limits: Mapping[str, int] | None = None,
+        disabled: Mapping[str, str] | None = None,
+        results_ttl_s: float | None = None,
         tmp_fields: bool = False,
         fail_next: int = 0,
         reject_next: int = 0,
@@ -151,6 +157,7 @@ class CdsEmulator(EmulatorServer):
         self.max_running_jobs = int(max_running_jobs)
         self.max_page_size = int(max_page_size)
         self.relative_hrefs = bool(relative_hrefs)
+        self.results_ttl_s = None if results_ttl_s is None else float(results_ttl_s)
         self.tmp_fields = bool(tmp_fields)
         self.fail_next = int(fail_next)
         self.reject_next = int(reject_next)
@@ -167,6 +174,8 @@ class CdsEmulator(EmulatorServer):
                 changes["resolution"] = float(resolutions[dataset.id])
             if cost_limits and dataset.id in cost_limits:
                 changes["cost_limit"] = int(cost_limits[dataset.id])
+            if disabled and dataset.id in disabled:
+                changes["disabled_reason"] = str(disabled[dataset.id])
             datasets.append(dataclasses.replace(dataset, **changes) if changes else dataset)
         self.datasets: dict[str, EmulatedDataset] = {d.id: d for d in datasets}
         self.jobs: dict[str, _Job] = {}
@@ -372,6 +381,8 @@ class CdsEmulator(EmulatorServer):
         dataset = self._dataset(pid)
         if dataset is None:
             return _problem(404, "resource not found", f"process {pid} not found")
+        if dataset.disabled_reason:
+            return _problem(403, "permission denied", dataset.disabled_reason)
         if user in self.licence_pending_keys:
             base = self._base(request)
             ids = ", ".join(f"{lic['id']} (revision {lic['revision']})" for lic in dataset.licences)
@@ -582,14 +593,28 @@ class CdsEmulator(EmulatorServer):
             "metadata": metadata,
         }
 
-    def _owned_job(self, request: Request, jid: str) -> tuple[_Job | None, Response | None]:
+    def _job_of(self, request: Request, jid: str) -> tuple[_Job | None, str, Response | None]:
+        """The job and the caller's user; or a refusal (401, or 404 for an unknown job)."""
         user, refusal = self._user(request)
         if refusal is not None:
-            return None, refusal
+            return None, "", refusal
+        assert user is not None
         job = self.jobs.get(jid)
-        if job is None or job.user != user:
-            return None, _problem(404, "job not found", f"job {jid} not found")
-        return job, None
+        if job is None:
+            return None, user, _problem(404, "job not found", f"job {jid} not found")
+        return job, user, None
+
+    def _owned_job(self, request: Request, jid: str) -> tuple[_Job | None, Response | None]:
+        """The caller's job; another account's answers 403, like the service's."""
+        job, user, refusal = self._job_of(request, jid)
+        if refusal is None and job is not None and job.user != user:
+            return None, _permission_denied()
+        return job, refusal
+
+    def _expired(self, job: _Job) -> bool:
+        """Whether the results of a successful job have gone (``results_ttl_s``)."""
+        ttl = self.results_ttl_s
+        return ttl is not None and time.time() > job.end + ttl
 
     @route("GET", rf"{_RETRIEVE}/jobs")
     def list_jobs(self, request: Request) -> Response:
@@ -645,7 +670,8 @@ class CdsEmulator(EmulatorServer):
 
     @route("GET", rf"{_RETRIEVE}/jobs/(?P<jid>[^/]+)/results")
     def results(self, request: Request, jid: str) -> Response:
-        job, refusal = self._owned_job(request, jid)
+        # Like the service: the job's state is answered first, its owner checked last.
+        job, user, refusal = self._job_of(request, jid)
         if refusal is not None:
             return refusal
         assert job is not None
@@ -663,6 +689,10 @@ class CdsEmulator(EmulatorServer):
             return _problem(404, "job not found", f"job {jid} has been dismissed")
         if status != "successful":
             return _problem(404, "results not ready", f"job {jid} results are not ready")
+        if self._expired(job):
+            return _problem(404, "results expired", f"results of job {jid} expired")
+        if job.user != user:
+            return _permission_denied()
         path = self._result_file(job)
         href = f"/download/{job.id}/{quote(self.result_name or path.name, safe='')}"
         if not self.relative_hrefs:
@@ -689,7 +719,12 @@ class CdsEmulator(EmulatorServer):
     @route("GET", r"/download/(?P<jid>[^/]+)/(?P<name>.+)")
     def download(self, request: Request, jid: str, name: str) -> Response:
         job = self.jobs.get(jid)
-        if job is None or job.result is None or name != (self.result_name or job.result.name):
+        if (
+            job is None
+            or job.result is None
+            or name != (self.result_name or job.result.name)
+            or self._expired(job)
+        ):
             return Response.html_error(404, "Not Found")
         return Response.file(job.result, request)
 
@@ -729,6 +764,11 @@ class CdsEmulator(EmulatorServer):
                             member.compress_type = zipfile.ZIP_DEFLATED
                             archive.writestr(member, path.read_bytes())
             return job.result
+
+
+def _permission_denied() -> Response:
+    """The service's answer about another account's job."""
+    return _problem(403, "permission denied", "operation not allowed")
 
 
 def _widget_values(widget: Mapping[str, Any]) -> list[str]:
