@@ -8,6 +8,8 @@ from eostores_cds.testing import DAILY_STATISTIC_OFFSETS, expected_value
 
 from eostores.errors import InvalidParameterError
 
+DAILY = "derived-era5-single-levels-daily-statistics"
+
 
 def offset(emulator, dataset_id: str, variable: str) -> float:
     return emulator.datasets[dataset_id].variable(variable).offset
@@ -279,3 +281,21 @@ def test_unknown_grid_without_regridding_refuses_spatial_res(
         )
     assert caught.value.parameter == "spatial_res" and "native grid" in str(caught.value)
     assert executions() == []
+
+
+@pytest.mark.parametrize("dataset_id", ["reanalysis-era5-land", DAILY])
+def test_classic_netcdf_results_are_read(store, emulator, changed_dataset, tmp_path, dataset_id):
+    """Some datasets come as NetCDF-3 (a single file, or zipped as the daily statistics)."""
+    with changed_dataset(dataset_id, netcdf_format="NETCDF3_CLASSIC"):
+        ds = store.open_data(
+            dataset_id,
+            variable_names=["2m_temperature"],
+            bbox=[10.0, 45.0, 11.0, 46.0],
+            time_range=["2021-07-03", "2021-07-04"],
+            time_period="1D" if dataset_id == DAILY else "12H",
+        )
+    files = [p for p in (tmp_path / "cache").rglob("*.nc") if "pieces" in p.parts]
+    assert files and all(p.read_bytes()[:3] == b"CDF" for p in files), "classic NetCDF"
+    base = offset(emulator, dataset_id, "2m_temperature")
+    np.testing.assert_allclose(ds["t2m"].values, expected(ds, "t2m", base), atol=1e-3)
+    assert ds.sizes["time"] == (2 if dataset_id == DAILY else 4)

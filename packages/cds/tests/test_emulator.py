@@ -122,3 +122,20 @@ def test_another_accounts_job_and_expired_results(emulator, other_account_key):
         assert remote.status == "successful", "the job itself is still known"
     finally:
         emulator.results_ttl_s = None
+
+
+def test_classic_netcdf_option(tmp_path):
+    from eostores_cds.testing import CdsEmulator
+
+    with CdsEmulator(netcdf3_datasets=["reanalysis-era5-land"]) as emulator:
+        params = emulator.store_params()
+        client = cdsapi.Client(
+            url=params["endpoint_url"], key=params["cds_api_key"], quiet=True, progress=False
+        )
+        client.retrieve("reanalysis-era5-land", small_request(), str(tmp_path / "land.nc"))
+        era5 = {**small_request(), "product_type": "reanalysis"}
+        client.retrieve("reanalysis-era5-single-levels", era5, str(tmp_path / "e.nc"))
+    assert (tmp_path / "land.nc").read_bytes()[:4] == b"CDF\x01"
+    assert (tmp_path / "e.nc").read_bytes()[:4] == b"\x89HDF"
+    ds = xr.open_dataset(tmp_path / "land.nc", engine="scipy")
+    assert ds["t2m"].dims == ("valid_time", "latitude", "longitude")

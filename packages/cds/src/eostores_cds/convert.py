@@ -1,6 +1,7 @@
 """Service files -> one normalised dataset: unpack, read, normalise, merge, subset.
 
-The CDS answers with NetCDF, a zip (or tar) of NetCDF files, or GRIB. Every file is
+The CDS answers with NetCDF (NetCDF-4, or classic NetCDF-3 for some datasets), a zip (or
+tar) of NetCDF files, or GRIB; files are recognised by their first bytes. Every file is
 normalised the same way before merging: ``valid_time`` (or an integer ``date``) becomes
 ``time``, ``latitude``/``longitude`` become ``lat``/``lon`` with latitudes ascending and
 longitudes in the convention of the requested bounding box, time first among the
@@ -33,7 +34,8 @@ __all__ = [
 ]
 
 _RENAMES = {"valid_time": "time", "latitude": "lat", "longitude": "lon"}
-_MAGIC = {b"CDF": "netcdf", b"\x89HD": "netcdf", b"PK\x03": "zip", b"GRI": "grib"}
+_MAGIC = {b"CDF": "netcdf3", b"\x89HD": "netcdf4", b"PK\x03": "zip", b"GRI": "grib"}
+_READABLE = ("netcdf3", "netcdf4", "grib")
 
 
 def _kind(path: Path) -> str:
@@ -73,9 +75,7 @@ def read_piece(path: Path, *, store_id: str, data_id: str) -> list[Any]:
     kind = _kind(path)
     if kind in ("zip", "tar"):
         folder = _unpacked_folder(path)
-        members = sorted(
-            p for p in folder.rglob("*") if p.is_file() and _kind(p) in ("netcdf", "grib")
-        )
+        members = sorted(p for p in folder.rglob("*") if p.is_file() and _kind(p) in _READABLE)
         if not members:
             raise DataStoreError(
                 f"the archive {path.name} holds no NetCDF or GRIB file",
@@ -91,8 +91,10 @@ def _open_file(path: Path, store_id: str, data_id: str) -> list[Any]:
 
     kind = _kind(path)
     try:
-        if kind == "netcdf":
+        if kind == "netcdf4":
             return [xr.open_dataset(path, engine="h5netcdf", chunks={})]
+        if kind == "netcdf3":
+            return [xr.open_dataset(path, engine=_netcdf3_engine(), chunks={})]
         if kind == "grib":
             try:
                 import cfgrib  # noqa: F401
@@ -114,6 +116,14 @@ def _open_file(path: Path, store_id: str, data_id: str) -> list[Any]:
         store_id=store_id,
         data_id=data_id,
     )
+
+
+def _netcdf3_engine() -> str:
+    """The xarray engine for classic NetCDF (NetCDF-3): netCDF4 where installed (it also
+    reads the CDF-5 variant), else scipy."""
+    import importlib.util
+
+    return "netcdf4" if importlib.util.find_spec("netCDF4") is not None else "scipy"
 
 
 def normalise(ds: Any, bbox: Sequence[float], *, normalize_names: bool) -> Any:

@@ -162,6 +162,7 @@ class EmulatedDataset:
     temporal_resolution: str = "Hourly"
     data_format_description: str = "GRIB, NetCDF"
     disabled_reason: str | None = None
+    netcdf_format: str = "NETCDF4"  # or NETCDF3_CLASSIC (written by scipy)
 
     # -- facts derived from the definition
 

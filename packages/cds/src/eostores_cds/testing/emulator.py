@@ -111,9 +111,11 @@ class CdsEmulator(EmulatorServer):
     dataset ids to the reason they are disabled (submissions answer 403 with it).
     ``fail_next`` / ``reject_next`` make the next N jobs fail or be rejected.
     ``results_ttl_s`` is how long the results of a successful job stay available (None:
-    for ever). ``tmp_fields`` adds to the collection records the ``tmp:variables``
-    (units) and ``tmp:description`` (grid spacing) the catalogue had until 2022. All
-    arguments are JSON-serialisable so that the emulator can run in a child process.
+    for ever). ``netcdf3_datasets`` are delivered as classic NetCDF (NetCDF-3), as the
+    CDS does for some datasets. ``tmp_fields`` adds to the collection records the
+    ``tmp:variables`` (units) and ``tmp:description`` (grid spacing) the catalogue had
+    until 2022. All arguments are JSON-serialisable so that the emulator can run in a
+    child process.
 
     Hostile answers, for tests of the store's defences: ``result_name`` is the file name
     the result href ends with (percent-encoded, e.g. ``../../x.nc``), ``member_prefix`` is
@@ -138,6 +140,7 @@ class CdsEmulator(EmulatorServer):
         resolutions: Mapping[str, float] | None = None,
         cost_limits: Mapping[str, int] | None = None,
         disabled: Mapping[str, str] | None = None,
+        netcdf3_datasets: Sequence[str] = (),
         results_ttl_s: float | None = None,
         tmp_fields: bool = False,
         fail_next: int = 0,
@@ -176,6 +179,8 @@ class CdsEmulator(EmulatorServer):
                 changes["cost_limit"] = int(cost_limits[dataset.id])
             if disabled and dataset.id in disabled:
                 changes["disabled_reason"] = str(disabled[dataset.id])
+            if dataset.id in netcdf3_datasets:
+                changes["netcdf_format"] = "NETCDF3_CLASSIC"
             datasets.append(dataclasses.replace(dataset, **changes) if changes else dataset)
         self.datasets: dict[str, EmulatedDataset] = {d.id: d for d in datasets}
         self.jobs: dict[str, _Job] = {}

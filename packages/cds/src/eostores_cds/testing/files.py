@@ -2,7 +2,8 @@
 
 ERA5-like datasets give one file per step type (``valid_time``, descending ``latitude``,
 ``number`` and ``expver`` coordinates, GRIB attributes, short variable names); satellite
-datasets one file per time step. Values are :func:`.datasets.expected_value` of the
+datasets one file per time step. Files are NetCDF-4, or classic NetCDF-3 where the
+dataset's ``netcdf_format`` says so. Values are :func:`.datasets.expected_value` of the
 coordinates.
 """
 
@@ -175,10 +176,17 @@ def _write_era5_like(
         else:
             name = f"{key}_{statistic or 'daily'}.nc"
         path = folder / name
-        encoding = {v: {"_FillValue": np.float32("nan")} for v in data_vars}
-        ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+        _write(ds, path, dataset, {v: {"_FillValue": np.float32("nan")} for v in data_vars})
         written.append(path)
     return written
+
+
+def _write(ds: Any, path: Path, dataset: EmulatedDataset, encoding: dict[str, Any]) -> None:
+    """Write a file in the dataset's NetCDF format (NetCDF-4, or classic NetCDF-3)."""
+    if dataset.netcdf_format == "NETCDF4":
+        ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+    else:
+        ds.to_netcdf(path, engine="scipy", format=dataset.netcdf_format, encoding=encoding)
 
 
 def _grib_attrs(dataset, variable, lat, lon, levels) -> dict[str, Any]:
@@ -293,6 +301,6 @@ def _write_satellite(
             f"{stamp:%Y%m%d}000000-{record}-{version}.0.0.nc"
         )
         encoding = {name: {"_FillValue": np.float32(-9999.0)} for name in ds.data_vars}
-        ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+        _write(ds, path, dataset, encoding)
         written.append(path)
     return written
