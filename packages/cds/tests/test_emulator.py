@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import zipfile
+from urllib.parse import parse_qs, urlsplit
 
 import cdsapi
 import numpy as np
@@ -139,3 +140,29 @@ def test_classic_netcdf_option(tmp_path):
     assert (tmp_path / "e.nc").read_bytes()[:4] == b"\x89HDF"
     ds = xr.open_dataset(tmp_path / "land.nc", engine="scipy")
     assert ds["t2m"].dims == ("valid_time", "latitude", "longitude")
+
+
+def test_catalogue_paging_and_documents_like_the_service(emulator):
+    """``page``/``limit`` with 422 outside 1..500 and urlencoded next links; form.json
+    and constraints.json redirect (307) to the document storage."""
+    url = emulator.store_params()["endpoint_url"] + "/catalogue/v1"
+    for query in ({"limit": 0}, {"limit": 501}, {"page": -1}, {"limit": "x"}):
+        answer = requests.get(f"{url}/datasets", params=query, timeout=10)
+        assert answer.status_code == 422, query
+        assert answer.json()["title"] == "submitted data is not valid"
+    first = requests.get(f"{url}/datasets", params={"limit": 2, "q": "era5 "}, timeout=10).json()
+    (next_href,) = [link["href"] for link in first["links"] if link["rel"] == "next"]
+    assert parse_qs(urlsplit(next_href).query) == {"limit": ["2"], "q": ["era5 "], "page": ["1"]}
+    assert " " not in next_href, "the query is urlencoded"
+    second = requests.get(next_href, timeout=10).json()
+    ids = [r["id"] for r in first["collections"] + second["collections"]]
+    assert len(ids) == len(set(ids)) == 4 and first["numberMatched"] >= 4
+    for name in ("form", "constraints"):
+        answer = requests.get(
+            f"{url}/collections/reanalysis-era5-land/{name}.json",
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert answer.status_code == 307
+        assert "/document-storage/resources/reanalysis-era5-land/" in answer.headers["Location"]
+        assert requests.get(answer.headers["Location"], timeout=10).json()

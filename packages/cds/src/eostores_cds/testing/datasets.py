@@ -193,14 +193,15 @@ class EmulatedDataset:
         """
         api = f"{base_url}/api"
         collection_url = f"{api}/catalogue/v1/collections/{self.id}"
+        documents = f"{base_url}/document-storage/resources/{self.id}"
         links = [
             {"rel": "self", "href": collection_url, "type": "application/json"},
             {"rel": "parent", "href": f"{api}/catalogue/v1/", "type": "application/json"},
             {"rel": "root", "href": f"{api}/catalogue/v1/", "type": "application/json"},
-            {"rel": "form", "href": f"{collection_url}/form.json", "type": "application/json"},
+            {"rel": "form", "href": f"{documents}/form.json", "type": "application/json"},
             {
                 "rel": "constraints",
-                "href": f"{collection_url}/constraints.json",
+                "href": f"{documents}/constraints.json",
                 "type": "application/json",
             },
             {

@@ -1,8 +1,9 @@
 """A local emulator of the Copernicus Climate Data Store API (catalogue and retrieve).
 
 It speaks the protocol the real ``cdsapi`` and ``ecmwf-datastores-client`` libraries use:
-the catalogue (paged dataset listing, collection records, ``form.json``,
-``constraints.json``, messages), the processes API (process descriptions, costing,
+the catalogue (the dataset listing paged by ``page`` and ``limit``, collection records,
+``form.json`` and ``constraints.json`` redirected to the document storage, messages), the
+processes API (process descriptions, costing,
 execution), jobs that move through ``accepted``, ``running`` and ``successful`` (or
 ``failed``/``rejected``) with configurable delays and a per-user limit of running jobs,
 results with absolute or relative hrefs, and downloads with ``Content-Length`` and
@@ -33,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from eostores.testing import EmulatorServer, Request, Response, route
 
@@ -48,6 +49,10 @@ DEFAULT_KEY = "8a5f2c1e-3b7d-4e9a-9c0f-6d1b2a3c4e5f"
 _API = "/api"
 _RETRIEVE = f"{_API}/retrieve/v1"
 _CATALOGUE = f"{_API}/catalogue/v1"
+#: Where the catalogue keeps the request forms and constraints of the datasets.
+_DOCUMENTS = "/document-storage/resources"
+#: Default and largest ``limit`` of a page of the dataset listing.
+_PAGE_SIZE, _MAX_PAGE_SIZE = 50, 500
 _NOT_MATCHING = (
     "The request you have submitted is not valid. There is no data matching your request. "
     "Check that you have specified the correct fields and values."
@@ -114,8 +119,9 @@ class CdsEmulator(EmulatorServer):
     for ever). ``netcdf3_datasets`` are delivered as classic NetCDF (NetCDF-3), as the
     CDS does for some datasets. ``tmp_fields`` adds to the collection records the
     ``tmp:variables`` (units) and ``tmp:description`` (grid spacing) the catalogue had
-    until 2022. All arguments are JSON-serialisable so that the emulator can run in a
-    child process.
+    until 2022. ``max_page_size`` caps the records of a page of the dataset listing below
+    the ``limit`` asked (the service's cap is 500, more is a 422), to exercise paging. All
+    arguments are JSON-serialisable so that the emulator can run in a child process.
 
     Hostile answers, for tests of the store's defences: ``result_name`` is the file name
     the result href ends with (percent-encoded, e.g. ``../../x.nc``), ``member_prefix`` is
@@ -135,7 +141,7 @@ class CdsEmulator(EmulatorServer):
         job_queue_s: float = 0.0,
         job_run_s: float = 0.05,
         max_running_jobs: int = 4,
-        max_page_size: int = 100,
+        max_page_size: int = _MAX_PAGE_SIZE,
         relative_hrefs: bool = False,
         resolutions: Mapping[str, float] | None = None,
         cost_limits: Mapping[str, int] | None = None,
@@ -256,18 +262,20 @@ class CdsEmulator(EmulatorServer):
             and all(k in d.keywords for k in keywords)
         ]
         try:
-            limit = max(1, min(int(request.query.get("limit", 20)), self.max_page_size))
-            offset = max(0, int(request.query.get("cursor", 0)))
+            page = int(request.query.get("page", 0))
+            limit = int(request.query.get("limit", _PAGE_SIZE))
         except ValueError:
-            return _problem(400, "invalid parameter", "limit and cursor must be integers")
-        page = matching[offset : offset + limit]
-        records = [dataset.collection(base) for dataset in page]
+            return _not_valid("page and limit must be integers")
+        if page < 0 or not 1 <= limit <= _MAX_PAGE_SIZE:
+            return _not_valid(f"page must be 0 or more and limit within 1..{_MAX_PAGE_SIZE}")
+        size = min(limit, self.max_page_size)
+        records = [dataset.collection(base) for dataset in matching[page * size :][:size]]
         links = [{"rel": "self", "href": f"{base}{request.raw_path}"}]
-        if offset + limit < len(matching):
-            params = [(k, v) for k, v in request.query_list if k not in ("cursor", "limit")]
-            params += [("limit", str(limit)), ("cursor", str(offset + limit))]
-            text = "&".join(f"{k}={v}" for k, v in params)
-            links.append({"rel": "next", "href": f"{base}{_CATALOGUE}/datasets?{text}"})
+        if (page + 1) * size < len(matching):
+            # Like the service: one value per query parameter is carried over.
+            carried = dict(request.query_list) | {"page": str(page + 1), "limit": str(limit)}
+            href = f"{base}{_CATALOGUE}/datasets?{urlencode(carried)}"
+            links.append({"rel": "next", "href": href})
         return Response.json(
             {
                 "collections": records,
@@ -284,19 +292,22 @@ class CdsEmulator(EmulatorServer):
             return _problem(404, "not found", f"collection {cid} not found")
         return Response.json(dataset.collection(self._base(request), tmp_fields=self.tmp_fields))
 
-    @route("GET", rf"{_CATALOGUE}/collections/(?P<cid>[^/]+)/form\.json")
-    def form(self, request: Request, cid: str) -> Response:
+    @route("GET", rf"{_CATALOGUE}/collections/(?P<cid>[^/]+)/(?P<doc>form|constraints)\.json")
+    def collection_document(self, request: Request, cid: str, doc: str) -> Response:
+        """Like the service: a redirect (307) to the record's link to the document."""
         dataset = self._dataset(cid)
         if dataset is None:
-            return Response.html_error(404, "Not Found")
-        return Response.json(dataset.form())
+            return _problem(404, "not found", f"collection {cid} not found")
+        links = dataset.collection(self._base(request))["links"]
+        href = next(link["href"] for link in links if link["rel"] == doc)
+        return Response(307, b"", {"Location": href})
 
-    @route("GET", rf"{_CATALOGUE}/collections/(?P<cid>[^/]+)/constraints\.json")
-    def constraints(self, request: Request, cid: str) -> Response:
+    @route("GET", rf"{_DOCUMENTS}/(?P<cid>[^/]+)/(?P<doc>form|constraints)\.json")
+    def document(self, request: Request, cid: str, doc: str) -> Response:
         dataset = self._dataset(cid)
         if dataset is None:
             return Response.html_error(404, "Not Found")
-        return Response.json(dataset.constraints())
+        return Response.json(dataset.form() if doc == "form" else dataset.constraints())
 
     @route("GET", rf"{_CATALOGUE}/vocabularies/licences")
     def licences(self, request: Request) -> Response:
@@ -769,6 +780,12 @@ class CdsEmulator(EmulatorServer):
                             member.compress_type = zipfile.ZIP_DEFLATED
                             archive.writestr(member, path.read_bytes())
             return job.result
+
+
+def _not_valid(detail: str) -> Response:
+    """The catalogue's answer to query parameters out of range (422)."""
+    body = {"title": "submitted data is not valid", "detail": detail, "trace_id": uuid.uuid4().hex}
+    return Response.json(body, 422)
 
 
 def _permission_denied() -> Response:
