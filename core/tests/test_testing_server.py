@@ -450,25 +450,57 @@ def test_a_content_type_given_in_headers_wins_over_the_default():
     assert Response(200, "x", content_type="text/csv").headers["Content-Type"] == "text/csv"
 
 
-def test_random_faults_never_hit_one_request_more_often_in_a_row_than_the_bound():
-    import requests
+class Echo(EmulatorServer):
+    name = "echo"
 
-    from eostores.testing import EmulatorServer, FaultProfile, Response, route
+    @route("GET", r"/x/(?P<n>\d+)")
+    def x(self, request, n):
+        return Response.json({"n": n})
 
-    class Echo(EmulatorServer):
-        name = "echo"
 
-        @route("GET", r"/x/(?P<n>\d+)")
-        def x(self, request, n):
-            return Response.json({"n": n})
-
-    faults = FaultProfile(error_rate=0.9, error_statuses=(500,), seed=1, max_consecutive_faults=2)
+def test_random_faults_never_hit_one_request_more_often_than_the_bound():
+    faults = FaultProfile(error_rate=0.9, error_statuses=(500,), seed=1, max_faults_per_request=2)
     with Echo(faults=faults) as server:
-        for n in range(5):
-            statuses = [
-                requests.get(f"{server.url}/x/{n}", timeout=5).status_code for _ in range(9)
-            ]
-            runs = "".join("F" if status == 500 else "." for status in statuses)
-            assert "FFF" not in runs and "." in runs
+        faults_met = [
+            [requests.get(f"{server.url}/x/{n}", timeout=5).status_code for _ in range(9)].count(
+                500
+            )
+            for n in range(5)
+        ]
+        assert max(faults_met) == 2, faults_met  # a rate of 0.9 reaches the bound, never more
         server.faults = FaultProfile(error_rate=1.0, error_statuses=(500,))
         assert {requests.get(f"{server.url}/x/1", timeout=5).status_code for _ in range(5)} == {500}
+
+
+def test_the_fault_bound_holds_for_clients_asking_the_same_thing_at_once():
+    """Successes of other clients in between do not give one client more faults: a client
+    that retries more often than the bound always gets through."""
+    faults = FaultProfile(error_rate=0.7, error_statuses=(503,), seed=3, max_faults_per_request=3)
+    url_count, clients = 4, 8
+    outcomes: list[list[int]] = []
+    lock = threading.Lock()
+
+    def client(url: str) -> None:
+        statuses = []
+        for _ in range(4):  # one attempt more than the bound
+            statuses.append(requests.get(url, timeout=10).status_code)
+            if statuses[-1] == 200:
+                break
+        with lock:
+            outcomes.append(statuses)
+
+    with Echo(faults=faults) as server:
+        threads = [
+            threading.Thread(target=client, args=(f"{server.url}/x/{i % url_count}",))
+            for i in range(clients * url_count)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        faulted = [r for r in server.request_log if r.status == 503]
+    assert len(outcomes) == clients * url_count
+    assert all(statuses[-1] == 200 for statuses in outcomes), outcomes
+    assert faulted, "the profile injected faults"
+    per_url = {path: sum(r.path == path for r in faulted) for path in {r.path for r in faulted}}
+    assert max(per_url.values()) <= 3

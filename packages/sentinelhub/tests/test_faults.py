@@ -201,7 +201,7 @@ def test_dropped_connections_truncated_bodies_and_503s_are_retried(clean_emulato
         retry_after=0,
         seed=11,
         paths=PROCESS_PATH,
-        max_consecutive_faults=None,  # the seeded stream alone decides which faults are met
+        max_faults_per_request=None,  # the seeded stream alone decides which faults are met
     )
     clean_emulator.reset_log()
     again = make_store(clean_emulator, num_retries=30, **FAST_RETRIES)

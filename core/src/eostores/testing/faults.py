@@ -36,10 +36,12 @@ class FaultProfile:
 
     Rates are probabilities in 0..1 drawn from ``random.Random(seed)``; ``fail_first`` makes
     the first N matching requests fail deterministically with ``error_statuses[0]``.
-    ``max_consecutive_faults`` bounds how often in a row the same request (method, path,
-    query, range and body) meets a random fault, so that a client retrying more often than that
-    always gets through whatever the order of concurrent requests; a rate of 1 is not
-    bounded (the service is down), nor is ``None``.
+    ``max_faults_per_request`` bounds how many random faults the same request (method, path,
+    query, range and body) meets while the profile is active, so that a client retrying more
+    often than that always gets through, whatever other clients ask for at the same time
+    (a bound on faults *in a row* would not hold: another client's success of the same
+    request in between would start the count again); a rate of 1 is not bounded (the service
+    is down), nor is ``None``.
     ``retry_after`` is sent with injected error statuses and 429s: seconds (int or float),
     or ``"date"`` for an HTTP-date at least one second ahead. Control endpoints
     (``/_emulator/...``) are never affected.
@@ -57,7 +59,7 @@ class FaultProfile:
     token_ttl_s: float | None = None
     paths: str | None = None
     seed: int | None = None
-    max_consecutive_faults: int | None = 3
+    max_faults_per_request: int | None = 3
 
     def __post_init__(self) -> None:
         self.error_statuses = tuple(int(status) for status in self.error_statuses)
@@ -150,14 +152,14 @@ class FaultState:
         self.profile = profile
         self.random = random.Random(profile.seed if profile else None)
         self.matched = 0
-        self.consecutive: dict[tuple[str, ...], int] = {}
+        self.faults_by_request: dict[tuple[str, ...], int] = {}
         self.lock = threading.Lock()
         self.paths = re.compile(profile.paths) if profile and profile.paths else None
 
     def may_fault(self, key: tuple[str, ...], rate: float) -> bool:
         """Whether request ``key`` may meet a random fault of ``rate`` (call with the lock)."""
-        bound = self.profile.max_consecutive_faults if self.profile else None
-        return bound is None or rate >= 1.0 or self.consecutive.get(key, 0) < bound
+        bound = self.profile.max_faults_per_request if self.profile else None
+        return bound is None or rate >= 1.0 or self.faults_by_request.get(key, 0) < bound
 
     def applies(self, path: str) -> bool:
         return self.profile is not None and (self.paths is None or bool(self.paths.fullmatch(path)))

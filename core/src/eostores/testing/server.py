@@ -419,8 +419,8 @@ class EmulatorServer:
                     decision.fault, decision.status = "error", status
             elif profile.truncate_rate and rng.random() < profile.truncate_rate:
                 decision.truncate = state.may_fault(key, profile.truncate_rate)
-            faulted = decision.fault is not None or decision.truncate
-            state.consecutive[key] = state.consecutive.get(key, 0) + 1 if faulted else 0
+            if decision.fault is not None or decision.truncate:
+                state.faults_by_request[key] = state.faults_by_request.get(key, 0) + 1
         return decision
 
     def fault_response(
