@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import functools
@@ -69,6 +70,7 @@ def _session_closing_store_class() -> type:
 
 
 _closers: set[weakref.finalize] = set()
+_closing: set[asyncio.Task] = set()  # closings scheduled on zarr's loop
 _closers_lock = threading.Lock()
 _exit_handler_registered = False
 
@@ -112,6 +114,17 @@ def _close_sessions(filesystems: list[Any]) -> None:
                 if inspect.isawaitable(closed):
                     await closed
 
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        # Collected on a thread that runs an event loop: zarr's own, where the sessions
+        # live and where sync() cannot wait. Close them there as soon as this step ends.
+        task = loop.create_task(close_all())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+        return
     with contextlib.suppress(Exception):  # e.g. zarr's loop already stopped
         sync(close_all(), timeout=5)
 
