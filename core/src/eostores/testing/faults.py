@@ -152,14 +152,18 @@ class FaultState:
         self.profile = profile
         self.random = random.Random(profile.seed if profile else None)
         self.matched = 0
-        self.faults_by_request: dict[tuple[str, ...], int] = {}
+        self._faults_by_request: dict[tuple[str, ...], int] = {}
         self.lock = threading.Lock()
         self.paths = re.compile(profile.paths) if profile and profile.paths else None
 
     def may_fault(self, key: tuple[str, ...], rate: float) -> bool:
         """Whether request ``key`` may meet a random fault of ``rate`` (call with the lock)."""
         bound = self.profile.max_faults_per_request if self.profile else None
-        return bound is None or rate >= 1.0 or self.faults_by_request.get(key, 0) < bound
+        return bound is None or rate >= 1.0 or self._faults_by_request.get(key, 0) < bound
+
+    def count_fault(self, key: tuple[str, ...]) -> None:
+        """Record that request ``key`` met a fault (call with the lock)."""
+        self._faults_by_request[key] = self._faults_by_request.get(key, 0) + 1
 
     def applies(self, path: str) -> bool:
         return self.profile is not None and (self.paths is None or bool(self.paths.fullmatch(path)))

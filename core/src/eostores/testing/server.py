@@ -420,7 +420,7 @@ class EmulatorServer:
             elif profile.truncate_rate and rng.random() < profile.truncate_rate:
                 decision.truncate = state.may_fault(key, profile.truncate_rate)
             if decision.fault is not None or decision.truncate:
-                state.faults_by_request[key] = state.faults_by_request.get(key, 0) + 1
+                state.count_fault(key)
         return decision
 
     def fault_response(
