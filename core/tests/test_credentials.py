@@ -205,6 +205,22 @@ def test_registered_secrets_are_redacted_from_text():
     assert redact_text("abc") == "abc"
 
 
+def test_a_secret_containing_another_is_hidden_whole_in_any_order_of_registration():
+    register_secret("inner-secret-7")
+    register_secret("outer-inner-secret-7-tail")
+    register_secret("x-outer-inner-secret-7-tail-x-y")
+    text = "1 outer-inner-secret-7-tail 2 inner-secret-7 3 x-outer-inner-secret-7-tail-x-y 4"
+    assert redact_text(text) == "1 *** 2 *** 3 *** 4"
+
+
+def test_every_one_of_many_renewed_tokens_stays_hidden():
+    tokens = [f"renewed-token-{i:04d}-{'q' * (i % 7)}" for i in range(600)]
+    for token in tokens:
+        Secret(token, source="token endpoint")
+    text = " | ".join(tokens[::37])
+    assert redact_text(text) == " | ".join("***" for _ in tokens[::37])
+
+
 def test_logging_redacts_registered_secrets_in_messages_args_and_tracebacks(caplog):
     secret = Secret("log-secret-5")
     install_log_redaction()

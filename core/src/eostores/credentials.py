@@ -11,6 +11,7 @@ name holds a secret.
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 import hmac
 import logging
@@ -79,11 +80,17 @@ def is_secret_name(name: str) -> bool:
 
 
 class _SecretRegistry:
-    """Process-wide set of secret values to scrub from text."""
+    """Process-wide set of secret values to scrub from text.
+
+    Adding a value costs the same however many are registered (a process that renews
+    tokens for days keeps registering new ones); redaction replaces every registered
+    value found in the text, longest first, so a secret that contains another one is
+    hidden whole.
+    """
 
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._longest_first: list[str] = []
         self._lock = threading.Lock()
 
     def add(self, value: str) -> None:
@@ -91,19 +98,20 @@ class _SecretRegistry:
             return
         forms = {value, quote(value, safe=""), quote_plus(value, safe="")}
         with self._lock:
-            if forms <= self._values:
+            new = forms - self._values
+            if not new:
                 return
-            self._values |= forms
-            ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
+            self._values |= new
+            ordered = list(self._longest_first)
+            for form in new:
+                bisect.insort(ordered, form, key=lambda text: -len(text))
+            self._longest_first = ordered  # replaced whole: readers need no lock
 
     def redact(self, text: str) -> str:
-        pattern = self._pattern
-        return text if pattern is None else pattern.sub(REDACTED, text)
-
-    @property
-    def empty(self) -> bool:
-        return self._pattern is None
+        for form in self._longest_first:
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return text
 
 
 _registry = _SecretRegistry()
