@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TCD, WATER, requests_to
+from eostores_clms.api import TokenSource
 from eostores_clms.testing import ClmsEmulator
 from eostores_clms.testing.keys import new_key_pair
 
@@ -67,6 +68,40 @@ def test_tokens_are_renewed_before_they_expire(fresh_clms, make_store):
     grants = len(requests_to(fresh_clms, "/@@oauth2-token"))
     polls = len(requests_to(fresh_clms, "/@datarequest_status_get"))
     assert 3 <= grants < polls, "renewed about every 2 s, not per call"
+
+
+class _SlowAnswers:
+    """A session whose answers reach the client ``delay`` seconds of ``clock`` after the
+    service handled the request (a slow network, or a client busy elsewhere)."""
+
+    def __init__(self, session, clock, delay: float):
+        self.session, self.clock, self.delay = session, clock, delay
+
+    def post(self, *args, **kwargs):
+        response = self.session.post(*args, **kwargs)
+        self.clock.now += self.delay
+        return response
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_token_lifetime_counts_from_when_it_was_asked_for(clms, make_store):
+    """expires_in 3600 s, renewed 300 s early: due 3300 s after the request was sent, even
+    when the answer took 250 s to arrive (due at 3550 s it would be used after expiry)."""
+    api = make_store(clms).api
+    clock = _Clock()
+    tokens = TokenSource(api.key_loader(), _SlowAnswers(api.session, clock, 250.0), clock)
+    first = tokens.get()
+    clock.now = 1000.0 + 3299.0
+    assert tokens.get() == first and tokens.grants == 1
+    clock.now = 1000.0 + 3301.0
+    assert tokens.get() != first and tokens.grants == 2
 
 
 def test_a_wrong_key_is_refused_quickly_and_requests_nothing(fresh_clms, make_store):

@@ -121,11 +121,18 @@ def _seconds_since(when: dt.datetime | None, now: dt.datetime | None) -> float |
 
 class TokenSource:
     """Bearer tokens for one service key: requested once, renewed shortly before they
-    expire (by the service's ``expires_in``) or when the service refuses them."""
+    expire (by the service's ``expires_in``) or when the service refuses them.
 
-    def __init__(self, key: ServiceKey, session: Any):
+    A token's lifetime is counted from when it was asked for, not from when the answer
+    arrived: the service starts its clock when it issues the token, which may be well
+    before a slow or busy client has read the answer. ``clock`` gives seconds, as
+    :func:`time.monotonic` does.
+    """
+
+    def __init__(self, key: ServiceKey, session: Any, clock: Callable[[], float] = time.monotonic):
         self.key = key
         self.session = session
+        self.clock = clock
         self._lock = threading.Lock()
         self._token: Secret | None = None
         self._renew_at = 0.0
@@ -133,10 +140,11 @@ class TokenSource:
 
     def get(self) -> Secret:
         with self._lock:
-            if self._token is None or time.monotonic() >= self._renew_at:
+            if self._token is None or self.clock() >= self._renew_at:
+                asked = self.clock()
                 self._token, lifetime = self._request()
                 margin = min(_RENEW_MARGIN_S, 0.1 * lifetime)
-                self._renew_at = time.monotonic() + lifetime - margin
+                self._renew_at = asked + lifetime - margin
             return self._token
 
     def invalidate(self, token: Secret) -> None:
