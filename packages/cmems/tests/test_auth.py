@@ -8,9 +8,13 @@ import time
 
 import pytest
 from conftest import SST
+from eostores_cmems.api import CmemsApi
 from eostores_cmems.testing import DEFAULT_PASSWORD, DEFAULT_USERNAME, CmemsEmulator
 
 from eostores import AuthenticationError
+from eostores.credentials import Secret
+from eostores.http import HttpConfig
+from eostores.testing import FaultProfile
 
 TOKEN = "/realms/MIS/protocol/openid-connect/token"
 OPEN = dict(bbox=[0, 0, 1, 1], time_range=["2020-01-01"] * 2)
@@ -43,6 +47,20 @@ def test_expired_token_means_a_new_login():
         time.sleep(2.1)
         store.open_data(SST, **OPEN)
         assert _logins(emulator) == 2
+
+
+def test_a_token_lifetime_counts_from_when_it_was_asked_for():
+    """A token answer that takes seconds to arrive: the login expires 3600 s (less the margin)
+    after the request was sent, not after the slow answer was read."""
+    with CmemsEmulator() as emulator:
+        # the token answer (about 330 bytes) at 100 bytes/s, sent after the token was issued
+        emulator.faults = FaultProfile(paths=TOKEN, slow_body_bytes_per_s=100)
+        params = emulator.store_params()
+        api = CmemsApi(params["config_url"], params["auth_url"], HttpConfig(store_id="cmems"))
+        asked = time.monotonic()
+        login = api.login(Secret(DEFAULT_USERNAME), Secret(DEFAULT_PASSWORD))
+        assert time.monotonic() - asked >= 2.0, "the answer was slow"
+        assert login.expires_at < asked + 3600 - 5 + 1.0
 
 
 def test_wrong_password_names_its_source(emulator, make_store):
