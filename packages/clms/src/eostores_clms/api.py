@@ -140,11 +140,11 @@ class TokenSource:
 
     def get(self) -> Secret:
         with self._lock:
-            if self._token is None or self.clock() >= self._renew_at:
-                asked = self.clock()
+            now = self.clock()
+            if self._token is None or now >= self._renew_at:
                 self._token, lifetime = self._request()
                 margin = min(_RENEW_MARGIN_S, 0.1 * lifetime)
-                self._renew_at = asked + lifetime - margin
+                self._renew_at = now + lifetime - margin
             return self._token
 
     def invalidate(self, token: Secret) -> None:
